@@ -1,0 +1,19 @@
+/* The subcommands of the subagent binary. Each cmd_<name>() lives in agent/cmd_<name>.c
+ * and gets argv starting at its own name (argv[0] == "<name>"). Returns the exit code. */
+#ifndef SA_CMD_H
+#define SA_CMD_H
+
+struct command {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *help;
+};
+
+extern const struct command commands[];
+extern const unsigned n_commands;
+
+int cmd_version(int argc, char **argv);
+
+#define SUBAGENT_VERSION "0.1.0"
+
+#endif

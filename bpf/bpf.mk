@@ -1,0 +1,2 @@
+# bpf/: BPF programs, built with clang -target bpf and embedded through bpftool skeletons.
+BPF_SRCS += bpf/tc_counter.bpf.c

@@ -1,0 +1,1 @@
+# broker/: the broker daemon, its stores, and the client library.

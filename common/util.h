@@ -1,0 +1,29 @@
+/* Small helpers: whole-file read/write, secrets, random bytes, time. */
+#ifndef SA_UTIL_H
+#define SA_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Reads a whole file (at most max bytes) into a NUL-terminated malloc'd buffer.
+ * Returns NULL and sets errno (EFBIG when larger than max). */
+char *util_read_file(const char *path, size_t max, size_t *len_out);
+/* Writes data to path atomically (temp file + fsync + rename) with the given mode.
+ * 0 or -errno. */
+int util_write_file(const char *path, const void *data, size_t len, mode_t mode)
+	__attribute__((warn_unused_result));
+/* mkdir -p with mode; 0 or -errno. */
+int util_mkdir_p(const char *path, mode_t mode) __attribute__((warn_unused_result));
+/* Fills buf from getrandom(); 0 or -errno. */
+int util_random(void *buf, size_t len) __attribute__((warn_unused_result));
+/* Random lowercase hex string of 2*nbytes chars into out (size 2*nbytes+1). */
+int util_random_hex(char *out, size_t nbytes) __attribute__((warn_unused_result));
+/* Wipes and frees a secret string. NULL-safe. */
+void util_free_secret(char *s);
+/* Monotonic clock in nanoseconds. */
+uint64_t util_now_ns(void);
+
+#endif

@@ -1,0 +1,1 @@
+# globalnet/: global CIDR/IP allocation and the user-space side of the BPF NAT.

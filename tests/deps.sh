@@ -1,0 +1,33 @@
+#!/bin/bash
+# Installs every Debian package subagent needs to build, test and run.
+# Idempotent: when everything is present it only asks dpkg and returns.
+set -eu
+
+PKGS=(
+	build-essential pkg-config make gcc clang llvm libclang-rt-dev
+	bpftool libbpf-dev libelf-dev zlib1g-dev
+	libmnl-dev libnl-3-dev libnl-route-3-dev
+	strongswan-charon strongswan-swanctl libcharon-extra-plugins libstrongswan-extra-plugins
+	libcurl4-gnutls-dev libcjson-dev libmicrohttpd-dev libgnutls28-dev gnutls-bin
+	libsqlite3-dev sqlite3 etcd-server etcd-client
+	iproute2 nftables iperf3 tcpdump jq socat netcat-openbsd iputils-ping procps psmisc
+	util-linux coreutils openssl ca-certificates
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+	st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+	[ "$st" = "install ok installed" ] || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "deps: missing packages: ${missing[*]}; run 'make deps' as root" >&2
+	exit 1
+fi
+echo "deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q >/dev/null
+# --no-install-recommends keeps strongswan-starter's services and the like out.
+apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+echo "deps: done"

@@ -1,0 +1,88 @@
+#!/bin/bash
+# Runs every test: unit tests (plain and ASan/UBSan), fuzz smoke runs, BPF tests, the lab's
+# own tests and the end-to-end tests. Each test program prints "PASS: x", "FAIL: x" or
+# "SKIP: x (why)" lines; this script counts them and ends with "N passed, N failed".
+# Usage: tests/run-all.sh [GLOB]   (only tests whose path matches *GLOB*)
+set -u
+cd "$(dirname "$0")/.."
+B=build
+LOGS=$B/test-logs
+FILTER=${1:-}
+mkdir -p "$LOGS"
+passed=0 failed=0 skipped=0
+failures=()
+
+# run_one NAME TIMEOUT CMD...: runs a test program and counts its PASS/FAIL/SKIP lines.
+run_one() {
+	local name=$1 tmo=$2; shift 2
+	local log="$LOGS/$(echo "$name" | tr '/ ' '__').log"
+	local rc p f s start=$SECONDS
+
+	[ -n "$FILTER" ] && [[ "$name" != *$FILTER* ]] && return 0
+	timeout --kill-after=10 "$tmo" "$@" >"$log" 2>&1 </dev/null
+	rc=$?
+	p=$(grep -c '^PASS: ' "$log")
+	f=$(grep -c '^FAIL: ' "$log")
+	s=$(grep -c '^SKIP: ' "$log")
+	grep -E '^(PASS|FAIL|SKIP): ' "$log"
+	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+		# crashed, timed out or failed outside a test case
+		[ "$rc" -eq 124 ] && echo "FAIL: $name (timed out after $tmo s)" ||
+			echo "FAIL: $name (exit $rc)"
+		f=$((f + 1))
+	fi
+	if [ "$f" -gt 0 ]; then
+		failures+=("$name")
+		echo "---- $name: last lines of $log"
+		tail -n 30 "$log" | sed 's/^/    /'
+		echo "----"
+	fi
+	echo "     ($name: $((SECONDS - start)) s)"
+	passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
+}
+
+# A fuzz smoke run: the target runs its seed corpus and a few thousand mutations.
+run_fuzz() {
+	local bin=$1 name corpus
+	name=$(basename "$bin")
+	corpus=tests/fuzz/corpus/$name
+	local work="$B/fuzz-work/$name"
+	rm -rf "$work" && mkdir -p "$work"
+	[ -d "$corpus" ] && cp "$corpus"/* "$work"/ 2>/dev/null
+	if "$bin" -runs=20000 -max_total_time=30 -timeout=10 -rss_limit_mb=2048 "$work" >"$work.log" 2>&1; then
+		echo "PASS: fuzz:$name ($(grep -o 'Done [0-9]* runs' "$work.log" | head -1))"
+	else
+		echo "FAIL: fuzz:$name"
+		tail -n 40 "$work.log"
+		return 1
+	fi
+}
+
+echo "== unit tests"
+for t in $B/tests/unit/test_*; do
+	case $t in *.o|*.d) continue;; esac
+	run_one "unit/$(basename "$t")" 300 "$t"
+done
+echo "== unit tests under ASan/UBSan"
+for t in $B/asan/tests/unit/test_*; do
+	case $t in *.o|*.d) continue;; esac
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		run_one "asan/$(basename "$t")" 600 "$t"
+done
+echo "== fuzz smoke runs"
+for t in $B/fuzz/tests/fuzz/fuzz_*; do
+	case $t in *.o|*.d) continue;; esac
+	export -f run_fuzz; export B
+	run_one "fuzz/$(basename "$t")" 120 bash -c 'run_fuzz "$0"' "$t"
+done
+echo "== shell tests (lab, end-to-end)"
+for t in tests/lab/test_*.sh tests/e2e/test_*.sh; do
+	[ -e "$t" ] || continue
+	run_one "$t" 900 "$t"
+done
+
+if [ ${#failures[@]} -gt 0 ]; then
+	echo "failed: ${failures[*]} (logs in $LOGS/)"
+fi
+echo "$passed passed, $failed failed, $skipped skipped"
+[ "$failed" -eq 0 ]
