@@ -6,6 +6,7 @@
 #ifndef SA_HARNESS_H
 #define SA_HARNESS_H
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
