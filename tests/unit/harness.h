@@ -40,7 +40,13 @@ static char h_skip_why[256];
 } while (0)
 
 /* Stops the current test when a check it depends on failed. */
-#define REQUIRE(cond) do { CHECK(cond); if (h_cur_failed) return; } while (0)
+#define REQUIRE(cond) do { \
+	if (!(cond)) { \
+		fprintf(stderr, "  %s:%d: required check failed: %s\n", __FILE__, __LINE__, #cond); \
+		h_cur_failed = 1; \
+		return; \
+	} \
+} while (0)
 
 #define SKIP_TEST(...) do { \
 	snprintf(h_skip_why, sizeof(h_skip_why), __VA_ARGS__); \
