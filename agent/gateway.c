@@ -342,6 +342,11 @@ int gateway_run(const struct gateway_opts *o)
 	}
 	if (gw_local_init(g))
 		goto out;
+	if (g->health_ip) {
+		g->responder = responder_start(g->health_ip, PROBE_PORT);
+		if (!g->responder)
+			pr_warn("verify responder on port %d: %s\n", PROBE_PORT, strerror(errno));
+	}
 
 	memset(&cl, 0, sizeof(cl));
 	cl.ep = g->local;
@@ -426,6 +431,7 @@ out:
 	if (g->cable)
 		g->cops->close(g->cable);
 	health_free(g->health);
+	responder_stop(g->responder);
 	brk_client_free(g->brk);
 	cluster_config_free(&g->cfg);
 	if (sigfd >= 0)

@@ -13,6 +13,7 @@
 #include "agent/endpoint.h"
 #include "agent/gateway.h"
 #include "agent/health.h"
+#include "agent/probe.h"
 #include "broker/client.h"
 #include "broker/cluster_config.h"
 
@@ -42,6 +43,7 @@ struct gateway {
 	const struct cable_ops *cops;
 	struct cable *cable;
 	struct health *health;
+	struct responder *responder;	/* echo for `subagent verify` */
 
 	struct sa_endpoint local;
 	uint32_t private_ip, public_ip, health_ip;
