@@ -7,7 +7,9 @@ set -u
 . "$(dirname "$0")/cluster_lib.sh"
 trap '"$LAB" down >/dev/null 2>&1' EXIT
 
-[ -x "$SUBAGENT" ] || { t_skip all "build/subagent missing"; exit 0; }
+for cmd in agent broker deploy-broker join; do
+	"$SUBAGENT" $cmd --help >/dev/null 2>&1 || { t_skip all "subagent $cmd is not built yet"; exit 0; }
+done
 
 lx() { "$LAB" exec "$@"; }
 # echo_from POD ADDR PROTO: the echo server's first answer line ("<pod> <client ip>")
