@@ -4,3 +4,5 @@ UNIT_TESTS += tests/unit/test_cidr.c tests/unit/test_util.c tests/unit/test_bpf_
 FUZZ_TARGETS += tests/fuzz/fuzz_cidr.c
 UNIT_TESTS += tests/unit/test_vici_msg.c
 FUZZ_TARGETS += tests/fuzz/fuzz_vici.c
+UNIT_TESTS += tests/unit/test_charon.c
+UNIT_TESTS += tests/unit/test_vici_conn.c
