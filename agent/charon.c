@@ -270,7 +270,7 @@ char *charon_render_conf(const struct charon *c)
 		"\t# Only these plugins: no stroke, no updown, no resolve, nothing reading /etc.\n"
 		"\tload_modular = no\n"
 		"\tload = random nonce openssl aes sha1 sha2 hmac gcm curve25519 gmp pem pkcs1 "
-		"pkcs8 x509 pubkey constraints %skernel-netlink socket-default vici\n"
+		"pkcs8 x509 pubkey constraints kdf %skernel-netlink socket-default vici\n"
 		"\tport = %u\n"
 		"\tport_nat_t = %u\n"
 		"\tinstall_routes = %s\n"

@@ -6,3 +6,4 @@ UNIT_TESTS += tests/unit/test_vici_msg.c
 FUZZ_TARGETS += tests/fuzz/fuzz_vici.c
 UNIT_TESTS += tests/unit/test_charon.c
 UNIT_TESTS += tests/unit/test_vici_conn.c
+UNIT_TESTS += tests/unit/ipsec_node.c
