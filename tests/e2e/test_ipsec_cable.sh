@@ -174,11 +174,16 @@ ip netns exec $NSA ping -c1 -W1 -I 10.201.1.1 10.202.1.1 >/dev/null 2>&1 &&
 	fail "ping still works after disconnect"
 pass disconnect_removes_sa
 
-# ---- clean stop: charon goes with the helper ----
-ca=$(charon_of "$PID_a")
-echo quit >"$WORK/a/ctl"
-poll 10 sh -c "! kill -0 $PID_a 2>/dev/null" || fail "node a did not quit"
-[ -z "$ca" ] || poll 5 sh -c "! kill -0 $ca 2>/dev/null" || fail "charon $ca outlived node a"
-grep -qi "AddressSanitizer\|runtime error" "$WORK"/a/node.log "$WORK"/b/node.log &&
+# ---- clean stop: charon goes with the helper; no sanitizer reports (ASAN=1) ----
+for s in a b; do
+	pid=$(eval echo "\$PID_$s")
+	ch=$(charon_of "$pid")
+	echo quit >"$WORK/$s/ctl"
+	poll 10 sh -c "! kill -0 $pid 2>/dev/null" || fail "node $s did not quit"
+	rc=0; wait "$pid" || rc=$?
+	[ "$rc" -eq 0 ] || fail "node $s exited with $rc"
+	[ -z "$ch" ] || poll 5 sh -c "! kill -0 $ch 2>/dev/null" || fail "charon $ch outlived node $s"
+done
+grep -q "Sanitizer\|runtime error" "$WORK"/a/node.log "$WORK"/b/node.log &&
 	fail "sanitizer report in node logs"
 pass clean_stop

@@ -3,6 +3,7 @@
 #include <stdint.h>
 
 #include "agent/vici_msg.h"
+#include "common/util.h"
 #include "tests/unit/harness.h"
 
 /* The encoding example of strongSwan's vici README. */
@@ -291,6 +292,39 @@ static void test_dump(void)
 	vici_node_free(root);
 }
 
+/* A list-sa event captured from charon 5.9.8 (in the fuzz seed corpus). */
+static void test_real_list_sa(void)
+{
+	const char *path = "tests/fuzz/corpus/fuzz_vici/charon-event-list-sa";
+	struct vici_node *root = NULL;
+	const struct vici_node *ike, *ch;
+	struct vici_packet p;
+	size_t len;
+	uint64_t v;
+	char *seg = util_read_file(path, VICI_MAX_SEGMENT, &len);
+
+	if (!seg)
+		SKIP_TEST("%s not found (run from the repository root)", path);
+	REQUIRE(vici_packet_parse((const uint8_t *)seg, len, &p) == 0);
+	CHECK_EQ_INT(p.type, VICI_EVENT);
+	CHECK_STR(p.name, "list-sa");
+	REQUIRE(vici_msg_decode(p.msg, p.msg_len, &root) == 0);
+	ike = vici_child(root, "c2");
+	REQUIRE(ike && ike->type == VICI_NODE_SECTION);
+	CHECK_STR(vici_get_str(ike, "state"), "ESTABLISHED");
+	CHECK_STR(vici_get_str(ike, "remote-host"), "198.18.100.2");
+	CHECK_EQ_INT(vici_get_bool(ike, "initiator", 0), 1);
+	ch = vici_find(ike, "child-sas.c2-1");
+	REQUIRE(ch);
+	CHECK_STR(vici_get_str(ch, "name"), "c2");
+	CHECK_STR(vici_get_str(ch, "state"), "INSTALLED");
+	CHECK(vici_get_u64(ch, "bytes-in", &v) == 0 && v == 84);
+	CHECK(vici_get_u64(ch, "packets-out", &v) == 0 && v == 1);
+	CHECK(vici_find(ch, "local-ts") && vici_find(ch, "local-ts")->n_children == 1);
+	vici_node_free(root);
+	free(seg);
+}
+
 int main(void)
 {
 	RUN(test_decode_spec_example);
@@ -300,5 +334,6 @@ int main(void)
 	RUN(test_builder_misuse);
 	RUN(test_packets);
 	RUN(test_dump);
+	RUN(test_real_list_sa);
 	return harness_done();
 }
