@@ -4,8 +4,8 @@
  * the NAT-T port (encap=yes fakes NAT detection, so ESP is always UDP-encapsulated).
  *
  * Who initiates: by default the cluster with the smaller ID (start_action=start); the
- * other side only responds, so the two never race into duplicate IKE_SAs. A once-a-second
- * tick reconciles: an initiator whose IKE_SA is gone (peer not ready yet, DPD timeout,
+ * other side only responds, so the two never race into duplicate IKE_SAs. A 500 ms tick
+ * reconciles: an initiator whose IKE_SA is gone (peer not ready yet, DPD timeout,
  * NO_PROPOSAL_CHOSEN while the peer's config was not loaded) initiates again with backoff.
  *
  * The driver optionally owns charon (agent/charon.c): when charon dies it is restarted
@@ -33,12 +33,14 @@
 #define BACKOFF_MAX_S		10
 #define PSK_ID			"subagent-psk"
 #define NS_PER_S		1000000000ull
+#define TICK_NS			500000000L
 
 struct peer {
 	struct cable_endpoint remote;
 	struct cable_endpoint local;
 	uint32_t remote_ip;
 	bool ike_up, child_up;
+	uint64_t ike_uid, child_uid;	/* charon's unique IDs of the SAs we consider current */
 	bool recovering;		/* initiate whatever the role: our charon restarted */
 	unsigned backoff_s;		/* between initiation attempts */
 	uint64_t next_try_ns;
@@ -87,10 +89,11 @@ static void ep_set(struct cable_driver *d, int *slot, int fd)
 	}
 }
 
-/* The tick: once a second while the driver lives. */
+/* The tick: twice a second while the driver lives. */
 static int start_tick(struct cable_driver *d)
 {
-	struct itimerspec its = { .it_value = { .tv_sec = 1 }, .it_interval = { .tv_sec = 1 } };
+	struct itimerspec its = { .it_value = { .tv_nsec = TICK_NS },
+				  .it_interval = { .tv_nsec = TICK_NS } };
 
 	return timerfd_settime(d->tfd, 0, &its, NULL) < 0 ? -errno : 0;
 }
@@ -111,35 +114,62 @@ static struct peer *find_peer(struct cable_driver *d, const char *id)
 	return NULL;
 }
 
-/* ike-updown / child-updown: { up = yes, <conn name> = { ... } }. A missing "up" means
- * down (charon omits it then). */
+static uint64_t get_u64(const struct vici_node *n, const char *key)
+{
+	uint64_t v = 0;
+
+	return vici_get_u64(n, key, &v) == 0 ? v : 0;
+}
+
+/* ike-updown / child-updown: { up = yes, <conn name> = { uniqueid, ..., child-sas = {
+ * <name>-<id> = { uniqueid, ... } } } }. A missing "up" means down. Events are matched
+ * against the SA we consider current by unique ID: when a peer's new IKE_SA replaces an
+ * old one (INITIAL_CONTACT after its charon restarted, reauthentication), the old one
+ * going down must not take the tunnel down with it. */
 static void on_vici_event(void *ctx, const char *name, const struct vici_node *msg)
 {
 	struct cable_driver *d = ctx;
 	bool up = vici_get_bool(msg, "up", 0) == 1;
 	bool child = strcmp(name, "child-updown") == 0;
-	const struct vici_node *n;
+	const struct vici_node *n, *cs;
 
 	for (n = msg->child; n; n = n->next) {
 		struct peer *p;
-		bool was;
+		uint64_t ike_uid, child_uid = 0;
+		bool was, stale = false;
 
 		if (n->type != VICI_NODE_SECTION || !(p = find_peer(d, n->name)))
 			continue;
+		ike_uid = get_u64(n, "uniqueid");
+		cs = vici_child(n, "child-sas");
+		if (cs && cs->child && cs->child->type == VICI_NODE_SECTION)
+			child_uid = get_u64(cs->child, "uniqueid");
 		was = p->ike_up && p->child_up;
-		if (child)
-			p->child_up = up;
-		else
-			p->ike_up = up;
-		if (!p->ike_up)
-			p->child_up = false;
+		if (child && up) {
+			p->child_up = true;
+			p->child_uid = child_uid;
+			p->ike_up = true;
+			p->ike_uid = ike_uid;
+		} else if (child) {
+			stale = child_uid != p->child_uid;
+			if (!stale)
+				p->child_up = false;
+		} else if (up) {
+			p->ike_up = true;
+			p->ike_uid = ike_uid;
+		} else {
+			stale = ike_uid != p->ike_uid;
+			if (!stale)
+				p->ike_up = p->child_up = false;
+		}
 		if (p->ike_up && p->child_up) {
 			p->recovering = false;
 			p->backoff_s = 0;
 		}
-		pr_info("ipsec: %s %s to %s (%s)\n", child ? "CHILD_SA" : "IKE_SA",
-			up ? "up" : "down", n->name,
-			vici_get_str(n, "remote-host") ?: "?");
+		pr_info("ipsec: %s #%llu %s to %s (%s)%s\n", child ? "CHILD_SA" : "IKE_SA",
+			(unsigned long long)(child ? child_uid : ike_uid), up ? "up" : "down",
+			n->name, vici_get_str(n, "remote-host") ?: "?",
+			stale ? ": not the current one" : "");
 		if (was != (p->ike_up && p->child_up) && d->on_event)
 			d->on_event(d->ctx, n->name, p->ike_up && p->child_up);
 	}
@@ -309,7 +339,7 @@ static int load_conn(struct cable_driver *d, const struct peer *p, bool active)
 		struct peer *mp = (struct peer *)p;
 
 		mp->backoff_s = next_backoff(mp->backoff_s);
-		mp->next_try_ns = util_now_ns() + NS_PER_S;
+		mp->next_try_ns = util_now_ns() + TICK_NS;
 	}
 	if (!err)
 		pr_info("ipsec: loaded %s: %s:%u -> %s:%u epoch %llu (%s, start_action %s)\n", id,
@@ -561,13 +591,6 @@ struct list_ctx {
 	struct cable_driver *d;
 	struct cable_status *st;
 };
-
-static uint64_t get_u64(const struct vici_node *n, const char *key)
-{
-	uint64_t v = 0;
-
-	return vici_get_u64(n, key, &v) == 0 ? v : 0;
-}
 
 /* list-sa event: { <conn> = { state, established, child-sas = { <x> = { name, state,
  * bytes-in, ... } } } }. Counters of every installed CHILD_SA add up (during a rekey

@@ -277,8 +277,12 @@ char *charon_render_conf(const struct charon *c)
 		"\tinstall_virtual_ip = no\n"
 		"\t# No make-before-break gaps on reauthentication.\n"
 		"\tmake_before_break = yes\n"
+		"\t# Retransmit after 1, 1.4, 2, 2.7, 3.8 s: a dead peer is declared after ~11 s\n"
+		"\t# instead of charon's default ~165 s, and a first packet the peer missed while\n"
+		"\t# starting is repeated after a second.\n"
 		"\tretransmit_tries = 4\n"
-		"\tretransmit_timeout = 2.0\n"
+		"\tretransmit_timeout = 1.0\n"
+		"\tretransmit_base = 1.4\n"
 		"\tplugins {\n"
 		"\t\tvici {\n"
 		"\t\t\tsocket = unix://%s\n"
@@ -323,32 +327,33 @@ static bool under_run(const char *p)
 }
 
 /* In the child, before exec: a private mount namespace whose /run is a fresh tmpfs,
- * with our state dir bound back in when it lives under /run. Returns 0 or an errno. */
-static int child_setup_mounts(const struct charon *c)
+ * with our state dir bound back in when it lives under /run. Only async-signal-safe calls
+ * from here to exec (the agent has threads): the bind source is opened before fork.
+ * Returns 0 or an errno. */
+static int child_setup_mounts(const struct charon *c, int dfd)
 {
-	char fdpath[64];
-	int dfd = -1;
-
 	if (unshare(CLONE_NEWNS) < 0)
 		return errno;
 	/* Keep our mounts from propagating back to the parent's namespace. */
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		return errno;
-	if (under_run(c->dir)) {
-		dfd = open(c->dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-		if (dfd < 0)
-			return errno;
-	}
 	if (mount("subagent-charon", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") < 0)
 		return errno;
 	if (dfd >= 0) {
+		/* The old /run is hidden now, but dfd still names the state dir in it. */
 		const char *p = c->dir + (c->dir[1] == 'v' ? 4 : 0);	/* /var/run -> /run */
+		char fdpath[32] = "/proc/self/fd/";
+		char digits[12];
+		int n = 0, k = 14, e;
 
-		int e = util_mkdir_p(p, 0700);
-
+		for (int v = dfd; v || n == 0; v /= 10)
+			digits[n++] = (char)('0' + v % 10);
+		while (n)
+			fdpath[k++] = digits[--n];
+		fdpath[k] = '\0';
+		e = util_mkdir_p(p, 0700);
 		if (e)
 			return -e;
-		snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", dfd);
 		if (mount(fdpath, p, NULL, MS_BIND, NULL) < 0)
 			return errno;
 		close(dfd);
@@ -356,18 +361,21 @@ static int child_setup_mounts(const struct charon *c)
 	return 0;
 }
 
-static void child_exec(const struct charon *c, int errfd, pid_t parent)
+static void child_exec(const struct charon *c, int errfd, pid_t parent, int dfd,
+		       char *const envp[])
 {
-	int err, fd;
 	char *argv[] = { c->charon_path, NULL };
+	sigset_t none;
+	int err, fd;
 
-	/* charon should not outlive the agent that supervises it. */
+	/* charon should not outlive the agent that supervises it. PDEATHSIG fires when the
+	 * forking thread exits, so the agent starts charon from its main thread. */
 	if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != parent) {
 		err = ESRCH;
 		goto fail;
 	}
 	setpgid(0, 0);
-	err = child_setup_mounts(c);
+	err = child_setup_mounts(c, dfd);
 	if (err)
 		goto fail;
 	fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -378,19 +386,35 @@ static void child_exec(const struct charon *c, int errfd, pid_t parent)
 		dup2(fd, 1);
 		dup2(fd, 2);
 	}
-	if (setenv("STRONGSWAN_CONF", c->conf_path, 1) < 0) {
-		err = errno;
-		goto fail;
-	}
-	sigset_t none;
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	execv(c->charon_path, argv);
+	execve(c->charon_path, argv, envp);
 	err = errno;
 fail:
 	if (write(errfd, &err, sizeof(err)) < 0)
 		err = 0;
 	_exit(127);
+}
+
+/* environ plus STRONGSWAN_CONF (replacing any inherited one); NULL on ENOMEM. */
+static char **make_env(const struct charon *c)
+{
+	size_t n = 0, k = 0;
+	char **env;
+
+	while (environ[n])
+		n++;
+	env = calloc(n + 2, sizeof(*env));
+	if (!env)
+		return NULL;
+	if (asprintf(&env[k++], "STRONGSWAN_CONF=%s", c->conf_path) < 0) {
+		free(env);
+		return NULL;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (strncmp(environ[i], "STRONGSWAN_CONF=", 16))
+			env[k++] = environ[i];
+	return env;
 }
 
 /* Polls VICI "version" until it answers, charon dies, or the deadline passes. */
@@ -427,8 +451,8 @@ static int wait_vici(struct charon *c, uint64_t deadline_ns)
 int charon_start(struct charon *c, int timeout_ms)
 {
 	uint64_t deadline = util_now_ns() + (uint64_t)timeout_ms * 1000000ull;
-	int pipefd[2], child_err = 0, err, wst;
-	char *conf;
+	int pipefd[2], child_err = 0, err, wst, dfd = -1;
+	char *conf, **env;
 	pid_t pid, parent = getpid();
 	ssize_t n;
 
@@ -447,20 +471,36 @@ int charon_start(struct charon *c, int timeout_ms)
 	/* A stale socket would answer nothing; charon replaces it anyway. */
 	if (unlink(c->vici_path) < 0 && errno != ENOENT)
 		return -errno;
-	if (pipe2(pipefd, O_CLOEXEC) < 0)
-		return -errno;
+	env = make_env(c);
+	if (!env)
+		return -ENOMEM;
+	if (under_run(c->dir)) {
+		dfd = open(c->dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (dfd < 0) {
+			err = -errno;
+			goto out_env;
+		}
+	}
+	if (pipe2(pipefd, O_CLOEXEC) < 0) {
+		err = -errno;
+		goto out_env;
+	}
 	pid = fork();
 	if (pid < 0) {
 		err = -errno;
 		close(pipefd[0]);
 		close(pipefd[1]);
-		return err;
+		goto out_env;
 	}
 	if (pid == 0) {
 		close(pipefd[0]);
-		child_exec(c, pipefd[1], parent);
+		child_exec(c, pipefd[1], parent, dfd, env);
 	}
 	close(pipefd[1]);
+	if (dfd >= 0)
+		close(dfd);
+	free(env[0]);
+	free(env);
 	/* EOF on the CLOEXEC pipe means exec succeeded. */
 	do {
 		n = read(pipefd[0], &child_err, sizeof(child_err));
@@ -489,6 +529,13 @@ int charon_start(struct charon *c, int timeout_ms)
 		return err;
 	}
 	return 0;
+
+out_env:
+	if (dfd >= 0)
+		close(dfd);
+	free(env[0]);
+	free(env);
+	return err;
 }
 
 int charon_reap(struct charon *c, int *wstatus)

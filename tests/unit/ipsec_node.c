@@ -3,7 +3,7 @@
  * charon through the ipsec cable driver, connects to one remote cluster and runs the event
  * loop. It writes DIR/status after every event and every 300 ms:
  *     cluster=c2 state=connected connected=1 bytes_in=.. bytes_out=.. packets_in=..
- *     packets_out=.. ups=N downs=N
+ *     packets_out=.. ups=N downs=N evup=0|1  (evup: the state the driver's events report)
  * and obeys one-line commands written to the FIFO DIR/ctl: "disconnect", "connect", "quit".
  * SIGTERM also ends it; charon is stopped on the way out. */
 #include <errno.h>
@@ -29,12 +29,14 @@ struct node {
 	struct cable_endpoint local, remote;
 	char dir[256];
 	int ups, downs;
+	bool evup;	/* state as the driver's events tell it */
 };
 
 static void on_event(void *ctx, const char *cluster, bool up)
 {
 	struct node *n = ctx;
 
+	n->evup = up;
 	if (up)
 		n->ups++;
 	else
@@ -60,12 +62,12 @@ static void write_status(struct node *n)
 	for (size_t i = 0; !err && i < cnt && len < (int)sizeof(buf); i++)
 		len += snprintf(buf + len, sizeof(buf) - (size_t)len,
 				"cluster=%s state=%s connected=%d bytes_in=%llu bytes_out=%llu "
-				"packets_in=%llu packets_out=%llu ups=%d downs=%d\n",
+				"packets_in=%llu packets_out=%llu ups=%d downs=%d evup=%d\n",
 				st[i].cluster_id, st[i].state, st[i].connected ? 1 : 0,
 				(unsigned long long)st[i].bytes_in,
 				(unsigned long long)st[i].bytes_out,
 				(unsigned long long)st[i].packets_in,
-				(unsigned long long)st[i].packets_out, n->ups, n->downs);
+				(unsigned long long)st[i].packets_out, n->ups, n->downs, n->evup);
 	free(st);
 	snprintf(path, sizeof(path), "%s/status", n->dir);
 	if (len > 0 && util_write_file(path, buf, strlen(buf), 0644))
