@@ -328,15 +328,23 @@ static bool under_run(const char *p)
 
 /* In the child, before exec: a private mount namespace whose /run is a fresh tmpfs,
  * with our state dir bound back in when it lives under /run. Only async-signal-safe calls
- * from here to exec (the agent has threads): the bind source is opened before fork.
- * Returns 0 or an errno. */
-static int child_setup_mounts(const struct charon *c, int dfd)
+ * from here to exec (the agent has threads). Returns 0 or an errno. */
+static int child_setup_mounts(const struct charon *c)
 {
+	int dfd = -1;
+
 	if (unshare(CLONE_NEWNS) < 0)
 		return errno;
 	/* Keep our mounts from propagating back to the parent's namespace. */
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		return errno;
+	/* The bind source must be opened inside the new namespace: a bind mount from a
+	 * mount of another namespace fails with EINVAL. */
+	if (under_run(c->dir)) {
+		dfd = open(c->dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (dfd < 0)
+			return errno;
+	}
 	if (mount("subagent-charon", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") < 0)
 		return errno;
 	if (dfd >= 0) {
@@ -361,8 +369,7 @@ static int child_setup_mounts(const struct charon *c, int dfd)
 	return 0;
 }
 
-static void child_exec(const struct charon *c, int errfd, pid_t parent, int dfd,
-		       char *const envp[])
+static void child_exec(const struct charon *c, int errfd, pid_t parent, char *const envp[])
 {
 	char *argv[] = { c->charon_path, NULL };
 	sigset_t none;
@@ -375,7 +382,7 @@ static void child_exec(const struct charon *c, int errfd, pid_t parent, int dfd,
 		goto fail;
 	}
 	setpgid(0, 0);
-	err = child_setup_mounts(c, dfd);
+	err = child_setup_mounts(c);
 	if (err)
 		goto fail;
 	fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -451,7 +458,7 @@ static int wait_vici(struct charon *c, uint64_t deadline_ns)
 int charon_start(struct charon *c, int timeout_ms)
 {
 	uint64_t deadline = util_now_ns() + (uint64_t)timeout_ms * 1000000ull;
-	int pipefd[2], child_err = 0, err, wst, dfd = -1;
+	int pipefd[2], child_err = 0, err, wst;
 	char *conf, **env;
 	pid_t pid, parent = getpid();
 	ssize_t n;
@@ -474,13 +481,6 @@ int charon_start(struct charon *c, int timeout_ms)
 	env = make_env(c);
 	if (!env)
 		return -ENOMEM;
-	if (under_run(c->dir)) {
-		dfd = open(c->dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-		if (dfd < 0) {
-			err = -errno;
-			goto out_env;
-		}
-	}
 	if (pipe2(pipefd, O_CLOEXEC) < 0) {
 		err = -errno;
 		goto out_env;
@@ -494,11 +494,9 @@ int charon_start(struct charon *c, int timeout_ms)
 	}
 	if (pid == 0) {
 		close(pipefd[0]);
-		child_exec(c, pipefd[1], parent, dfd, env);
+		child_exec(c, pipefd[1], parent, env);
 	}
 	close(pipefd[1]);
-	if (dfd >= 0)
-		close(dfd);
 	free(env[0]);
 	free(env);
 	/* EOF on the CLOEXEC pipe means exec succeeded. */
@@ -531,8 +529,6 @@ int charon_start(struct charon *c, int timeout_ms)
 	return 0;
 
 out_env:
-	if (dfd >= 0)
-		close(dfd);
 	free(env[0]);
 	free(env);
 	return err;
