@@ -1,2 +1,15 @@
-# agent/: the subagent binary's CLI and the per-node daemon.
-LIB_SRCS += agent/commands.c agent/cmd_version.c agent/health.c agent/endpoint.c agent/netlink.c agent/routes.c agent/cable.c agent/cable_vxlan.c agent/probe.c agent/table.c
+# agent/: the subagent binary's CLI and the per-node daemon. One source per line (merges).
+LIB_SRCS += agent/commands.c
+LIB_SRCS += agent/cmd_version.c
+LIB_SRCS += agent/health.c
+LIB_SRCS += agent/endpoint.c
+LIB_SRCS += agent/netlink.c
+LIB_SRCS += agent/routes.c
+LIB_SRCS += agent/cable.c
+LIB_SRCS += agent/cable_vxlan.c
+LIB_SRCS += agent/probe.c
+LIB_SRCS += agent/table.c
+LIB_SRCS += agent/vici_msg.c
+LIB_SRCS += agent/vici_conn.c
+LIB_SRCS += agent/charon.c
+LIB_SRCS += agent/cable_ipsec.c

@@ -1,58 +1,103 @@
-/* Cable drivers: how a gateway connects to the gateway of a remote cluster. A small ops
- * table, one file per driver (cable_ipsec.c, cable_vxlan.c). Single-threaded: the agent's
- * loop calls every op. */
+/* Cable drivers: how the gateway engine connects this cluster's gateway to a remote
+ * cluster's gateway. One small ops table, one file per backend (cable_ipsec.c, ...).
+ *
+ * A driver instance is single-threaded: the engine calls every op from its event loop,
+ * polls ops->fd() and calls ops->dispatch() when it is readable. Drivers report tunnel
+ * changes through cable_config.on_event. */
 #ifndef SA_CABLE_H
 #define SA_CABLE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
-#include "agent/endpoint.h"
+#include "common/cidr.h"
 
-struct cable;
+struct charon_opts;
 
-/* What the local gateway is; strings are borrowed for the cable's lifetime. */
-struct cable_local {
-	struct sa_endpoint ep;		/* this gateway's endpoint (subnets, IPs, port) */
-	uint32_t private_ip;		/* underlay source address */
-	uint32_t health_ip;		/* local address inside the subnets; 0 when none */
-	const char *psk;		/* ipsec: pre-shared key (secret) */
-	const char *ike_proposals;	/* ipsec: e.g. "aes256gcm16-prfsha256-ecp256" */
-	const char *esp_proposals;	/* ipsec: e.g. "aes256gcm16-ecp256" */
-	const char *state_dir;		/* where the driver may keep files (charon's) */
+#define CABLE_ID_MAX		64	/* cluster IDs are DNS labels: 1..63 chars */
+#define CABLE_HOST_MAX		254
+#define CABLE_MAX_SUBNETS	32
+
+/* An Endpoint as the broker publishes it (plain data; addresses in host byte order). */
+struct cable_endpoint {
+	char cluster_id[CABLE_ID_MAX];
+	char hostname[CABLE_HOST_MAX];
+	uint32_t private_ip;
+	uint32_t public_ip;
+	uint16_t natt_port;		/* 0: 4500 */
+	uint32_t n_subnets;
+	struct cidr4 subnets[CABLE_MAX_SUBNETS];
+	uint32_t health_check_ip;
+	uint64_t epoch;			/* grows at every failover of that cluster's gateway */
+	char vtep_mac[18];		/* vxlan: the gateway's VXLAN device MAC, "" otherwise */
 };
 
+/* Tunnel state of one remote cluster, as the driver sees it now. */
 struct cable_status {
-	bool up;			/* the data path to the remote is established */
-	uint64_t bytes_in, bytes_out, packets_in, packets_out;	/* 0 when not known */
-	bool encrypted;
+	char cluster_id[CABLE_ID_MAX];
+	bool connected;			/* IKE SA established and a CHILD SA installed */
+	char state[24];			/* "connected", "connecting", "down" */
+	uint32_t remote_ip;		/* the address the cable uses (host order) */
+	uint64_t epoch;			/* of the remote endpoint last connected */
+	uint64_t bytes_in, bytes_out, packets_in, packets_out;
+	uint64_t established_s;		/* age of the IKE SA in seconds */
 };
+
+enum cable_start {
+	CABLE_START_AUTO,	/* the cluster with the smaller ID initiates, the other responds */
+	CABLE_START_START,	/* both initiate as soon as the connection is loaded */
+	CABLE_START_TRAP,	/* both install trap policies: the first packet initiates */
+};
+
+/* A tunnel to cluster_id went up or down. */
+typedef void (*cable_event_cb)(void *ctx, const char *cluster_id, bool up);
+
+struct cable_config {
+	const char *local_cluster_id;
+	const char *psk;			/* IKE pre-shared key (secret; copied, wiped) */
+	const char *ike_proposals;		/* e.g. "aes256gcm16-prfsha256-ecp256"; NULL: default */
+	const char *esp_proposals;		/* e.g. "aes256gcm16-ecp256"; NULL: default */
+	unsigned dpd_delay_s;			/* 0: 3 */
+	enum cable_start start;
+	/* ipsec: either a charon to start and supervise, or the socket of one run elsewhere */
+	const struct charon_opts *charon;
+	const char *vici_path;
+	cable_event_cb on_event;
+	void *ctx;
+	/* vxlan: the underlay source address, and the local address inside the cluster's
+	 * subnets used as the source of routed host traffic (0: none) */
+	uint32_t underlay_ip;
+	uint32_t health_ip;
+};
+
+struct cable_driver;
 
 struct cable_ops {
 	const char *name;
-	/* Starts the driver. 0 or -errno; *out owned by the caller (close). */
-	int (*open)(const struct cable_local *local, struct cable **out);
-	/* Fills driver-specific fields of the local endpoint (backend). */
-	void (*describe)(struct cable *c, struct sa_endpoint *ep);
-	/* Connects (or re-connects) to remote through remote_ip. Idempotent. */
-	int (*connect)(struct cable *c, const struct sa_endpoint *remote, uint32_t remote_ip);
-	/* Disconnects the remote cluster; -ENOENT when not connected. */
-	int (*disconnect)(struct cable *c, const char *cluster_id);
-	int (*status)(struct cable *c, const char *cluster_id, struct cable_status *st);
-	/* An fd to poll for the driver's events, or -1. */
-	int (*fd)(struct cable *c);
-	/* Handles the fd's readiness and supervision (restarts, re-connects). */
-	void (*dispatch)(struct cable *c);
-	/* Called once a second. */
-	void (*tick)(struct cable *c);
-	/* Disconnects everything and frees. NULL-safe. */
-	void (*close)(struct cable *c);
+	/* Sets up the driver (ipsec: starts charon, loads the PSK). 0 or -errno. */
+	int (*init)(const struct cable_config *cfg, struct cable_driver **out);
+	/* Connects to (or updates the connection to) remote's cluster over remote_ip, which
+	 * is remote->private_ip or remote->public_ip as the engine chose for this pair. */
+	int (*connect)(struct cable_driver *d, const struct cable_endpoint *remote,
+		       uint32_t remote_ip, const struct cable_endpoint *local);
+	/* Tears the tunnel down and forgets the remote cluster. -ENOENT when unknown. */
+	int (*disconnect)(struct cable_driver *d, const char *cluster_id);
+	/* Status of every connected-to cluster: malloc'd array in *out (caller frees). */
+	int (*list)(struct cable_driver *d, struct cable_status **out, size_t *n);
+	/* A pollable fd and what to do when it is readable (events, daemon restarts). */
+	int (*fd)(const struct cable_driver *d);
+	int (*dispatch)(struct cable_driver *d);
+	void (*fini)(struct cable_driver *d);
+	/* Optional: fills the driver's fields of the local endpoint (vxlan: vtep_mac). */
+	void (*describe)(struct cable_driver *d, struct cable_endpoint *local);
+	bool encrypts;
 };
 
-extern const struct cable_ops cable_vxlan_ops;
 extern const struct cable_ops cable_ipsec_ops;
+extern const struct cable_ops cable_vxlan_ops;
 
-/* The driver called name, or NULL. */
+/* The driver called name ("ipsec", "vxlan"), or NULL. */
 const struct cable_ops *cable_find(const char *name);
 
 #endif

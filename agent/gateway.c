@@ -46,6 +46,11 @@ static void on_add(cJSON *obj, void *ctx) { push(ctx, GW_EV_ADD, cJSON_Duplicate
 static void on_delete(cJSON *obj, void *ctx) { push(ctx, GW_EV_DEL, cJSON_Duplicate(obj, 1)); }
 static void on_synced(void *ctx) { push(ctx, GW_EV_SYNC, NULL); }
 
+static void on_cable_event(void *ctx, const char *cluster, bool up)
+{
+	pr_info("tunnel to %s %s\n", cluster, up ? "up" : "down");
+}
+
 static const struct brk_informer_ops informer_ops = {
 	.on_add = on_add, .on_update = on_add, .on_delete = on_delete, .on_synced = on_synced,
 };
@@ -58,6 +63,22 @@ static struct gw_remote *find_remote(struct gateway *g, const char *cluster)
 		if (!strcmp(g->r[i].ep.cluster_id, cluster))
 			return &g->r[i];
 	return NULL;
+}
+
+void gw_to_cable(const struct sa_endpoint *ep, struct cable_endpoint *out)
+{
+	memset(out, 0, sizeof(*out));
+	snprintf(out->cluster_id, sizeof(out->cluster_id), "%s", ep->cluster_id);
+	snprintf(out->hostname, sizeof(out->hostname), "%s", ep->hostname);
+	(void)ip4_parse(ep->private_ip, &out->private_ip);
+	(void)ip4_parse(ep->public_ip, &out->public_ip);
+	if (ep->health_ip[0])
+		(void)ip4_parse(ep->health_ip, &out->health_check_ip);
+	out->natt_port = ep->nat_t_port;
+	out->n_subnets = ep->n_subnets < CABLE_MAX_SUBNETS ? ep->n_subnets : CABLE_MAX_SUBNETS;
+	memcpy(out->subnets, ep->subnets, sizeof(out->subnets[0]) * out->n_subnets);
+	out->epoch = ep->epoch;
+	snprintf(out->vtep_mac, sizeof(out->vtep_mac), "%s", ep->vtep_mac);
 }
 
 static void drop_remote(struct gateway *g, struct gw_remote *r, const char *why)
@@ -87,7 +108,13 @@ static void connect_remote(struct gateway *g, struct gw_remote *r)
 		(void)ip4_parse(r->ep.public_ip, &r->use_ip);
 	r->nat = strcmp(r->ep.public_ip, r->ep.private_ip) || g->public_ip != g->private_ip;
 	r->since_ns = util_now_ns();
-	rc = g->cops->connect(g->cable, &r->ep, r->use_ip);
+	{
+		struct cable_endpoint rem, loc;
+
+		gw_to_cable(&r->ep, &rem);
+		gw_to_cable(&g->local, &loc);
+		rc = g->cops->connect(g->cable, &rem, r->use_ip, &loc);
+	}
 	r->connected = rc == 0;
 	ip4_format(r->use_ip, ip);
 	if (rc)
@@ -298,7 +325,6 @@ static int add_fd(int ep, int fd)
 int gateway_run(const struct gateway_opts *o)
 {
 	struct gateway *g = calloc(1, sizeof(*g));
-	struct cable_local cl;
 	sigset_t mask;
 	int sigfd = -1, epfd = -1, cable_fd, rc = 1, err;
 	uint64_t next_sec = 0;
@@ -348,20 +374,37 @@ int gateway_run(const struct gateway_opts *o)
 			pr_warn("verify responder on port %d: %s\n", PROBE_PORT, strerror(errno));
 	}
 
-	memset(&cl, 0, sizeof(cl));
-	cl.ep = g->local;
-	cl.private_ip = g->private_ip;
-	cl.health_ip = g->health_ip;
-	cl.psk = g->cfg.psk;
-	cl.ike_proposals = g->cfg.ike.ike_proposals;
-	cl.esp_proposals = g->cfg.ike.esp_proposals;
-	cl.state_dir = o->state_dir;
-	err = g->cops->open(&cl, &g->cable);
-	if (err) {
-		pr_err("start cable driver %s: %s\n", g->cops->name, strerror(-err));
-		goto out;
+	{
+		struct cable_config cc = {
+			.local_cluster_id = g->cfg.cluster_id,
+			.psk = g->cfg.psk,
+			.ike_proposals = g->cfg.ike.ike_proposals,
+			.esp_proposals = g->cfg.ike.esp_proposals,
+			.start = CABLE_START_AUTO,
+			.on_event = on_cable_event,
+			.ctx = g,
+			.underlay_ip = g->private_ip,
+			.health_ip = g->health_ip,
+		};
+		struct cable_endpoint loc;
+
+		snprintf(g->charon_dir, sizeof(g->charon_dir), "%s/charon", o->state_dir);
+		g->charon.dir = g->charon_dir;
+		g->charon.datapath = CHARON_DP_AUTO;
+		g->charon.ike_port = g->local.nat_t_port;
+		g->charon.natt_port = g->local.nat_t_port;
+		cc.charon = &g->charon;
+		err = g->cops->init(&cc, &g->cable);
+		if (err) {
+			pr_err("start cable driver %s: %s\n", g->cops->name, strerror(-err));
+			goto out;
+		}
+		if (g->cops->describe) {
+			gw_to_cable(&g->local, &loc);
+			g->cops->describe(g->cable, &loc);
+			snprintf(g->local.vtep_mac, sizeof(g->local.vtep_mac), "%s", loc.vtep_mac);
+		}
 	}
-	g->cops->describe(g->cable, &g->local);
 
 	g->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
@@ -393,7 +436,6 @@ int gateway_run(const struct gateway_opts *o)
 
 		if (now >= next_sec) {
 			next_sec = now + SEC;
-			g->cops->tick(g->cable);
 			gw_publish_endpoint(g, now);
 			gw_publish_status(g, now);
 			gw_write_status_file(g);
@@ -422,14 +464,14 @@ int gateway_run(const struct gateway_opts *o)
 			} else if (fd == health_fd(g->health)) {
 				health_on_readable(g->health, util_now_ns());
 			} else if (fd == cable_fd) {
-				g->cops->dispatch(g->cable);
+				(void)g->cops->dispatch(g->cable);
 			}
 		}
 	}
 out:
 	brk_informer_stop(g->inf);
 	if (g->cable)
-		g->cops->close(g->cable);
+		g->cops->fini(g->cable);
 	health_free(g->health);
 	responder_stop(g->responder);
 	brk_client_free(g->brk);

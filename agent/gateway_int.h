@@ -10,6 +10,7 @@
 #include <cjson/cJSON.h>
 
 #include "agent/cable.h"
+#include "agent/charon.h"
 #include "agent/endpoint.h"
 #include "agent/gateway.h"
 #include "agent/health.h"
@@ -41,7 +42,9 @@ struct gateway {
 	struct brk_client *brk;
 	struct brk_informer *inf;
 	const struct cable_ops *cops;
-	struct cable *cable;
+	struct cable_driver *cable;
+	struct charon_opts charon;
+	char charon_dir[4096];
 	struct health *health;
 	struct responder *responder;	/* echo for `subagent verify` */
 
@@ -65,10 +68,11 @@ void gw_publish_endpoint(struct gateway *g, uint64_t now);
 void gw_publish_status(struct gateway *g, uint64_t now);
 void gw_write_status_file(struct gateway *g);
 cJSON *gw_connections_json(struct gateway *g);
-const char *gw_conn_status(struct gateway *g, struct gw_remote *r, struct cable_status *cs,
+const char *gw_conn_status(struct gateway *g, struct gw_remote *r, const struct cable_status *cs,
 			   struct health_stats *hs);
 
 /* gateway.c */
 void gw_save_cache(struct gateway *g);
+void gw_to_cable(const struct sa_endpoint *ep, struct cable_endpoint *out);
 
 #endif

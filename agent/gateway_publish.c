@@ -225,22 +225,20 @@ void gw_publish_endpoint(struct gateway *g, uint64_t now)
 	free(s);
 }
 
-const char *gw_conn_status(struct gateway *g, struct gw_remote *r, struct cable_status *cs,
+const char *gw_conn_status(struct gateway *g, struct gw_remote *r, const struct cable_status *cs,
 			   struct health_stats *hs)
 {
 	bool have_hc;
 
-	memset(cs, 0, sizeof(*cs));
 	memset(hs, 0, sizeof(*hs));
 	if (!r->connected)
 		return "error";
-	(void)g->cops->status(g->cable, r->ep.cluster_id, cs);
 	have_hc = health_get(g->health, r->ep.cluster_id, hs) == 0;
 	if (!have_hc)
-		return cs->up ? "connected" : "connecting";
+		return cs->connected ? "connected" : "connecting";
 	if (hs->status == HEALTH_ERROR)
 		return "error";
-	if (hs->status == HEALTH_CONNECTED && cs->up)
+	if (hs->status == HEALTH_CONNECTED && cs->connected)
 		return "connected";
 	return "connecting";
 }
@@ -248,12 +246,21 @@ const char *gw_conn_status(struct gateway *g, struct gw_remote *r, struct cable_
 cJSON *gw_connections_json(struct gateway *g)
 {
 	cJSON *arr = cJSON_CreateArray();
+	struct cable_status *all = NULL;
+	size_t nall = 0;
 
+	if (g->cops->list(g->cable, &all, &nall))
+		nall = 0;
 	for (unsigned i = 0; arr && i < g->n; i++) {
 		struct gw_remote *r = &g->r[i];
-		struct cable_status cs;
+		struct cable_status cs = { 0 };
 		struct health_stats hs;
-		const char *status = gw_conn_status(g, r, &cs, &hs);
+		const char *status;
+
+		for (size_t j = 0; j < nall; j++)
+			if (!strcmp(all[j].cluster_id, r->ep.cluster_id))
+				cs = all[j];
+		status = gw_conn_status(g, r, &cs, &hs);
 		cJSON *c = cJSON_CreateObject(), *subs, *rtt;
 		char ip[16];
 
@@ -284,13 +291,14 @@ cJSON *gw_connections_json(struct gateway *g)
 			cJSON_AddNumberToObject(rtt, "max_ns", (double)hs.max_ns);
 			cJSON_AddNumberToObject(rtt, "stddev_ns", (double)hs.stddev_ns);
 		}
-		cJSON_AddBoolToObject(c, "encrypted", cs.encrypted);
+		cJSON_AddBoolToObject(c, "encrypted", g->cops->encrypts);
 		cJSON_AddNumberToObject(c, "bytes_in", (double)cs.bytes_in);
 		cJSON_AddNumberToObject(c, "bytes_out", (double)cs.bytes_out);
 		cJSON_AddNumberToObject(c, "packets_in", (double)cs.packets_in);
 		cJSON_AddNumberToObject(c, "packets_out", (double)cs.packets_out);
 		cJSON_AddNumberToObject(c, "epoch", (double)r->ep.epoch);
 	}
+	free(all);
 	return arr;
 }
 

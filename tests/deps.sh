@@ -7,7 +7,7 @@ PKGS=(
 	build-essential pkg-config make gcc clang llvm libclang-rt-dev
 	bpftool libbpf-dev libelf-dev zlib1g-dev
 	libmnl-dev libnl-3-dev libnl-route-3-dev
-	strongswan-charon strongswan-swanctl libcharon-extra-plugins libstrongswan-extra-plugins
+	strongswan-charon strongswan-swanctl libcharon-extra-plugins libstrongswan-extra-plugins libstrongswan-standard-plugins
 	libcurl4-gnutls-dev libcjson-dev libmicrohttpd-dev libgnutls28-dev gnutls-bin
 	libsqlite3-dev sqlite3 etcd-server etcd-client
 	iproute2 nftables iperf3 tcpdump jq socat curl netcat-openbsd iputils-ping procps psmisc
