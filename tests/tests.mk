@@ -4,3 +4,4 @@ UNIT_TESTS += tests/unit/test_cidr.c tests/unit/test_util.c tests/unit/test_bpf_
 FUZZ_TARGETS += tests/fuzz/fuzz_cidr.c tests/fuzz/fuzz_health.c tests/fuzz/fuzz_endpoint.c
 UNIT_TESTS += tests/unit/test_election.c
 FUZZ_TARGETS += tests/fuzz/fuzz_election.c
+BENCH_PROGS += tests/bench/election_node.c
