@@ -67,7 +67,7 @@ actives() { local n c=0; for n in "$@"; do [ "$(field "$n" active)" = 1 ] && c=$
 active_of() { local n; for n in "$@"; do [ "$(field "$n" active)" = 1 ] && echo "$n"; done; }
 # became_active_count N: how many times node N's log says it became active
 became() { grep -c 'became active' "$T/n$1.log" 2>/dev/null || true; }
-dump() { local n; for n in 1 2 3 4; do echo "--- n$n: $(cat "$T/n$n.status" 2>/dev/null)" >&2; tail -n 15 "$T/n$n.log" >&2; done; }
+dump() { local n; for n in 1 2 3 4; do echo "--- n$n: $(cat "$T/n$n.status" 2>/dev/null)" >&2; grep -v STATUS "$T/n$n.log" | tail -n 25 >&2; done; }
 
 # ---- 1. election: exactly one active, everybody knows everybody ----
 for n in 1 2 3; do start $n; done
@@ -170,8 +170,8 @@ else
 fi
 
 # ---- 6. partition the active away, then heal: one active remains ----
-ip -n sel-sw link set "v$B" down
 t_part=$(now_ns)
+ip -n sel-sw link set "v$B" down
 REST=$(for n in 1 2 3; do [ "$n" != "$B" ] && echo -n "$n "; done)
 split() { [ "$(actives $REST)" = 1 ]; }
 if wait_until 5 split; then
@@ -182,8 +182,8 @@ else
 	t_fail partition_majority_elects; dump
 fi
 [ "$(field "$B" active)" = 1 ] && t_pass "partition_minority_keeps_role" || t_fail partition_minority_keeps_role
-ip -n sel-sw link set "v$B" up
 t_heal=$(now_ns)
+ip -n sel-sw link set "v$B" up
 healed() { one_active; }
 if wait_until 10 healed; then
 	heal_ms=$(( ($(now_ns) - t_heal) / 1000000 ))
@@ -202,7 +202,8 @@ if wait_until 10 healed; then
 		[ $(( (down - heard) / 1000000 )) -le $INTERVAL_MS ] && t_pass "partition_heal_loser_steps_down_within_interval" ||
 			t_fail partition_heal_loser_steps_down_within_interval
 	else
-		t_fail partition_heal_loser_steps_down_within_interval "no step-down in n$B's log"
+		t_fail partition_heal_loser_steps_down_within_interval "no step-down in n$B's log after $t_heal"
+		dump
 	fi
 else
 	t_fail partition_heal_one_active; dump
