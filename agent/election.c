@@ -839,6 +839,18 @@ int election_set_min_epoch(struct election *e, uint64_t min)
 	return state_write(e);
 }
 
+void election_resign(struct election *e, uint64_t now_ns)
+{
+	e->gateway = false;
+	if (e->role == ROLE_ACTIVE) {
+		pr_info("election: %s resigns the active role, epoch %" PRIu64 "\n", e->node, e->epoch);
+		e->max_epoch = e->epoch;
+		become(e, ROLE_STANDBY, now_ns);
+	}
+	e->next_send = now_ns;
+	run(e, now_ns);
+}
+
 void election_set_adv(struct election *e, const struct election_adv *adv)
 {
 	if (adv_eq(&e->adv, adv))

@@ -91,6 +91,10 @@ uint64_t election_generation(const struct election *e);
  * the next claim uses a larger one; an active gateway whose term is <= min takes min + 1
  * at once. 0 or -errno (state file). */
 int election_set_min_epoch(struct election *e, uint64_t min) __attribute__((warn_unused_result));
+/* Planned handover (shutdown for good, maintenance): stops being gateway-capable, steps
+ * down and says so at once, so the next node takes over within one datagram instead of
+ * dead_ns. Not for a restart: a restart of the active within dead_ns keeps the role. */
+void election_resign(struct election *e, uint64_t now_ns);
 /* Replaces the advertised data (sent with the next heartbeat, which is sent at once). */
 void election_set_adv(struct election *e, const struct election_adv *adv);
 

@@ -5,7 +5,8 @@
  *                 [--interval-ms N] [--dead-ms N]
  *   election_node --forge --cluster C --name N --ip A --bcast B --key-file F [--epoch E]
  * The status file is rewritten on every change:
- *   active=0|1 epoch=E activenode=NAME|- since=REALTIME_NS peers=n1,n2,...
+ *   active=0|1 epoch=E activenode=NAME|- activevtep=IP since=REALTIME_NS peers=n1,n2,...
+ * SIGUSR1 resigns (planned handover); SIGTERM stops without resigning.
  * and each change is logged to stdout as "EVENT ..." lines. */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -25,7 +26,7 @@
 #include "common/log.h"
 #include "common/util.h"
 
-static volatile sig_atomic_t stop;
+static volatile sig_atomic_t stop, resign;
 static struct election *el;
 static const char *status_path;
 static bool was_active;
@@ -33,6 +34,7 @@ static uint64_t since_ns;
 static char known[1024] = ",";	/* ",n1,n2," : the alive peers last reported */
 
 static void on_sig(int sig) { stop = 1; }
+static void on_usr1(int sig) { resign = 1; }
 
 static uint64_t realtime_ns(void)
 {
@@ -81,9 +83,13 @@ static void on_change(void *ctx)
 		printf("EVENT %" PRIu64 " stepped down epoch %" PRIu64 "\n", realtime_ns(), election_epoch(el));
 	}
 	was_active = active;
-	p += snprintf(p, sizeof(buf) - 64, "active=%d epoch=%" PRIu64 " activenode=%s since=%" PRIu64 " peers=",
-		      active, election_epoch(el),
-		      election_active_peer(el, &act) == 0 ? act.node : "-", since_ns);
+	{
+		bool have = election_active_peer(el, &act) == 0;
+		struct in_addr vtep = { .s_addr = have ? htonl(act.adv.vtep_ip) : 0 };
+
+		p += snprintf(p, sizeof(buf) - 64, "active=%d epoch=%" PRIu64 " activenode=%s activevtep=%s since=%" PRIu64 " peers=",
+			      active, election_epoch(el), have ? act.node : "-", inet_ntoa(vtep), since_ns);
+	}
 	for (unsigned i = 0; i < n && i < 16; i++)
 		p += snprintf(p, (size_t)(buf + sizeof(buf) - 2 - p), "%s%s", i ? "," : "", all[i].node);
 	*p++ = '\n';
@@ -197,6 +203,11 @@ int main(int argc, char **argv)
 	}
 	signal(SIGTERM, on_sig);
 	signal(SIGINT, on_sig);
+	{
+		struct sigaction sa = { .sa_handler = on_usr1 };	/* no SA_RESTART: wakes poll */
+
+		sigaction(SIGUSR1, &sa, NULL);
+	}
 	el = election_open(&c, util_now_ns());
 	if (!el) {
 		fprintf(stderr, "election_open: %s\n", strerror(errno));
@@ -204,7 +215,13 @@ int main(int argc, char **argv)
 	}
 	while (!stop) {
 		struct pollfd pfd = { .fd = election_fd(el), .events = POLLIN };
-		uint64_t wait = election_tick(el, util_now_ns());
+		uint64_t wait;
+
+		if (resign) {
+			resign = 0;
+			election_resign(el, util_now_ns());
+		}
+		wait = election_tick(el, util_now_ns());
 
 		if (poll(&pfd, 1, (int)((wait + 999999) / 1000000)) > 0)
 			election_on_readable(el, util_now_ns());

@@ -209,4 +209,25 @@ else
 	t_fail partition_heal_one_active; dump
 fi
 
+# ---- 7. planned handover: the active resigns (SIGUSR1), the next one claims at once ----
+if [ -n "${W:-}" ]; then
+	vtep_ok=1
+	for n in 1 2 3 4; do [ "$(field "$n" activevtep)" = "10.77.0.$W" ] || vtep_ok=0; done
+	[ $vtep_ok = 1 ] && t_pass "everyone_knows_active_vtep (10.77.0.$W)" || { t_fail everyone_knows_active_vtep; dump; }
+	REST=$(for n in 1 2 3; do [ "$n" != "$W" ] && echo -n "$n "; done)
+	t_sig=$(now_ns)
+	kill -USR1 "${PID[$W]}"
+	handed() { [ "$(actives $REST)" = 1 ] && [ "$(field "$W" active)" = 0 ]; }
+	if wait_until 5 handed; then
+		H=$(active_of $REST)
+		ho_ms=$(( ($(field "$H" since) - t_sig) / 1000000 ))
+		echo "planned handover: n$W resigned, n$H active after $ho_ms ms" >&2
+		echo "# handover_ms=$ho_ms"
+		[ "$ho_ms" -le $INTERVAL_MS ] && t_pass "resign_handover_within_interval ($ho_ms ms)" ||
+			t_fail resign_handover_within_interval "$ho_ms ms"
+	else
+		t_fail resign_handover_within_interval; dump
+	fi
+fi
+
 t_done

@@ -409,6 +409,36 @@ static void test_rules_min_epoch_and_changes(void)
 	election_close(e);
 }
 
+static void test_rules_resign(void)
+{
+	struct sent sb = { 0 }, sc = { 0 };
+	struct election *b = mk("b", true, NULL, 0, &sb), *c = mk("c", true, NULL, 0, &sc);
+	uint64_t t;
+
+	REQUIRE(b && c);
+	for (t = 0; t <= 600 * MS; t += 100 * MS) {
+		election_tick(b, t);
+		feed(c, "b", sb.last.flags, sb.last.epoch, sb.last.seq, t);
+		election_tick(c, t);
+	}
+	REQUIRE(election_is_active(b));
+	CHECK(!election_is_active(c));
+	election_resign(b, t);
+	CHECK(!election_is_active(b));
+	CHECK(!(sb.last.flags & (ELECTION_F_ACTIVE | ELECTION_F_GATEWAY)));
+	CHECK_EQ_INT(sb.last.epoch, 1);
+	/* c takes over on the first heartbeat after the resignation, not after dead_ns */
+	feed(c, "b", sb.last.flags, sb.last.epoch, sb.last.seq, t + 1 * MS);
+	CHECK(election_is_active(c));
+	CHECK_EQ_INT(election_epoch(c), 2);
+	/* b never claims again */
+	for (; t < 3000 * MS; t += 100 * MS)
+		election_tick(b, t);
+	CHECK(!election_is_active(b));
+	election_close(b);
+	election_close(c);
+}
+
 /* tick returns the time to the earliest of: next heartbeat, end of listening, a peer's
  * expiry. */
 static void test_rules_tick_deadline(void)
@@ -622,6 +652,7 @@ int main(void)
 	RUN(test_rules_conflict);
 	RUN(test_rules_replay_and_other_cluster);
 	RUN(test_rules_min_epoch_and_changes);
+	RUN(test_rules_resign);
 	RUN(test_rules_tick_deadline);
 	RUN(test_state_restart);
 	RUN(test_bad_config);
