@@ -220,7 +220,7 @@ static struct election *create(const struct election_cfg *c, uint64_t now)
 	int err;
 
 	if (!cfg_name_ok(c->cluster_id, ELECTION_ID_MAX) || !cfg_name_ok(c->node, ELECTION_NAME_MAX) ||
-	    !c->key || c->key_len < 16 || (!c->bcast && !c->n_peers) || (c->n_peers && !c->peers)) {
+	    !c->node_ip || !c->key || c->key_len < 16 || (!c->bcast && !c->n_peers) || (c->n_peers && !c->peers)) {
 		errno = EINVAL;
 		return NULL;
 	}

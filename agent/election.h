@@ -35,7 +35,8 @@ struct election_cfg {
 	const char *cluster_id;		/* 1..ELECTION_ID_MAX chars [A-Za-z0-9._-] */
 	const char *node;		/* 1..ELECTION_NAME_MAX chars [A-Za-z0-9._-] */
 	bool gateway_capable;
-	uint32_t node_ip;		/* this node's address on the node network (host order) */
+	uint32_t node_ip;		/* this node's address on the node network (host order),
+					 * required: heartbeats are sent from it */
 	uint32_t bcast;			/* the node network's broadcast address, or 0 */
 	const uint32_t *peers;		/* static peer addresses (host order), may be NULL */
 	unsigned n_peers;		/* bcast or at least one peer is required */

@@ -529,12 +529,15 @@ static void test_state_restart(void)
 static void test_bad_config(void)
 {
 	struct election_cfg c = { .cluster_id = "c1", .node = "n1", .key = KEY, .key_len = 32,
-				  .bcast = 0x7fffffff };
+				  .bcast = 0x7fffffff, .node_ip = 0x7f000001 };
 
 	struct election *e = election_open_nosock(&c, 0);
 
 	CHECK(e != NULL);
 	election_close(e);
+	c.node_ip = 0;
+	CHECK(!election_open_nosock(&c, 0) && errno == EINVAL);
+	c.node_ip = 0x7f000001;
 	c.node = "n 1";
 	CHECK(!election_open_nosock(&c, 0) && errno == EINVAL);
 	c.node = "n1";
