@@ -13,3 +13,5 @@ LIB_SRCS += agent/vici_msg.c
 LIB_SRCS += agent/vici_conn.c
 LIB_SRCS += agent/charon.c
 LIB_SRCS += agent/cable_ipsec.c
+LIB_SRCS += agent/election.c
+LIB_SRCS += agent/election_msg.c

@@ -15,3 +15,6 @@ FUZZ_TARGETS += tests/fuzz/fuzz_cidr.c
 FUZZ_TARGETS += tests/fuzz/fuzz_health.c
 FUZZ_TARGETS += tests/fuzz/fuzz_endpoint.c
 FUZZ_TARGETS += tests/fuzz/fuzz_vici.c
+UNIT_TESTS += tests/unit/test_election.c
+FUZZ_TARGETS += tests/fuzz/fuzz_election.c
+BENCH_PROGS += tests/bench/election_node.c
