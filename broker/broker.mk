@@ -1,1 +1,3 @@
 # broker/: the broker daemon, its stores, and the client library.
+LIB_SRCS += broker/server.c broker/api.c broker/api_cluster.c broker/objects.c broker/validate.c
+LIB_SRCS += broker/watch.c broker/store.c broker/store_sqlite.c broker/store_etcd.c
