@@ -21,6 +21,8 @@ struct brk_event {
 	const char *value;
 };
 
+/* An event with key == NULL means the feed lost history (etcd compacted it while the feed
+ * was reconnecting): consumers must restart from rev, the new head. */
 typedef void (*brk_event_fn)(const struct brk_event *ev, void *ctx);
 /* Called per key of a range; non-zero stops the range and is returned. */
 typedef int (*brk_kv_fn)(const char *key, const char *value, uint64_t mod_rev, void *ctx);

@@ -133,10 +133,23 @@ static void resume(struct brk_watcher *w)
 void brk_hub_publish(const struct brk_event *ev, void *ctx)
 {
 	struct brk_hub *h = ctx;
-	const struct brk_resource *r = brk_resource_of_key(ev->key);
-	struct line *l;
+	const struct brk_resource *r = ev->key ? brk_resource_of_key(ev->key) : NULL;
+	struct line *l = NULL;
 	struct hev *slot;
 
+	if (!ev->key) {
+		/* History lost: every stream ends; clients resume and get 410 if they must. */
+		pthread_mutex_lock(&h->lock);
+		for (struct brk_watcher *w = h->watchers; w; w = w->next) {
+			w->ended = true;
+			resume(w);
+		}
+		if (ev->rev > h->head)
+			h->head = ev->rev;
+		h->dropped = h->head;
+		pthread_mutex_unlock(&h->lock);
+		return;
+	}
 	if (!r)
 		return;
 	l = event_line(ev->type, ev->value, ev->rev);

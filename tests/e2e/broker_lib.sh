@@ -320,3 +320,28 @@ api_suite() {
 	curl -s --max-time 5 -H "Authorization: Bearer $ADMIN" "http://127.0.0.1:$port$API/clusters" >"$T/plain" 2>/dev/null
 	check "$tag:plain-http-refused" not_grep c2 "$T/plain"
 }
+
+# start_etcd DATADIR: a single-member etcd on free loopback ports; sets ETCD_PID, ETCD_EP.
+start_etcd() {
+	local d=$1 cp pp deadline=$((SECONDS + 20))
+	cp=$(free_port) pp=$(free_port)
+	[ "$cp" = "$pp" ] && pp=$(free_port)
+	etcd --name sbs-etcd --data-dir "$d" --listen-client-urls "http://127.0.0.1:$cp" \
+		--advertise-client-urls "http://127.0.0.1:$cp" --listen-peer-urls "http://127.0.0.1:$pp" \
+		--initial-advertise-peer-urls "http://127.0.0.1:$pp" \
+		--initial-cluster "sbs-etcd=http://127.0.0.1:$pp" >"$d.log" 2>&1 &
+	ETCD_PID=$!
+	BRK_PIDS+=("$ETCD_PID")
+	ETCD_EP=127.0.0.1:$cp
+	while [ $SECONDS -lt $deadline ]; do
+		kill -0 "$ETCD_PID" 2>/dev/null || return 1
+		curl -sf --max-time 2 "http://$ETCD_EP/health" 2>/dev/null | grep -q true && return 0
+		sleep 0.2
+	done
+	return 1
+}
+etcd_compact() {	# compacts etcd at its current revision
+	local rev
+	rev=$(curl -sf "http://$ETCD_EP/v3/kv/range" -d '{"key":"AA=="}' | jq -r .header.revision)
+	curl -sf "http://$ETCD_EP/v3/kv/compaction" -d "{\"revision\":\"$rev\",\"physical\":true}" >/dev/null
+}
