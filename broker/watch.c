@@ -354,6 +354,9 @@ int brk_hub_watch(struct brk_hub *h, const struct brk_resource *r, bool from_cur
 	w->hub = h;
 	w->res = r;
 	w->last = rv;
+	/* An opening BOOKMARK: MHD sends the response headers only with the first bytes of
+	 * the body, and a client should know at once that its watch is established. */
+	w->bookmark_due = true;
 	if (from_current) {
 		snprintf(prefix, sizeof(prefix), "r/%s/", r->name);
 		err = h->st->ops->range(h->st, prefix, add_current, &f, &w->last);
