@@ -373,6 +373,17 @@ static int etcd_revision(struct brk_store *st, uint64_t *rev)
 	return 0;
 }
 
+/* The head revision for the watch hub, as the revision of a write under "r/": the hub
+ * later asks history "up to" it, and a watch over "r/" only ends that catch-up when an
+ * event at or past that revision arrives; etcd's bare header revision may belong to an
+ * internal key the watch never shows. "r/_sync" is no resource, so the hub ignores it. */
+static int etcd_sync_revision(struct brk_store *st, uint64_t *rev)
+{
+	struct brk_txn_op op = { .key = "r/_sync", .value = "{}" };
+
+	return st->ops->txn(st, &op, 1, rev, NULL);
+}
+
 static int etcd_txn(struct brk_store *st, const struct brk_txn_op *ops, size_t n, uint64_t *rev,
 		    size_t *failed)
 {
@@ -629,7 +640,7 @@ static void *feed_main(void *arg)
 
 			/* Changes between feed_last and the compaction are gone: start over at
 			 * the head and make every stream resume (and relist if it must). */
-			if (etcd_revision(st, &head) == 0 && head >= s.compacted) {
+			if (etcd_sync_revision(st, &head) == 0 && head >= s.compacted) {
 				pr_warn("etcd watch: revision %" PRIu64 " compacted; watch streams restart\n",
 					e->feed_last);
 				reset.rev = head;
@@ -747,6 +758,6 @@ const struct brk_store_ops brk_store_etcd_ops = {
 	.range = etcd_range,
 	.txn = etcd_txn,
 	.history = etcd_history,
-	.revision = etcd_revision,
+	.revision = etcd_sync_revision,
 	.feed_start = etcd_feed_start,
 };
