@@ -16,6 +16,19 @@ URL=https://127.0.0.1:$PORT
 check "sqlite:start" start_broker "$STATE_DIR" "$PORT"
 api_suite sqlite
 
+# ---- fan-out: 300 concurrent watch streams each get every event (the bench client)
+if [ -x build/tests/bench/bench_broker ]; then
+	req GET "$API/endpoints" "$ADMIN"
+	if line=$(BENCH_RV=$(out .metadata.resourceVersion) build/tests/bench/bench_broker --url "$URL" \
+		--ca "$CA" --token "$ADMIN" --watchers 300 --events 5 --seconds 1 --clients 2 2>"$T/bench.err"); then
+		pass "sqlite:fanout-300-watchers ($line)"
+	else
+		fail "sqlite:fanout-300-watchers" "$line $(tail -3 "$T/bench.err")"
+	fi
+else
+	skip "sqlite:fanout-300-watchers" "build/tests/bench/bench_broker not built"
+fi
+
 # ---- 410: the change log keeps 40 revisions; older resume points are gone
 req GET "$API/endpoints/c2-gw" "$ADMIN"
 ep=$(cat "$T/out")
