@@ -175,7 +175,7 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, struct brk_reply *rp
 	enum MHD_Result ret;
 
 	if (rp->watch) {
-		resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024,
+		resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 8 * 1024,
 							 brk_watcher_read, rp->watch, brk_watcher_free);
 		if (!resp) {
 			brk_watcher_free(rp->watch);
