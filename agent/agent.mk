@@ -15,3 +15,4 @@ LIB_SRCS += agent/charon.c
 LIB_SRCS += agent/cable_ipsec.c
 LIB_SRCS += agent/election.c
 LIB_SRCS += agent/election_msg.c
+LIB_SRCS += agent/cmd_broker.c

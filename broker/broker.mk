@@ -1,1 +1,6 @@
 # broker/: the broker daemon, its stores, and the client library.
+LIB_SRCS += broker/server.c broker/api.c broker/api_cluster.c broker/objects.c broker/validate.c
+LIB_SRCS += broker/watch.c broker/store.c broker/store_sqlite.c broker/store_etcd.c
+UNIT_TESTS += tests/unit/test_broker_store.c
+FUZZ_TARGETS += tests/fuzz/fuzz_broker_request.c
+BENCH_PROGS += tests/bench/bench_broker.c

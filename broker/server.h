@@ -1,0 +1,65 @@
+/* The broker daemon: configuration, the HTTPS server (libmicrohttpd + GnuTLS) and the
+ * request handlers (api.c) it dispatches to. */
+#ifndef SA_BRK_SERVER_H
+#define SA_BRK_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "common/cidr.h"
+
+struct brk_store;
+struct brk_hub;
+struct brk_watcher;
+
+struct brk_config {
+	char *dir;
+	char *listen;		/* "ADDR:PORT" */
+	char *store;		/* "sqlite" | "etcd://h:p[,h:p]" */
+	bool gn_enabled;
+	struct cidr4 gn_range;
+	uint8_t gn_prefix;	/* prefix length of one cluster's global CIDR */
+	unsigned history_limit;	/* changes kept for watch resume */
+	unsigned bookmark_ms;
+	unsigned threads;
+};
+
+/* Reads DIR/config.json; 0 or -errno (with a message logged). */
+int brk_config_load(const char *dir, struct brk_config *cfg) __attribute__((warn_unused_result));
+void brk_config_free(struct brk_config *cfg);
+
+struct brk_server {
+	struct brk_config cfg;
+	char *admin_token, *join_token;
+	struct brk_store *store;
+	struct brk_hub *hub;
+};
+
+/* What api.c needs from one HTTP request. */
+struct brk_request {
+	const char *method, *path;
+	const char *authorization;	/* header value or NULL */
+	const char *watch, *resource_version;	/* query parameters or NULL */
+	const char *remote_addr;
+	const char *body;
+	size_t body_len;
+	bool body_too_large;
+};
+
+/* What it answers: JSON (or text) with a code, or a watch stream. */
+struct brk_reply {
+	int code;
+	cJSON *json;
+	const char *text;
+	struct brk_watcher *watch;
+};
+
+void brk_api_handle(struct brk_server *srv, const struct brk_request *rq, struct brk_reply *rp);
+
+/* Runs the daemon until SIGTERM/SIGINT; 0 or -errno. */
+int brk_server_run(const char *dir, const char *listen_override) __attribute__((warn_unused_result));
+
+#endif

@@ -1,0 +1,180 @@
+/* Unit tests of the broker's SQLite store (conditions, revisions, change log, trimming,
+ * reopen) and of request validation. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "broker/objects.h"
+#include "broker/store.h"
+#include "broker/validate.h"
+#include "tests/unit/harness.h"
+
+static char dir[64];
+
+struct seen {
+	int n;
+	uint64_t revs[64];
+	enum brk_ev_type types[64];
+	char vals[64][32];
+};
+
+static void on_event(const struct brk_event *ev, void *ctx)
+{
+	struct seen *s = ctx;
+
+	if (s->n < 64) {
+		s->revs[s->n] = ev->rev;
+		s->types[s->n] = ev->type;
+		snprintf(s->vals[s->n], sizeof(s->vals[0]), "%s", ev->value);
+		s->n++;
+	}
+}
+
+static int count_kv(const char *key, const char *value, uint64_t rev, void *ctx)
+{
+	(*(int *)ctx)++;
+	return 0;
+}
+
+static void test_sqlite_txn(void)
+{
+	struct brk_store *st = brk_store_open("sqlite", dir, 5);
+	struct brk_txn_op op;
+	struct seen feed = { 0 };
+	uint64_t rev = 0, r1, r2, cur;
+	size_t failed = 99;
+	char *v = NULL;
+	int n = 0;
+
+	REQUIRE(st);
+	CHECK_EQ_INT(st->ops->revision(st, &rev), 0);
+	CHECK_EQ_INT(rev, 0);
+	CHECK_EQ_INT(st->ops->feed_start(st, rev, on_event, &feed), 0);
+	op = (struct brk_txn_op){ .key = "r/endpoints/a", .value = "{\"v\":1}", .cond = BRK_IF_ABSENT };
+	CHECK_EQ_INT(st->ops->txn(st, &op, 1, &r1, NULL), 0);
+	CHECK_EQ_INT(r1, 1);
+	CHECK_EQ_INT(st->ops->txn(st, &op, 1, &r1, &failed), -ECANCELED);
+	CHECK_EQ_INT(failed, 0);
+	op = (struct brk_txn_op){ .key = "r/endpoints/a", .value = "{\"v\":2}", .cond = BRK_IF_REV, .rev = 7 };
+	CHECK_EQ_INT(st->ops->txn(st, &op, 1, &r2, NULL), -ECANCELED);
+	op.rev = r1;
+	CHECK_EQ_INT(st->ops->txn(st, &op, 1, &r2, NULL), 0);
+	CHECK_EQ_INT(r2, 2);
+	CHECK_EQ_INT(st->ops->get(st, "r/endpoints/a", &v, &cur), 0);
+	CHECK_STR(v, "{\"v\":2}");
+	CHECK_EQ_INT(cur, 2);
+	free(v);
+	/* a private key: a revision, but no event */
+	op = (struct brk_txn_op){ .key = "x/token/abc", .value = "c1" };
+	CHECK_EQ_INT(st->ops->txn(st, &op, 1, NULL, NULL), 0);
+	op = (struct brk_txn_op){ .del = true, .key = "r/endpoints/a", .cond = BRK_IF_REV, .rev = 2 };
+	CHECK_EQ_INT(st->ops->txn(st, &op, 1, &rev, NULL), 0);
+	CHECK_EQ_INT(rev, 4);
+	CHECK_EQ_INT(st->ops->get(st, "r/endpoints/a", NULL, NULL), -ENOENT);
+	CHECK_EQ_INT(feed.n, 3);
+	CHECK_EQ_INT(feed.types[0], BRK_EV_ADDED);
+	CHECK_EQ_INT(feed.types[1], BRK_EV_MODIFIED);
+	CHECK_EQ_INT(feed.types[2], BRK_EV_DELETED);
+	CHECK_STR(feed.vals[2], "{\"v\":2}");	/* a delete carries the last value */
+	CHECK_EQ_INT(feed.revs[2], 4);
+	/* history and its trimming to the last 5 revisions */
+	memset(&feed, 0, sizeof(feed));
+	CHECK_EQ_INT(st->ops->history(st, 1, 100, on_event, &feed), 0);
+	CHECK_EQ_INT(feed.n, 2);
+	for (int i = 0; i < 6; i++) {
+		char key[32];
+
+		snprintf(key, sizeof(key), "r/clusters/c%d", i);
+		op = (struct brk_txn_op){ .key = key, .value = "{}" };
+		CHECK_EQ_INT(st->ops->txn(st, &op, 1, &rev, NULL), 0);
+	}
+	CHECK_EQ_INT(rev, 10);
+	CHECK_EQ_INT(st->ops->history(st, 1, 100, on_event, &feed), -ESTALE);
+	CHECK_EQ_INT(st->ops->history(st, 5, 100, on_event, &feed), 0);
+	CHECK_EQ_INT(st->ops->range(st, "r/clusters/", count_kv, &n, &rev), 0);
+	CHECK_EQ_INT(n, 6);
+	CHECK_EQ_INT(rev, 10);
+	/* all-or-nothing: the second op's condition fails, the first is not applied */
+	{
+		struct brk_txn_op two[2] = {
+			{ .key = "r/clusters/new", .value = "{}" },
+			{ .key = "r/clusters/c1", .value = "{}", .cond = BRK_IF_ABSENT },
+		};
+
+		CHECK_EQ_INT(st->ops->txn(st, two, 2, NULL, &failed), -ECANCELED);
+		CHECK_EQ_INT(failed, 1);
+		CHECK_EQ_INT(st->ops->get(st, "r/clusters/new", NULL, NULL), -ENOENT);
+	}
+	brk_store_close(st);
+	/* reopen: data, revision and the trim point persist */
+	st = brk_store_open("sqlite", dir, 5);
+	REQUIRE(st);
+	CHECK_EQ_INT(st->ops->revision(st, &rev), 0);
+	CHECK_EQ_INT(rev, 10);
+	CHECK_EQ_INT(st->ops->history(st, 1, 100, on_event, &feed), -ESTALE);
+	CHECK_EQ_INT(st->ops->get(st, "r/clusters/c5", NULL, &cur), 0);
+	CHECK_EQ_INT(cur, 10);
+	brk_store_close(st);
+}
+
+static int validate(const char *res, const char *json)
+{
+	const struct brk_resource *r = brk_resource_find(res, strlen(res));
+	char msg[300];
+	cJSON *o = brk_decode_body(json, strlen(json), msg, sizeof(msg));
+	int err;
+
+	if (!o)
+		return -EBADMSG;
+	err = brk_validate_object(r, o, msg, sizeof(msg));
+	cJSON_Delete(o);
+	return err;
+}
+
+static void test_validate(void)
+{
+	CHECK_EQ_INT(validate("clusters", "{\"metadata\":{\"name\":\"c1\"},\"spec\":{\"clusterID\":\"c1\","
+			      "\"clusterCIDRs\":[\"10.0.0.0/16\"]}}"), 0);
+	CHECK_EQ_INT(validate("clusters", "{\"metadata\":{\"name\":\"c1\"},\"spec\":{\"clusterID\":\"c2\","
+			      "\"clusterCIDRs\":[\"10.0.0.0/16\"]}}"), -EINVAL);
+	CHECK_EQ_INT(validate("clusters", "{\"metadata\":{\"name\":\"c1\"},\"spec\":{\"clusterID\":\"c1\","
+			      "\"clusterCIDRs\":[]}}"), -EINVAL);
+	CHECK_EQ_INT(validate("endpoints", "{\"metadata\":{\"name\":\"c1-h\"},\"spec\":{\"clusterID\":\"c1\","
+			      "\"hostname\":\"h\",\"privateIP\":\"10.0.0.1\"}}"), 0);
+	CHECK_EQ_INT(validate("endpoints", "{\"metadata\":{\"name\":\"c1-h\"},\"spec\":{\"clusterID\":\"c1\","
+			      "\"hostname\":\"h\",\"privateIP\":\"10.0.0.1\"}} x"), -EBADMSG);
+	CHECK_EQ_INT(validate("endpoints", "{\"metadata\":{\"name\":\"c1-h\"},\"spec\":{\"clusterID\":\"c1\","
+			      "\"hostname\":\"h\",\"privateIP\":\"10.0.0.1\",\"natTPort\":0}}"), -EINVAL);
+	CHECK_EQ_INT(validate("endpoints", "{\"metadata\":{\"name\":\"c1-h\",\"resourceVersion\":\"01\"},"
+			      "\"spec\":{\"clusterID\":\"c1\",\"hostname\":\"h\",\"privateIP\":\"10.0.0.1\"}}"),
+		     -EINVAL);
+	CHECK_EQ_INT(validate("gatewaystatuses", "{\"metadata\":{\"name\":\"c1-h\"},\"spec\":{\"clusterID\":"
+			      "\"c1\",\"hostname\":\"h\",\"haStatus\":\"active\",\"connections\":[{\"cluster\":"
+			      "\"c2\",\"rttAvgNs\":5}]}}"), 0);
+	CHECK_EQ_INT(validate("gatewaystatuses", "{\"metadata\":{\"name\":\"c1-h\"},\"spec\":{\"clusterID\":"
+			      "\"c1\",\"hostname\":\"h\",\"haStatus\":\"leader\"}}"), -EINVAL);
+	CHECK(brk_valid_label("a-b0"));
+	CHECK(!brk_valid_label("-ab"));
+	CHECK(!brk_valid_label("aB"));
+	CHECK(brk_valid_name("c1-gw.example"));
+	CHECK(!brk_valid_name("c1..gw"));
+}
+
+int main(void)
+{
+	snprintf(dir, sizeof(dir), "/tmp/sbs-unit-store.XXXXXX");
+	if (!mkdtemp(dir))
+		return 1;
+	RUN(test_sqlite_txn);
+	RUN(test_validate);
+	for (unsigned i = 0; i < 3; i++) {
+		static const char *const files[] = { "broker.db", "broker.db-wal", "broker.db-shm" };
+		char path[128];
+
+		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
+		unlink(path);
+	}
+	rmdir(dir);
+	return harness_done();
+}
