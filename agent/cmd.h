@@ -13,6 +13,7 @@ extern const struct command commands[];
 extern const unsigned n_commands;
 
 int cmd_version(int argc, char **argv);
+int cmd_deploy_broker(int argc, char **argv);
 
 #define SUBAGENT_VERSION "0.1.0"
 

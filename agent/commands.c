@@ -5,6 +5,7 @@
 
 const struct command commands[] = {
 	{ "version", cmd_version, "print the version" },
+	{ "deploy-broker", cmd_deploy_broker, "create a broker's CA, credentials and broker-info.subm" },
 };
 
 const unsigned n_commands = ARRAY_SIZE(commands);
