@@ -1,4 +1,4 @@
 # broker/: the broker daemon, its stores, and the client library.
-LIB_SRCS += broker/pki.c broker/broker_info.c
-UNIT_TESTS += tests/unit/test_pki.c tests/unit/test_broker_info.c
+LIB_SRCS += broker/pki.c broker/broker_info.c broker/json_util.c broker/cluster_config.c
+UNIT_TESTS += tests/unit/test_pki.c tests/unit/test_broker_info.c tests/unit/test_cluster_config.c
 FUZZ_TARGETS += tests/fuzz/fuzz_broker_info.c

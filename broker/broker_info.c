@@ -12,23 +12,11 @@
 
 #include <cjson/cJSON.h>
 
+#include "broker/json_util.h"
 #include "broker/pki.h"
 #include "common/util.h"
 
-static int fail(char err[BRK_ERR_MAX], const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static int fail(char err[BRK_ERR_MAX], const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err) {
-		va_start(ap, fmt);
-		vsnprintf(err, BRK_ERR_MAX, fmt, ap);
-		va_end(ap);
-	}
-	return -EINVAL;
-}
+#define fail brk_json_fail
 
 bool brk_dns_name_ok(const char *s)
 {
@@ -252,53 +240,6 @@ void broker_info_free(struct broker_info *bi)
 
 /* ---- decoding ---- */
 
-/* Every key of obj must be one of the names, and appear once. */
-static int check_keys(const cJSON *obj, const char *where, const char *const *names,
-		      size_t n, char err[BRK_ERR_MAX])
-{
-	unsigned seen = 0;
-
-	for (const cJSON *it = obj->child; it; it = it->next) {
-		size_t i;
-
-		for (i = 0; i < n; i++)
-			if (it->string && !strcmp(it->string, names[i]))
-				break;
-		if (i == n)
-			return fail(err, "unknown field \"%.64s\" in %s", it->string ? it->string : "",
-				    where);
-		if (seen & (1U << i))
-			return fail(err, "field \"%s\" appears twice in %s", names[i], where);
-		seen |= 1U << i;
-	}
-	return 0;
-}
-
-static int get_str(const cJSON *obj, const char *key, size_t max, const char **out,
-		   char err[BRK_ERR_MAX])
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-
-	if (!cJSON_IsString(v) || !v->valuestring)
-		return fail(err, "\"%s\" is missing or not a string", key);
-	if (strlen(v->valuestring) > max)
-		return fail(err, "\"%s\" is longer than %zu characters", key, max);
-	*out = v->valuestring;
-	return 0;
-}
-
-static int get_uint(const cJSON *obj, const char *key, double max, unsigned long *out,
-		    char err[BRK_ERR_MAX])
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-
-	if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble) || v->valuedouble < 0 ||
-	    v->valuedouble > max || v->valuedouble != floor(v->valuedouble))
-		return fail(err, "\"%s\" is missing or not an integer in 0..%.0f", key, max);
-	*out = (unsigned long)v->valuedouble;
-	return 0;
-}
-
 static int copy_str(const char *s, char **out)
 {
 	*out = strdup(s);
@@ -319,9 +260,9 @@ static int decode_obj(const cJSON *root, struct broker_info *bi, char err[BRK_ER
 
 	if (!cJSON_IsObject(root))
 		return fail(err, "not a JSON object");
-	if ((err_ = check_keys(root, "the document", top, ARRAY_SIZE(top), err)))
+	if ((err_ = brk_json_check_keys(root, "the document", top, ARRAY_SIZE(top), err)))
 		return err_;
-	if ((err_ = get_uint(root, "version", 1e6, &v, err)))
+	if ((err_ = brk_json_get_uint(root, "version", 1e6, &v, err)))
 		return err_;
 	bi->version = (int)v;
 	if (bi->version != BROKER_INFO_VERSION)
@@ -340,11 +281,11 @@ static int decode_obj(const cJSON *root, struct broker_info *bi, char err[BRK_ER
 			return -ENOMEM;
 		bi->n_urls++;
 	}
-	if ((err_ = get_str(root, "ca", PKI_MAX_PEM, &s, err)))
+	if ((err_ = brk_json_get_str(root, "ca", PKI_MAX_PEM, &s, err)))
 		return err_;
 	if (copy_str(s, &bi->ca_pem))
 		return -ENOMEM;
-	if ((err_ = get_str(root, "joinToken", BRK_TOKEN_HEX_LEN, &s, err)))
+	if ((err_ = brk_json_get_str(root, "joinToken", BRK_TOKEN_HEX_LEN, &s, err)))
 		return err_;
 	if (copy_str(s, &bi->join_token))
 		return -ENOMEM;
@@ -352,35 +293,35 @@ static int decode_obj(const cJSON *root, struct broker_info *bi, char err[BRK_ER
 	ike = cJSON_GetObjectItemCaseSensitive(root, "ike");
 	if (!cJSON_IsObject(ike))
 		return fail(err, "\"ike\" is missing or not an object");
-	if ((err_ = check_keys(ike, "\"ike\"", ike_keys, ARRAY_SIZE(ike_keys), err)))
+	if ((err_ = brk_json_check_keys(ike, "\"ike\"", ike_keys, ARRAY_SIZE(ike_keys), err)))
 		return err_;
-	if ((err_ = get_str(ike, "psk", BRK_PSK_MAX_HEX, &s, err)))
+	if ((err_ = brk_json_get_str(ike, "psk", BRK_PSK_MAX_HEX, &s, err)))
 		return err_;
 	if (copy_str(s, &bi->psk))
 		return -ENOMEM;
-	if ((err_ = get_str(ike, "ikeProposals", BRK_PROPOSALS_MAX, &s, err)))
+	if ((err_ = brk_json_get_str(ike, "ikeProposals", BRK_PROPOSALS_MAX, &s, err)))
 		return err_;
 	strcpy(bi->ike.ike_proposals, s);
-	if ((err_ = get_str(ike, "espProposals", BRK_PROPOSALS_MAX, &s, err)))
+	if ((err_ = brk_json_get_str(ike, "espProposals", BRK_PROPOSALS_MAX, &s, err)))
 		return err_;
 	strcpy(bi->ike.esp_proposals, s);
-	if ((err_ = get_uint(ike, "natTPort", 65535, &v, err)))
+	if ((err_ = brk_json_get_uint(ike, "natTPort", 65535, &v, err)))
 		return err_;
 	bi->ike.natt_port = (unsigned)v;
 
 	gn = cJSON_GetObjectItemCaseSensitive(root, "globalnet");
 	if (!cJSON_IsObject(gn))
 		return fail(err, "\"globalnet\" is missing or not an object");
-	if ((err_ = check_keys(gn, "\"globalnet\"", gn_keys, ARRAY_SIZE(gn_keys), err)))
+	if ((err_ = brk_json_check_keys(gn, "\"globalnet\"", gn_keys, ARRAY_SIZE(gn_keys), err)))
 		return err_;
 	en = cJSON_GetObjectItemCaseSensitive(gn, "enabled");
 	if (!cJSON_IsBool(en))
 		return fail(err, "\"globalnet.enabled\" is missing or not true/false");
 	bi->globalnet.enabled = cJSON_IsTrue(en);
-	if ((err_ = get_str(gn, "cidrRange", CIDR4_STRLEN - 1, &s, err)))
+	if ((err_ = brk_json_get_str(gn, "cidrRange", CIDR4_STRLEN - 1, &s, err)))
 		return err_;
 	strcpy(bi->globalnet.cidr_range, s);
-	if ((err_ = get_uint(gn, "clusterSize", 4294967295.0, &v, err)))
+	if ((err_ = brk_json_get_uint(gn, "clusterSize", 4294967295.0, &v, err)))
 		return err_;
 	bi->globalnet.cluster_size = (uint32_t)v;
 	return broker_info_validate(bi, err);
