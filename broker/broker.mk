@@ -1,4 +1,5 @@
 # broker/: the broker daemon, its stores, and the client library.
-LIB_SRCS += broker/pki.c broker/broker_info.c broker/json_util.c broker/cluster_config.c
+LIB_SRCS += broker/pki.c broker/broker_info.c broker/json_util.c broker/cluster_config.c \
+	broker/client.c broker/informer.c
 UNIT_TESTS += tests/unit/test_pki.c tests/unit/test_broker_info.c tests/unit/test_cluster_config.c
 FUZZ_TARGETS += tests/fuzz/fuzz_broker_info.c
