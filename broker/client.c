@@ -93,6 +93,7 @@ void brk_client_free(struct brk_client *c)
 	for (size_t i = 0; i < c->n_urls; i++)
 		free(c->urls[i]);
 	free(c->ca_path);
+	free(c->ca_label);
 	util_free_secret(c->token);
 	if (c->h)
 		curl_easy_cleanup(c->h);
@@ -104,6 +105,17 @@ void brk_client_set_timeouts(struct brk_client *c, unsigned connect_ms, unsigned
 {
 	c->connect_ms = connect_ms;
 	c->request_ms = request_ms;
+}
+
+int brk_client_set_ca_label(struct brk_client *c, const char *label)
+{
+	char *l = strdup(label);
+
+	if (!l)
+		return -ENOMEM;
+	free(c->ca_label);
+	c->ca_label = l;
+	return 0;
 }
 
 const char *brk_client_url(struct brk_client *c)
@@ -345,8 +357,8 @@ static int attempt(struct brk_client *c, CURL *h, const char *base, struct brk_r
 	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
 		*rank = RANK_TLS;
 		st->code = 0;
-		set_msg(st, "the TLS certificate of %.200s is not trusted: it does not chain to the broker CA (%.100s) or does not name the host (%.150s)",
-			 base, c->ca_path, errbuf[0] ? errbuf : curl_easy_strerror(rc));
+		set_msg(st, "the TLS certificate of %.200s is not trusted: it does not chain to %.100s or does not name the host (%.150s)",
+			 base, c->ca_label ? c->ca_label : c->ca_path, errbuf[0] ? errbuf : curl_easy_strerror(rc));
 		ret = -EKEYREJECTED;
 		goto out;
 	case CURLE_ABORTED_BY_CALLBACK:

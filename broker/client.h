@@ -45,6 +45,9 @@ struct brk_client *brk_client_new(const char *const *urls, size_t n, const char 
 void brk_client_free(struct brk_client *c);
 /* Overrides the connect and whole-request timeouts (tests, CLI). */
 void brk_client_set_timeouts(struct brk_client *c, unsigned connect_ms, unsigned request_ms);
+/* How error messages name the CA (default: its path), e.g. "the CA of broker-info.subm". */
+int brk_client_set_ca_label(struct brk_client *c, const char *label)
+	__attribute__((warn_unused_result));
 /* The URL that answered last (or the first URL). */
 const char *brk_client_url(struct brk_client *c);
 

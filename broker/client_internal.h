@@ -14,6 +14,7 @@ struct brk_client {
 	char *urls[BRK_MAX_URLS];
 	size_t n_urls;
 	char *ca_path;
+	char *ca_label;			/* for messages; NULL: ca_path */
 	char *token;			/* secret */
 	unsigned connect_ms, request_ms;
 	pthread_mutex_t lock;		/* serialises use of h */
