@@ -1,5 +1,7 @@
 # broker/: the broker daemon, its stores, and the client library.
 LIB_SRCS += broker/pki.c broker/broker_info.c broker/json_util.c broker/cluster_config.c \
 	broker/client.c broker/informer.c
-UNIT_TESTS += tests/unit/test_pki.c tests/unit/test_broker_info.c tests/unit/test_cluster_config.c
+UNIT_TESTS += tests/unit/test_pki.c tests/unit/test_broker_info.c tests/unit/test_cluster_config.c \
+	tests/unit/test_broker_client.c
 FUZZ_TARGETS += tests/fuzz/fuzz_broker_info.c
+FUZZ_TARGETS += tests/fuzz/fuzz_watch_event.c

@@ -64,6 +64,7 @@ struct brk_client *brk_client_new(const char *const *urls, size_t n, const char 
 	pthread_mutex_init(&c->lock, NULL);
 	c->connect_ms = BRK_CONNECT_TIMEOUT_MS;
 	c->request_ms = BRK_REQUEST_TIMEOUT_MS;
+	c->watch_idle_s = BRK_WATCH_IDLE_S;
 	for (size_t i = 0; i < n; i++) {
 		size_t len = strlen(urls[i]);
 
@@ -105,6 +106,11 @@ void brk_client_set_timeouts(struct brk_client *c, unsigned connect_ms, unsigned
 {
 	c->connect_ms = connect_ms;
 	c->request_ms = request_ms;
+}
+
+void brk_client_set_watch_idle(struct brk_client *c, unsigned seconds)
+{
+	c->watch_idle_s = seconds ? seconds : BRK_WATCH_IDLE_S;
 }
 
 int brk_client_set_ca_label(struct brk_client *c, const char *label)
@@ -267,6 +273,22 @@ static size_t on_write(char *p, size_t size, size_t nmemb, void *arg)
 	return n;
 }
 
+/* Marks a watch as established once its 200 headers are complete, so that a stream that
+ * later goes silent is resumed rather than treated as an unreachable broker. */
+static size_t on_header(char *p, size_t size, size_t nmemb, void *arg)
+{
+	struct xfer *x = arg;
+	size_t n = size * nmemb;
+	long code = 0;
+
+	if (x->r->on_line && n <= 2 && (p[0] == '\r' || p[0] == '\n')) {
+		curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &code);
+		if (code == 200)
+			x->r->streamed = true;
+	}
+	return n;
+}
+
 static int on_progress(void *arg, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
 {
 	struct xfer *x = arg;
@@ -319,13 +341,15 @@ static int attempt(struct brk_client *c, CURL *h, const char *base, struct brk_r
 	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_write);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, &x);
+	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(h, CURLOPT_HEADERDATA, &x);
 	curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
 	curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
 	curl_easy_setopt(h, CURLOPT_XFERINFODATA, &x);
 	if (r->watch) {
 		/* a live watch gets a BOOKMARK at least every 10 s: silence means dead */
 		curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-		curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, (long)BRK_WATCH_IDLE_S);
+		curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, (long)c->watch_idle_s);
 	} else {
 		curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)c->request_ms);
 		curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)BRK_MAX_RESPONSE);
@@ -346,6 +370,7 @@ static int attempt(struct brk_client *c, CURL *h, const char *base, struct brk_r
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, NULL);
 	curl_easy_setopt(h, CURLOPT_XFERINFODATA, NULL);
+	curl_easy_setopt(h, CURLOPT_HEADERDATA, NULL);
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
 
 	switch (rc) {

@@ -45,6 +45,8 @@ struct brk_client *brk_client_new(const char *const *urls, size_t n, const char 
 void brk_client_free(struct brk_client *c);
 /* Overrides the connect and whole-request timeouts (tests, CLI). */
 void brk_client_set_timeouts(struct brk_client *c, unsigned connect_ms, unsigned request_ms);
+/* Seconds without a byte after which a watch counts as dead (default BRK_WATCH_IDLE_S). */
+void brk_client_set_watch_idle(struct brk_client *c, unsigned seconds);
 /* How error messages name the CA (default: its path), e.g. "the CA of broker-info.subm". */
 int brk_client_set_ca_label(struct brk_client *c, const char *label)
 	__attribute__((warn_unused_result));

@@ -16,7 +16,7 @@ struct brk_client {
 	char *ca_path;
 	char *ca_label;			/* for messages; NULL: ca_path */
 	char *token;			/* secret */
-	unsigned connect_ms, request_ms;
+	unsigned connect_ms, request_ms, watch_idle_s;
 	pthread_mutex_t lock;		/* serialises use of h */
 	CURL *h;			/* kept between requests for connection reuse */
 	atomic_size_t preferred;	/* index of the URL that answered last */

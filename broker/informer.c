@@ -194,7 +194,7 @@ static void apply_event(struct brk_informer *inf, struct brk_watch_event *ev)
 	}
 	ev->object = NULL;	/* the cache owns it now */
 	if (prev)
-		cJSON_ReplaceItemViaPointer(inf->cache, prev, obj);
+		cJSON_ReplaceItemInObjectCaseSensitive(inf->cache, name, obj);
 	else
 		cJSON_AddItemToObject(inf->cache, name, obj);
 	pthread_mutex_unlock(&inf->lock);
