@@ -292,6 +292,19 @@ static char *config_json(const struct opts *o)
 	    !cJSON_AddNumberToObject(gn, "clusterSize", o->gn.cluster_size))
 		goto out;
 	s = cJSON_Print(root);
+	if (s) {
+		size_t n = strlen(s);
+		char *t = realloc(s, n + 2);
+
+		if (!t) {
+			free(s);
+			s = NULL;
+			goto out;
+		}
+		s = t;
+		s[n] = '\n';
+		s[n + 1] = '\0';
+	}
 out:
 	cJSON_Delete(root);
 	return s;

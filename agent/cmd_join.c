@@ -344,7 +344,7 @@ static int join(const struct opts *o)
 		rc = step_fail("Prepare", "write a temporary CA file: %s", strerror(errno));
 		goto out;
 	}
-	c = brk_client_new((const char *const *)bi.urls, bi.n_urls, ca_tmp, token);
+	c = brk_client_new(bi.urls, bi.n_urls, ca_tmp, token);
 	if (!c || brk_client_set_ca_label(c, "the CA in broker-info")) {
 		rc = step_fail("Prepare", "broker client: %s", strerror(errno));
 		goto out;
@@ -443,7 +443,7 @@ static int join(const struct opts *o)
 out:
 	if (registered && cfg.token) {
 		/* registered but could not finish: take the registration back with the new token */
-		struct brk_client *rb = brk_client_new((const char *const *)cfg.broker_urls,
+		struct brk_client *rb = brk_client_new(cfg.broker_urls,
 						       cfg.n_broker_urls, ca_tmp, cfg.token);
 
 		if (rb && brk_delete(rb, "clusters", o->cluster_id, NULL, &st) == 0)

@@ -79,7 +79,7 @@ int cmd_leave(int argc, char **argv)
 	}
 	if (ret == 0) {
 		printf("✓ Read configuration of cluster %s\n", cfg.cluster_id);
-		c = brk_client_new((const char *const *)cfg.broker_urls, cfg.n_broker_urls,
+		c = brk_client_new(cfg.broker_urls, cfg.n_broker_urls,
 				   cfg.ca_path, cfg.token);
 		if (!c || brk_client_set_ca_label(c, cfg.ca_path)) {
 			fprintf(stderr, "✗ Prepare: broker client: %s\n", strerror(errno));

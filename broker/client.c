@@ -35,7 +35,7 @@ bool brk_name_ok(const char *s)
 	       strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789.-") == n;
 }
 
-struct brk_client *brk_client_new(const char *const *urls, size_t n, const char *ca_pem_path,
+struct brk_client *brk_client_new(char *const *urls, size_t n, const char *ca_pem_path,
 				  const char *token)
 {
 	struct brk_client *c;

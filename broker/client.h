@@ -40,7 +40,7 @@ struct brk_status {
 
 /* urls: 1..BRK_MAX_URLS https URLs (copied); ca_pem_path: the broker CA, the only trust
  * anchor; token: bearer token (copied, wiped at free). NULL with errno EINVAL/ENOMEM. */
-struct brk_client *brk_client_new(const char *const *urls, size_t n, const char *ca_pem_path,
+struct brk_client *brk_client_new(char *const *urls, size_t n, const char *ca_pem_path,
 				  const char *token);
 void brk_client_free(struct brk_client *c);
 /* Overrides the connect and whole-request timeouts (tests, CLI). */

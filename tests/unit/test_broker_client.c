@@ -117,7 +117,7 @@ static void api_handler(struct tls_peer *p, const struct tp_req *rq, struct tp_c
 		tp_status(c, 404, "NotFound", "not found\x01\x1b[31m");
 }
 
-static struct brk_client *client(const char *const *urls, size_t n, const char *ca)
+static struct brk_client *client(char *const *urls, size_t n, const char *ca)
 {
 	struct brk_client *c = brk_client_new(urls, n, ca, TOKEN);
 
@@ -143,7 +143,7 @@ static void test_failover_and_pinning(void)
 	url_of(u_wn, wn.port);
 
 	{	/* first URL refuses connections: the second answers */
-		const char *urls[] = { u_dead, u_good };
+		char *urls[] = { u_dead, u_good };
 
 		c = client(urls, 2, ca1_path);
 		REQUIRE(c);
@@ -156,7 +156,7 @@ static void test_failover_and_pinning(void)
 		brk_client_free(c);
 	}
 	{	/* a broker whose certificate is from another CA: refused, clear message */
-		const char *urls[] = { u_other };
+		char *urls[] = { u_other };
 
 		c = client(urls, 1, ca1_path);
 		REQUIRE(c);
@@ -167,7 +167,7 @@ static void test_failover_and_pinning(void)
 		CHECK_EQ_INT(atomic_load(&other.nreq), 0);	/* no request (token) was sent */
 	}
 	{	/* the TLS failure is reported even when another URL only refuses */
-		const char *urls[] = { u_other, u_dead };
+		char *urls[] = { u_other, u_dead };
 
 		c = client(urls, 2, ca1_path);
 		REQUIRE(c);
@@ -175,7 +175,7 @@ static void test_failover_and_pinning(void)
 		brk_client_free(c);
 	}
 	{	/* right CA, but the certificate does not name 127.0.0.1 */
-		const char *urls[] = { u_wn };
+		char *urls[] = { u_wn };
 
 		c = client(urls, 1, ca1_path);
 		REQUIRE(c);
@@ -183,7 +183,7 @@ static void test_failover_and_pinning(void)
 		brk_client_free(c);
 	}
 	{	/* nothing listening anywhere */
-		const char *urls[] = { u_dead };
+		char *urls[] = { u_dead };
 
 		c = client(urls, 1, ca1_path);
 		REQUIRE(c);
@@ -193,7 +193,7 @@ static void test_failover_and_pinning(void)
 		brk_client_free(c);
 	}
 	{	/* the system CA store is not trusted: only the given CA file */
-		const char *urls[] = { u_good };
+		char *urls[] = { u_good };
 
 		c = client(urls, 1, ca2_path);
 		REQUIRE(c);
@@ -217,7 +217,7 @@ static void test_5xx_failover(void)
 	url_of(u_down, down.port);
 	url_of(u_good, good.port);
 	{
-		const char *urls[] = { u_down, u_good };
+		char *urls[] = { u_down, u_good };
 
 		c = client(urls, 2, ca1_path);
 		REQUIRE(c);
@@ -229,7 +229,7 @@ static void test_5xx_failover(void)
 		brk_client_free(c);
 	}
 	{
-		const char *urls[] = { u_down };
+		char *urls[] = { u_down };
 
 		c = client(urls, 1, ca1_path);
 		REQUIRE(c);
@@ -246,7 +246,7 @@ static void test_status_and_limits(void)
 {
 	struct tls_peer good;
 	char u_good[64];
-	const char *urls[] = { u_good };
+	char *urls[] = { u_good };
 	struct brk_status st;
 	struct brk_client *c, *bad_tok;
 	cJSON *obj, *out = NULL;
@@ -293,7 +293,7 @@ static void test_status_and_limits(void)
 	brk_client_free(bad_tok);
 	/* constructor checks */
 	{
-		const char *http[] = { "http://127.0.0.1:1" };
+		char http_url[] = "http://127.0.0.1:1", *http[] = { http_url };
 
 		CHECK(brk_client_new(http, 1, ca1_path, TOKEN) == NULL && errno == EINVAL);
 		CHECK(brk_client_new(urls, 0, ca1_path, TOKEN) == NULL && errno == EINVAL);
@@ -413,7 +413,7 @@ static void test_informer(void)
 	struct brk_informer *inf;
 	struct brk_client *c;
 	char u[64];
-	const char *urls[] = { u };
+	char *urls[] = { u };
 	uint64_t deadline, t0;
 	int watches = 0;
 	cJSON *o, *all;
@@ -470,7 +470,7 @@ static void test_informer_broker_down(void)
 	struct evlog l = { .lock = PTHREAD_MUTEX_INITIALIZER };
 	struct brk_informer_ops ops = { on_add, on_update, on_delete, NULL };
 	char u[64];
-	const char *urls[] = { u };
+	char *urls[] = { u };
 	struct brk_informer *inf;
 	struct brk_client *c;
 	uint64_t t0;

@@ -160,7 +160,7 @@ static void test_live(void)
 	struct brk_informer_ops ops = { on_add, on_update, on_delete, NULL };
 	struct seen s = { .lock = PTHREAD_MUTEX_INITIALIZER };
 	struct brk_informer *inf = NULL;
-	const char *urls[1] = { url };
+	char *urls[1] = { url };
 	struct brk_status st;
 	cJSON *o = NULL, *res = NULL;
 	unsigned port;
