@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
@@ -289,7 +290,7 @@ static int update_cluster(struct brk_client *c, const struct opts *o, cJSON **ou
 
 static int join(const struct opts *o)
 {
-	char err[BRK_ERR_MAX], ca_tmp[] = "/tmp/subagent-join-ca-XXXXXX";
+	char err[BRK_ERR_MAX], ca_tmp[64];
 	struct broker_info bi;
 	struct cluster_config old, cfg;
 	struct brk_client *c = NULL;
@@ -338,8 +339,10 @@ static int join(const struct opts *o)
 	}
 	token = rejoin ? old.token : bi.join_token;
 
-	/* curl reads the CA from a file: a private temporary one until DIR is written */
-	fd = mkstemp(ca_tmp);
+	/* curl reads the CA from a file: an anonymous memory file until DIR is written, so
+	 * that nothing is left behind whatever happens to this process */
+	fd = memfd_create("subagent-broker-ca", MFD_CLOEXEC);
+	snprintf(ca_tmp, sizeof(ca_tmp), "/proc/self/fd/%d", fd);
 	if (fd < 0 || write(fd, bi.ca_pem, strlen(bi.ca_pem)) != (ssize_t)strlen(bi.ca_pem)) {
 		rc = step_fail("Prepare", "write a temporary CA file: %s", strerror(errno));
 		goto out;
@@ -453,10 +456,8 @@ out:
 				o->cluster_id, rb ? st.message : "out of memory");
 		brk_client_free(rb);
 	}
-	if (fd >= 0) {
+	if (fd >= 0)
 		close(fd);
-		unlink(ca_tmp);
-	}
 	cJSON_Delete(who);
 	cJSON_Delete(obj);
 	if (res) {

@@ -63,6 +63,24 @@ for _ in $(seq 1 50); do ss -Hltn "sport = :$P" | grep -q . && break; sleep 0.1;
 expect wrong_ca 1 "is not trusted: it does not chain to the CA in broker-info" "$S" join "$INFO" "${ARGS[@]}"
 kill "$SPID"; wait "$SPID" 2>/dev/null || true; SPID=
 
+# the right CA, read by curl from join's in-memory copy; the first URL is dead, the second
+# answers /whoami (s_server -WWW serves files; it cannot take the POST that follows, so the
+# join is cut short by `timeout` after the reachability step, registering nothing)
+mkdir -p "$T/www/apis/subagent.io/v1"
+echo '{"kind":"WhoAmI","identity":"join","remoteAddr":"127.0.0.1"}' >"$T/www/apis/subagent.io/v1/whoami"
+(cd "$T/www" && exec openssl s_server -quiet -accept "127.0.0.1:$P" -cert "$T/b/tls.pem" \
+	-key "$T/b/tls-key.pem" -WWW </dev/null >/dev/null 2>&1) &
+SPID=$!
+for _ in $(seq 1 50); do ss -Hltn "sport = :$P" | grep -q . && break; sleep 0.1; done
+DEAD=$(free_port)
+jq --arg d "https://127.0.0.1:$DEAD" --arg u "https://127.0.0.1:$P" '.urls = [$d, $u]' "$INFO" >"$T/two.subm"
+set +e
+timeout 4 "$S" join "$T/two.subm" "${ARGS[@]}" >"$T/out" 2>&1
+set -e
+grep -q "Broker reachable (https://127.0.0.1:$P, it sees this host as 127.0.0.1)" "$T/out" && [ ! -e "$T/c1" ] &&
+	pass reachable_with_failover || { cat "$T/out"; fail reachable_with_failover; }
+kill "$SPID"; wait "$SPID" 2>/dev/null || true; SPID=
+
 # a configuration directory already holding another cluster is refused
 mkdir -p "$T/c9"
 jq -n --arg u "https://127.0.0.1:$P" '{clusterID:"c9",brokerURLs:[$u],clusterCIDRs:["10.9.0.0/16"],
