@@ -14,6 +14,12 @@ extern const unsigned n_commands;
 
 int cmd_version(int argc, char **argv);
 int cmd_broker(int argc, char **argv);
+int cmd_deploy_broker(int argc, char **argv);
+int cmd_join(int argc, char **argv);
+int cmd_leave(int argc, char **argv);
+int cmd_agent(int argc, char **argv);
+int cmd_show(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
 
 #define SUBAGENT_VERSION "0.1.0"
 

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -215,7 +216,7 @@ int cmd_show(int argc, char **argv)
 	struct cluster_config cfg = { 0 };
 	struct brk_client *brk = NULL;
 	cJSON *statuses = NULL, *eps = NULL, *clusters = NULL, *out = NULL;
-	char err[512] = "", cerr[BRK_ERR_MAX];
+	char err[1024] = "", cerr[BRK_ERR_MAX];
 	int json = 0, w = 0, c, rc = 1;
 
 	optind = 1;
@@ -254,7 +255,7 @@ int cmd_show(int argc, char **argv)
 		fprintf(stderr, "subagent show: %s\n", cerr);
 		return 1;
 	}
-	brk = brk_client_new((const char *const *)cfg.broker_urls, cfg.n_broker_urls,
+	brk = brk_client_new(cfg.broker_urls, cfg.n_broker_urls,
 			     cfg.ca_path, cfg.token);
 	if (!brk) {
 		fprintf(stderr, "subagent show: broker client: %s\n", strerror(errno));

@@ -196,7 +196,7 @@ int cmd_verify(int argc, char **argv)
 		fprintf(stderr, "subagent verify: %s\n", cerr);
 		return 1;
 	}
-	brk = brk_client_new((const char *const *)cfg.broker_urls, cfg.n_broker_urls,
+	brk = brk_client_new(cfg.broker_urls, cfg.n_broker_urls,
 			     cfg.ca_path, cfg.token);
 	if (!brk || !rows)
 		goto out;

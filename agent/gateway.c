@@ -70,10 +70,10 @@ void gw_to_cable(const struct sa_endpoint *ep, struct cable_endpoint *out)
 	memset(out, 0, sizeof(*out));
 	snprintf(out->cluster_id, sizeof(out->cluster_id), "%s", ep->cluster_id);
 	snprintf(out->hostname, sizeof(out->hostname), "%s", ep->hostname);
-	(void)ip4_parse(ep->private_ip, &out->private_ip);
-	(void)ip4_parse(ep->public_ip, &out->public_ip);
+	(void)!ip4_parse(ep->private_ip, &out->private_ip);
+	(void)!ip4_parse(ep->public_ip, &out->public_ip);
 	if (ep->health_ip[0])
-		(void)ip4_parse(ep->health_ip, &out->health_check_ip);
+		(void)!ip4_parse(ep->health_ip, &out->health_check_ip);
 	out->natt_port = ep->nat_t_port;
 	out->n_subnets = ep->n_subnets < CABLE_MAX_SUBNETS ? ep->n_subnets : CABLE_MAX_SUBNETS;
 	memcpy(out->subnets, ep->subnets, sizeof(out->subnets[0]) * out->n_subnets);
@@ -103,9 +103,9 @@ static void connect_remote(struct gateway *g, struct gw_remote *r)
 	ip4_format(g->public_ip, ip);
 	r->use_ip = 0;
 	if (!strcmp(r->ep.public_ip, ip))
-		(void)ip4_parse(r->ep.private_ip, &r->use_ip);
+		(void)!ip4_parse(r->ep.private_ip, &r->use_ip);
 	else
-		(void)ip4_parse(r->ep.public_ip, &r->use_ip);
+		(void)!ip4_parse(r->ep.public_ip, &r->use_ip);
 	r->nat = strcmp(r->ep.public_ip, r->ep.private_ip) || g->public_ip != g->private_ip;
 	r->since_ns = util_now_ns();
 	{
@@ -349,7 +349,7 @@ int gateway_run(const struct gateway_opts *o)
 	}
 	if (cluster_config_load(o->config_dir, &g->cfg))
 		goto out;
-	g->brk = brk_client_new((const char *const *)g->cfg.broker_urls, g->cfg.n_broker_urls,
+	g->brk = brk_client_new(g->cfg.broker_urls, g->cfg.n_broker_urls,
 				g->cfg.ca_path, g->cfg.token);
 	if (!g->brk) {
 		pr_err("broker client: %s\n", strerror(errno));

@@ -4,3 +4,9 @@ LIB_SRCS += broker/watch.c broker/store.c broker/store_sqlite.c broker/store_etc
 UNIT_TESTS += tests/unit/test_broker_store.c
 FUZZ_TARGETS += tests/fuzz/fuzz_broker_request.c
 BENCH_PROGS += tests/bench/bench_broker.c
+LIB_SRCS += broker/pki.c broker/broker_info.c broker/json_util.c broker/cluster_config.c \
+	broker/client.c broker/informer.c
+UNIT_TESTS += tests/unit/test_pki.c tests/unit/test_broker_info.c tests/unit/test_cluster_config.c \
+	tests/unit/test_broker_client.c tests/unit/test_informer_live.c
+FUZZ_TARGETS += tests/fuzz/fuzz_broker_info.c
+FUZZ_TARGETS += tests/fuzz/fuzz_watch_event.c

@@ -1,0 +1,76 @@
+/* Strict cJSON field readers shared by the parsers of untrusted documents. */
+#include "broker/json_util.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+int brk_json_fail(char err[BRK_ERR_MAX], const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err) {
+		va_start(ap, fmt);
+		vsnprintf(err, BRK_ERR_MAX, fmt, ap);
+		va_end(ap);
+	}
+	return -EINVAL;
+}
+
+void brk_json_wipe_str(cJSON *obj, const char *key)
+{
+	cJSON *v = obj ? cJSON_GetObjectItemCaseSensitive(obj, key) : NULL;
+
+	if (cJSON_IsString(v) && v->valuestring)
+		explicit_bzero(v->valuestring, strlen(v->valuestring));
+}
+
+/* Every key of obj must be one of the names, and appear once. */
+int brk_json_check_keys(const cJSON *obj, const char *where, const char *const *names,
+		      size_t n, char err[BRK_ERR_MAX])
+{
+	unsigned seen = 0;
+
+	for (const cJSON *it = obj->child; it; it = it->next) {
+		size_t i;
+
+		for (i = 0; i < n; i++)
+			if (it->string && !strcmp(it->string, names[i]))
+				break;
+		if (i == n)
+			return brk_json_fail(err, "unknown field \"%.64s\" in %s", it->string ? it->string : "",
+				    where);
+		if (seen & (1U << i))
+			return brk_json_fail(err, "field \"%s\" appears twice in %s", names[i], where);
+		seen |= 1U << i;
+	}
+	return 0;
+}
+
+int brk_json_get_str(const cJSON *obj, const char *key, size_t max, const char **out,
+		   char err[BRK_ERR_MAX])
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+
+	if (!cJSON_IsString(v) || !v->valuestring)
+		return brk_json_fail(err, "\"%s\" is missing or not a string", key);
+	if (strlen(v->valuestring) > max)
+		return brk_json_fail(err, "\"%s\" is longer than %zu characters", key, max);
+	*out = v->valuestring;
+	return 0;
+}
+
+int brk_json_get_uint(const cJSON *obj, const char *key, double max, unsigned long *out,
+		    char err[BRK_ERR_MAX])
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+
+	if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble) || v->valuedouble < 0 ||
+	    v->valuedouble > max || v->valuedouble != floor(v->valuedouble))
+		return brk_json_fail(err, "\"%s\" is missing or not an integer in 0..%.0f", key, max);
+	*out = (unsigned long)v->valuedouble;
+	return 0;
+}
+
