@@ -87,7 +87,7 @@ expect_fail() {	# NAME WANTED-RC WANTED-TEXT DIR JOIN-ARGS...
 		echo "  rc=$rc (wanted $want_rc), output:"; sed 's/^/    /' "$T/$name.out"; fail "$name"
 	fi
 }
-expect_fail taken_id 1 "Register cluster c1: " "$T/c1-again" \
+expect_fail taken_id 1 "cluster ID c1 is taken" "$T/c1-again" \
 	"${J[@]}" --clusterid c1 --clustercidr 10.50.0.0/16 --servicecidr 10.51.0.0/16 --config-dir "$T/c1-again"
 expect_fail overlap 1 "c1" "$T/c2" \
 	"${J[@]}" --clusterid c2 --clustercidr 10.1.128.0/17 --servicecidr 10.98.0.0/16 --config-dir "$T/c2"
@@ -162,20 +162,20 @@ G=$T/gbroker
 "$S" deploy-broker --dir "$G" --listen "127.0.0.1:$GP" --globalnet --globalnet-cidr-range 242.0.0.0/16 \
 	--globalnet-cluster-size 4096 >/dev/null
 start_broker "$G"
-if run g1 "$S" join "$G/broker-info.subm" --clusterid g1 --clustercidr 10.1.0.0/16 --servicecidr 10.96.0.0/16 --config-dir "$T/g1" &&
-	run g2 "$S" join "$G/broker-info.subm" --clusterid g2 --clustercidr 10.1.0.0/16 --servicecidr 10.96.0.0/16 --config-dir "$T/g2"; then
+if run jg1 "$S" join "$G/broker-info.subm" --clusterid g1 --clustercidr 10.1.0.0/16 --servicecidr 10.96.0.0/16 --config-dir "$T/g1" &&
+	run jg2 "$S" join "$G/broker-info.subm" --clusterid g2 --clustercidr 10.1.0.0/16 --servicecidr 10.96.0.0/16 --config-dir "$T/g2"; then
 	a=$(jq -r '.globalCIDRs[0]' "$T/g1/cluster.json")
 	b=$(jq -r '.globalCIDRs[0]' "$T/g2/cluster.json")
 	if [[ "$a" == 242.0.*/20 && "$b" == 242.0.*/20 && "$a" != "$b" ]]; then pass globalnet; else echo "  $a $b"; fail globalnet; fi
 else
-	cat "$T/g1" "$T/g2" 2>/dev/null; fail globalnet
+	cat "$T/jg1" "$T/jg2" 2>/dev/null; fail globalnet
 fi
-if run g3 "$S" join "$G/broker-info.subm" --clusterid g3 --clustercidr 10.1.0.0/16 --servicecidr 10.96.0.0/16 \
+if run jg3 "$S" join "$G/broker-info.subm" --clusterid g3 --clustercidr 10.1.0.0/16 --servicecidr 10.96.0.0/16 \
 	--globalnet-cidr 242.0.240.0/20 --config-dir "$T/g3" &&
 	jq -e '.globalCIDRs == ["242.0.240.0/20"]' "$T/g3/cluster.json" >/dev/null; then
 	pass globalnet_asked_cidr
 else
-	cat "$T/g3"; fail globalnet_asked_cidr
+	cat "$T/jg3"; fail globalnet_asked_cidr
 fi
 
 exit $((fails > 0))
