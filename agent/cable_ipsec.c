@@ -24,6 +24,8 @@
 #include <unistd.h>
 
 #include "agent/charon.h"
+#include "agent/netlink.h"
+#include "agent/routes.h"
 #include "agent/vici_conn.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -65,7 +67,66 @@ struct cable_driver {
 
 	struct peer *peers;
 	size_t n_peers;
+
+	/* kernel-libipsec: charon's own routes cannot carry a service CIDR that has no local
+	 * address, so the driver routes remote subnets through the TUN device itself */
+	struct netlink *nl;
+	uint32_t health_ip;
+	uint32_t anchors[CABLE_MAX_SUBNETS];	/* addresses we put on lo, see ensure_anchors() */
+	unsigned n_anchors;
 };
+
+#define LIBIPSEC_DEV "ipsec0"
+
+/* Routes to the remote subnets through charon's TUN device, with a source address inside
+ * our subnets so the node's own traffic matches the tunnel's selectors too. */
+static void install_routes(struct cable_driver *d, const struct peer *p)
+{
+	int mtu;
+
+	if (!d->nl)
+		return;
+	mtu = netlink_link_mtu(LIBIPSEC_DEV);
+	for (uint32_t i = 0; i < p->remote.n_subnets; i++)
+		if (routes_add(d->nl, &p->remote.subnets[i], 0, LIBIPSEC_DEV, d->health_ip,
+			       mtu > 0 ? (uint32_t)mtu : 0))
+			pr_warn("ipsec: no route to a subnet of %s\n", p->remote.cluster_id);
+}
+
+/* kernel-libipsec refuses a CHILD_SA whose local selector holds no local address (it
+ * wants one as the source of its route), which is what a service CIDR is. Such a subnet
+ * gets its network address, which Kubernetes never hands to a pod or a Service, as a /32
+ * on lo for as long as the driver runs. */
+static void ensure_anchors(struct cable_driver *d, const struct cable_endpoint *local)
+{
+	for (uint32_t i = 0; d->nl && i < local->n_subnets; i++) {
+		const struct cidr4 *c = &local->subnets[i];
+		char buf[CIDR4_STRLEN];
+		unsigned j;
+
+		if (!netlink_local_addr_in(c, NULL, NULL) || d->n_anchors == CABLE_MAX_SUBNETS)
+			continue;
+		for (j = 0; j < d->n_anchors && d->anchors[j] != c->addr; j++)
+			;
+		if (j < d->n_anchors)
+			continue;
+		cidr4_format(c, buf);
+		if (netlink_addr_replace(d->nl, "lo", c->addr, 32)) {
+			pr_warn("ipsec: no anchor address for %s: its CHILD_SA will fail\n", buf);
+			continue;
+		}
+		d->anchors[d->n_anchors++] = c->addr;
+		pr_info("ipsec: %s has no local address; anchoring its network address on lo\n", buf);
+	}
+}
+
+static void remove_routes(struct cable_driver *d, const struct peer *p)
+{
+	if (!d->nl)
+		return;
+	for (uint32_t i = 0; i < p->remote.n_subnets; i++)
+		(void)routes_del(d->nl, &p->remote.subnets[i], LIBIPSEC_DEV);
+}
 
 static const char *const watched_events[] = { "ike-updown", "child-updown" };
 
@@ -423,6 +484,8 @@ static int attach(struct cable_driver *d, bool reload)
 		err = load_conn(d, &d->peers[i], true);
 		if (err)
 			goto err;
+		/* a restarted charon made a new TUN device: its routes went with the old one */
+		install_routes(d, &d->peers[i]);
 	}
 	ep_set(d, &d->ep_vc_fd, vici_conn_fd(d->vc));
 	d->backoff_s = 0;
@@ -501,7 +564,25 @@ static int ipsec_init(const struct cable_config *cfg, struct cable_driver **out)
 		}
 	}
 	if (cfg->charon) {
-		d->charon = charon_new(cfg->charon);
+		struct charon_opts co = *cfg->charon;
+
+		if (co.datapath == CHARON_DP_AUTO) {
+			int esp = charon_probe_kernel_esp();
+
+			co.datapath = esp == 1 ? CHARON_DP_KERNEL : CHARON_DP_LIBIPSEC;
+			pr_info("ipsec: data path %s (kernel ESP %s)\n", charon_datapath_str(co.datapath),
+				esp == 1 ? "present" : esp == 0 ? "missing" : "probe failed");
+		}
+		if (co.datapath == CHARON_DP_LIBIPSEC) {
+			co.no_install_routes = true;
+			d->health_ip = cfg->health_ip;
+			d->nl = netlink_open();
+			if (!d->nl || routes_init(d->nl)) {
+				err = d->nl ? -EPERM : -errno;
+				goto err;
+			}
+		}
+		d->charon = charon_new(&co);
 		if (!d->charon) {
 			err = -errno;
 			goto err;
@@ -547,6 +628,7 @@ static int ipsec_connect(struct cable_driver *d, const struct cable_endpoint *re
 			return 0;
 		np.ike_up = p->ike_up;
 		np.child_up = p->child_up;
+		remove_routes(d, p);
 		*p = np;
 		if (d->vc && terminate_ike(d, remote->cluster_id))
 			pr_warn("ipsec: terminate %s before update: failed\n", remote->cluster_id);
@@ -560,9 +642,12 @@ static int ipsec_connect(struct cable_driver *d, const struct cable_endpoint *re
 		*p = np;
 	}
 	/* While charon is away the peer is remembered and loaded on recovery. */
+	ensure_anchors(d, local);
 	if (!d->vc)
 		return 0;
 	err = load_conn(d, p, false);
+	if (!err)
+		install_routes(d, p);
 	return err;
 }
 
@@ -575,6 +660,7 @@ static int ipsec_disconnect(struct cable_driver *d, const char *cluster_id)
 	if (!p)
 		return -ENOENT;
 	was = p->ike_up && p->child_up;
+	remove_routes(d, p);
 	if (d->vc) {
 		/* Unload first so close_action/dpd_action cannot bring it back. */
 		err = unload_conn(d, cluster_id);
@@ -786,6 +872,14 @@ static void ipsec_fini(struct cable_driver *d)
 	vici_conn_close(d->vc);
 	if (d->charon)
 		charon_free(d->charon);	/* stops it: its SAs go with it */
+	if (d->nl) {
+		for (size_t i = 0; i < d->n_peers; i++)
+			remove_routes(d, &d->peers[i]);
+		for (unsigned i = 0; i < d->n_anchors; i++)
+			(void)netlink_addr_del(d->nl, "lo", d->anchors[i], 32);
+		routes_fini(d->nl);
+		netlink_close(d->nl);
+	}
 	if (d->epfd >= 0)
 		close(d->epfd);
 	if (d->tfd >= 0)

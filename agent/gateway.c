@@ -391,7 +391,6 @@ int gateway_run(const struct gateway_opts *o)
 		snprintf(g->charon_dir, sizeof(g->charon_dir), "%s/charon", o->state_dir);
 		g->charon.dir = g->charon_dir;
 		g->charon.datapath = CHARON_DP_AUTO;
-		g->charon.ike_port = g->local.nat_t_port;
 		g->charon.natt_port = g->local.nat_t_port;
 		cc.charon = &g->charon;
 		err = g->cops->init(&cc, &g->cable);

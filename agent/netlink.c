@@ -278,6 +278,31 @@ out:
 	return rc;
 }
 
+int netlink_addr_del(struct netlink *nl, const char *dev, uint32_t a, uint8_t len)
+{
+	struct rtnl_addr *ra = rtnl_addr_alloc();
+	struct nl_addr *na = addr4(a, len);
+	int idx = netlink_ifindex(dev), rc;
+
+	if (!ra || !na) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	if (idx < 0) {
+		rc = idx;
+		goto out;
+	}
+	rtnl_addr_set_ifindex(ra, idx);
+	rtnl_addr_set_local(ra, na);
+	rc = nlerr(rtnl_addr_delete(nl->sk, ra, 0));
+out:
+	if (na)
+		nl_addr_put(na);
+	if (ra)
+		rtnl_addr_put(ra);
+	return rc;
+}
+
 static struct rtnl_route *build_route(const struct netlink_route *r, int *err)
 {
 	struct rtnl_route *rt = rtnl_route_alloc();

@@ -37,6 +37,7 @@ int netlink_link_mac(const char *name, uint8_t mac[6]) __attribute__((warn_unuse
 
 int netlink_addr_replace(struct netlink *nl, const char *dev, uint32_t addr, uint8_t len)
 	__attribute__((warn_unused_result));
+int netlink_addr_del(struct netlink *nl, const char *dev, uint32_t addr, uint8_t len);
 
 struct netlink_route {
 	struct cidr4 dst;
