@@ -308,8 +308,21 @@ static bool endpoint_equal(const struct cable_endpoint *a, const struct cable_en
 	return true;
 }
 
+/* Who initiates: a gateway behind NAT can only be reached once it has sent something, so
+ * the side behind NAT initiates; when both are (two NATs) both do, which punches the hole
+ * from both ends; otherwise the cluster with the smaller ID does. */
 static bool we_initiate(const struct cable_driver *d, const struct peer *p)
 {
+	bool local_nat = p->local.public_ip && p->local.public_ip != p->local.private_ip;
+	bool remote_nat = p->remote.public_ip && p->remote.public_ip != p->remote.private_ip;
+
+	/* The same NAT on both sides (one site): they talk over private addresses. */
+	if (local_nat && remote_nat && p->local.public_ip == p->remote.public_ip)
+		local_nat = remote_nat = false;
+	if (local_nat != remote_nat)
+		return local_nat;
+	if (local_nat)
+		return true;
 	return strcmp(d->local_id, p->remote.cluster_id) < 0;
 }
 

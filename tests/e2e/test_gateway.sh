@@ -75,6 +75,7 @@ if [ "$n_all" -gt 0 ] && [ "$n_other" = 0 ] && ! grep -q "$secret" "$cap"; then
 	t_pass only_esp_in_udp_on_the_wire
 else
 	t_fail only_esp_in_udp_on_the_wire "$n_all packets, $n_other not IKE/ESP-in-UDP, canary: $(grep -c "$secret" "$cap")"
+	tcpdump -r "$cap" -nn "not (udp port 4500 or udp port 500)" >&2
 fi
 
 # show connections: the JSON a user scripts against.
