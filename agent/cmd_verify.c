@@ -290,7 +290,7 @@ int cmd_verify(int argc, char **argv)
 				snprintf(d, sizeof(d), "cable driver %s does not encrypt", a.driver);
 				add_result(rows, remotes[i].cluster_id, "encrypted", -1, d);
 			} else {
-				int ok = a.out - b.out >= 4 * BIG && a.in - b.in >= 4 * BIG;
+				int ok = a.out - b.out >= 3 * BIG && a.in - b.in >= 3 * BIG;
 
 				snprintf(d, sizeof(d), "SA bytes out +%.0f, in +%.0f", a.out - b.out,
 					 a.in - b.in);
