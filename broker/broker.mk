@@ -4,3 +4,8 @@ LIB_SRCS += broker/watch.c broker/store.c broker/store_sqlite.c broker/store_etc
 UNIT_TESTS += tests/unit/test_broker_store.c
 FUZZ_TARGETS += tests/fuzz/fuzz_broker_request.c
 BENCH_PROGS += tests/bench/bench_broker.c
+# The broker under ASan/UBSan for tests/e2e/test_broker_asan.sh.
+$(B)/asan/subagent: $(B)/asan/agent/main.o $(B)/asan/libsubagent.a
+	@echo "  LD-ASAN $@"
+	$(Q)$(CC) $(ASAN_FLAGS) -o $@ $^ $(PKG_LIBS)
+test-build: $(B)/asan/subagent

@@ -7,16 +7,27 @@ BIN=${BIN:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build/subagent}
 BRK_PIDS=()
 passes=0 fails=0
 
-pass() { echo "PASS: $1"; passes=$((passes + 1)); }
-fail() { echo "FAIL: $1${2:+ ($2)}"; fails=$((fails + 1)); }
-skip() { echo "SKIP: $1 ($2)"; }
+P=${BRK_TEST_PREFIX:-}	# e.g. "asan:" when the suite runs again under sanitizers
+pass() { echo "PASS: $P$1"; passes=$((passes + 1)); }
+fail() { echo "FAIL: $P$1${2:+ ($2)}"; fails=$((fails + 1)); }
+skip() { echo "SKIP: $P$1 ($2)"; }
 # check NAME CONDITION...: PASS when the command succeeds.
 check() { local n=$1; shift; if "$@"; then pass "$n"; else fail "$n" "$*"; fi; }
 not_grep() { ! grep -qs "$@"; }
 
+# Ends what the test started: SIGTERM (a sanitizer build then checks for leaks), SIGKILL
+# for what is still there after 5 s.
 brk_cleanup() {
-	local p
+	local p i
 	for p in "${BRK_PIDS[@]}"; do
+		kill -CONT "$p" 2>/dev/null
+		kill -TERM "$p" 2>/dev/null
+	done
+	for p in "${BRK_PIDS[@]}"; do
+		for i in $(seq 1 50); do
+			kill -0 "$p" 2>/dev/null || break
+			sleep 0.1
+		done
 		kill -9 "$p" 2>/dev/null
 		wait "$p" 2>/dev/null
 	done
