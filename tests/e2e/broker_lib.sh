@@ -332,11 +332,15 @@ api_suite() {
 	check "$tag:plain-http-refused" not_grep c2 "$T/plain"
 }
 
-# start_etcd DATADIR: a single-member etcd on free loopback ports; sets ETCD_PID, ETCD_EP.
+# start_etcd DATADIR [CLIENT_PORT PEER_PORT]: a single-member etcd on (free) loopback
+# ports; sets ETCD_PID, ETCD_EP, ETCD_PORTS.
 start_etcd() {
-	local d=$1 cp pp deadline=$((SECONDS + 20))
-	cp=$(free_port) pp=$(free_port)
-	[ "$cp" = "$pp" ] && pp=$(free_port)
+	local d=$1 cp=${2:-} pp=${3:-} deadline=$((SECONDS + 20))
+	if [ -z "$cp" ]; then
+		cp=$(free_port) pp=$(free_port)
+		[ "$cp" = "$pp" ] && pp=$(free_port)
+	fi
+	ETCD_PORTS="$cp $pp"
 	etcd --name sbs-etcd --data-dir "$d" --listen-client-urls "http://127.0.0.1:$cp" \
 		--advertise-client-urls "http://127.0.0.1:$cp" --listen-peer-urls "http://127.0.0.1:$pp" \
 		--initial-advertise-peer-urls "http://127.0.0.1:$pp" \

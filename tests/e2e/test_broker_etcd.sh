@@ -74,6 +74,15 @@ check "etcd:etcd-stopped-503" [ "$CODE" = 503 -o "$CODE" = 000 ]
 kill -CONT "$ETCD_PID"
 req GET "$API/clusters" "$ADMIN"
 check "etcd:etcd-back" [ "$CODE" = 200 ]
+# etcd restarts (same data, same ports): the replica's change feed reconnects
+kill -9 "$ETCD_PID"
+wait "$ETCD_PID" 2>/dev/null
+req GET "$API/clusters" "$ADMIN"
+check "etcd:etcd-down-503" [ "$CODE" = 503 ]
+check "etcd:etcd-restart" start_etcd "$T/etcd" $ETCD_PORTS
+req POST "$API/endpoints" "$tok5" "$(endpoint_json c5 after-restart 10.5.0.9)"
+check "etcd:write-after-etcd-restart" [ "$CODE" = 201 ]
+check "etcd:watch-after-etcd-restart" wait_for "$T/rb.watch" '.type=="ADDED" and .object.metadata.name=="c5-after-restart"' 15
 
 echo "broker etcd: $passes passed, $fails failed"
 [ "$fails" -eq 0 ]
