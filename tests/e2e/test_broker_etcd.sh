@@ -46,6 +46,23 @@ check "etcd:register-via-b" [ "$CODE" = 201 ]
 URL=$A_URL
 req GET "$API/whoami" "$tok5"
 check "etcd:token-from-b-valid-on-a" [ "$(out .identity)" = cluster:c5 ]
+# racing registrations of overlapping clusters through both replicas: one wins each round
+race_ok=1
+for r in 1 2 3 4 5; do
+	pids=()
+	for side in a b; do
+		u=$A_URL; [ $side = b ] && u=$B_URL
+		curl -sS --max-time 10 --cacert "$CA" -o /dev/null -w '%{http_code}\n' -H "Authorization: Bearer $JOIN" \
+			-H 'Content-Type: application/json' \
+			--data-binary "$(cluster_json r$side$r 10.$((100 + r)).0.0/16 10.$((200 + r)).0.0/16)" \
+			"$u$API/clusters" >"$T/race.$side" &
+		pids+=($!)
+	done
+	wait "${pids[@]}"
+	codes=$(cat "$T/race.a" "$T/race.b" | sort | tr '\n' ' ')
+	[ "$codes" = "201 422 " ] || { race_ok=0; echo "round $r: $codes"; }
+done
+check "etcd:racing-registrations-one-wins" [ "$race_ok" = 1 ]
 watch_start ra endpoints "$ADMIN" "$arv"
 kill -9 "$A_PID"
 wait "$A_PID" 2>/dev/null
