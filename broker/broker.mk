@@ -10,3 +10,8 @@ UNIT_TESTS += tests/unit/test_pki.c tests/unit/test_broker_info.c tests/unit/tes
 	tests/unit/test_broker_client.c tests/unit/test_informer_live.c
 FUZZ_TARGETS += tests/fuzz/fuzz_broker_info.c
 FUZZ_TARGETS += tests/fuzz/fuzz_watch_event.c
+# The broker under ASan/UBSan for tests/e2e/test_broker_asan.sh.
+$(B)/asan/subagent: $(B)/asan/agent/main.o $(B)/asan/libsubagent.a
+	@echo "  LD-ASAN $@"
+	$(Q)$(CC) $(ASAN_FLAGS) -o $@ $^ $(PKG_LIBS)
+test-build: $(B)/asan/subagent

@@ -51,7 +51,9 @@ struct brk_store_ops {
 	int (*range)(struct brk_store *st, const char *prefix, brk_kv_fn fn, void *ctx,
 		     uint64_t *rev);
 	/* All or nothing. -ECANCELED with *failed = index of the first op whose condition
-	 * failed. *rev = the revision of the change. */
+	 * failed. *rev = the revision of the change. A transaction changes at most one
+	 * public key: etcd gives all keys of a txn one revision, and a watch resumes
+	 * "after revision N", so two public changes must never share one. */
 	int (*txn)(struct brk_store *st, const struct brk_txn_op *ops, size_t n, uint64_t *rev,
 		   size_t *failed);
 	/* Public changes with after < rev <= upto, in order; -ESTALE when history before

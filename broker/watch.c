@@ -16,6 +16,8 @@
 #include "broker/store.h"
 #include "common/log.h"
 
+#define MAX_RES 16	/* resources in the table, with room to grow */
+
 /* One serialized event line, shared by the ring and the streams sending it. */
 struct line {
 	unsigned refs;		/* under hub lock */
@@ -52,6 +54,7 @@ struct brk_hub {
 	uint64_t seq;		/* events ever published; ring[i % size] */
 	uint64_t head;		/* revision of the newest event */
 	uint64_t dropped;	/* newest revision no longer in the ring */
+	uint64_t dropped_res[MAX_RES];	/* the same, per resource */
 	struct brk_watcher *watchers;
 	unsigned n_watchers;
 	unsigned bookmark_ms;
@@ -147,6 +150,8 @@ void brk_hub_publish(const struct brk_event *ev, void *ctx)
 		if (ev->rev > h->head)
 			h->head = ev->rev;
 		h->dropped = h->head;
+		for (unsigned i = 0; i < MAX_RES; i++)
+			h->dropped_res[i] = h->head;
 		pthread_mutex_unlock(&h->lock);
 		return;
 	}
@@ -169,12 +174,15 @@ void brk_hub_publish(const struct brk_event *ev, void *ctx)
 		}
 		h->head = ev->rev;
 		h->dropped = ev->rev;
+		for (unsigned i = 0; i < MAX_RES; i++)
+			h->dropped_res[i] = ev->rev;
 		pthread_mutex_unlock(&h->lock);
 		return;
 	}
 	slot = &h->ring[h->seq % h->size];
 	if (slot->line) {
 		h->dropped = slot->rev;
+		h->dropped_res[slot->res - brk_resources] = slot->rev;
 		line_put(slot->line);
 	}
 	slot->rev = ev->rev;
@@ -217,8 +225,13 @@ static void *timer_main(void *arg)
 
 struct brk_hub *brk_hub_new(struct brk_store *st, uint64_t head, unsigned ring, unsigned bookmark_ms)
 {
-	struct brk_hub *h = calloc(1, sizeof(*h));
+	struct brk_hub *h;
 
+	if (brk_n_resources > MAX_RES) {
+		errno = EINVAL;
+		return NULL;
+	}
+	h = calloc(1, sizeof(*h));
 	if (!h)
 		return NULL;
 	h->size = ring ? ring : 1;
@@ -229,6 +242,8 @@ struct brk_hub *brk_hub_new(struct brk_store *st, uint64_t head, unsigned ring, 
 	}
 	h->st = st;
 	h->head = h->dropped = head;
+	for (unsigned i = 0; i < MAX_RES; i++)
+		h->dropped_res[i] = head;
 	h->bookmark_ms = bookmark_ms ? bookmark_ms : 5000;
 	pthread_mutex_init(&h->lock, NULL);
 	pthread_cond_init(&h->cond, NULL);
@@ -374,7 +389,7 @@ int brk_hub_watch(struct brk_hub *h, const struct brk_resource *r, bool from_cur
 			err = -ESHUTDOWN;
 			goto err;
 		}
-		if (h->dropped <= w->last) {
+		if (h->dropped_res[r - brk_resources] <= w->last) {
 			uint64_t in_ring = h->seq < h->size ? h->seq : h->size;
 
 			w->next_seq = h->seq - in_ring;
@@ -387,7 +402,7 @@ int brk_hub_watch(struct brk_hub *h, const struct brk_resource *r, bool from_cur
 			pthread_mutex_unlock(&h->lock);
 			break;
 		}
-		upto = h->dropped;
+		upto = h->dropped_res[r - brk_resources];
 		pthread_mutex_unlock(&h->lock);
 		if (tries > 8) {
 			err = -ESTALE;	/* writes outrun us; the client relists */
@@ -423,11 +438,16 @@ static struct line *next_line(struct brk_watcher *w)
 		struct hev *e;
 
 		if (h->seq - w->next_seq > h->size) {
-			/* This stream fell a whole ring behind: end it; the client resumes from
-			 * its last resourceVersion (or relists on 410). */
-			pr_info("watch %s: stream too slow, ending it\n", w->res->name);
-			w->ended = true;
-			return NULL;
+			if (h->dropped_res[w->res - brk_resources] > w->last) {
+				/* Events of this stream left the ring unsent (a client that does not
+				 * read): end it; the client resumes from its last resourceVersion,
+				 * from the store's history, or relists on 410. */
+				pr_info("watch %s: stream too slow, ending it\n", w->res->name);
+				w->ended = true;
+				return NULL;
+			}
+			/* only other resources' events were lost to it: skip ahead */
+			w->next_seq = h->seq - h->size;
 		}
 		e = &h->ring[w->next_seq++ % h->size];
 		if (e->res != w->res || e->rev <= w->last)

@@ -7,16 +7,27 @@ BIN=${BIN:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build/subagent}
 BRK_PIDS=()
 passes=0 fails=0
 
-pass() { echo "PASS: $1"; passes=$((passes + 1)); }
-fail() { echo "FAIL: $1${2:+ ($2)}"; fails=$((fails + 1)); }
-skip() { echo "SKIP: $1 ($2)"; }
+P=${BRK_TEST_PREFIX:-}	# e.g. "asan:" when the suite runs again under sanitizers
+pass() { echo "PASS: $P$1"; passes=$((passes + 1)); }
+fail() { echo "FAIL: $P$1${2:+ ($2)}"; fails=$((fails + 1)); }
+skip() { echo "SKIP: $P$1 ($2)"; }
 # check NAME CONDITION...: PASS when the command succeeds.
 check() { local n=$1; shift; if "$@"; then pass "$n"; else fail "$n" "$*"; fi; }
 not_grep() { ! grep -qs "$@"; }
 
+# Ends what the test started: SIGTERM (a sanitizer build then checks for leaks), SIGKILL
+# for what is still there after 5 s.
 brk_cleanup() {
-	local p
+	local p i
 	for p in "${BRK_PIDS[@]}"; do
+		kill -CONT "$p" 2>/dev/null
+		kill -TERM "$p" 2>/dev/null
+	done
+	for p in "${BRK_PIDS[@]}"; do
+		for i in $(seq 1 50); do
+			kill -0 "$p" 2>/dev/null || break
+			sleep 0.1
+		done
 		kill -9 "$p" 2>/dev/null
 		wait "$p" 2>/dev/null
 	done
@@ -321,11 +332,15 @@ api_suite() {
 	check "$tag:plain-http-refused" not_grep c2 "$T/plain"
 }
 
-# start_etcd DATADIR: a single-member etcd on free loopback ports; sets ETCD_PID, ETCD_EP.
+# start_etcd DATADIR [CLIENT_PORT PEER_PORT]: a single-member etcd on (free) loopback
+# ports; sets ETCD_PID, ETCD_EP, ETCD_PORTS.
 start_etcd() {
-	local d=$1 cp pp deadline=$((SECONDS + 20))
-	cp=$(free_port) pp=$(free_port)
-	[ "$cp" = "$pp" ] && pp=$(free_port)
+	local d=$1 cp=${2:-} pp=${3:-} deadline=$((SECONDS + 20))
+	if [ -z "$cp" ]; then
+		cp=$(free_port) pp=$(free_port)
+		[ "$cp" = "$pp" ] && pp=$(free_port)
+	fi
+	ETCD_PORTS="$cp $pp"
 	etcd --name sbs-etcd --data-dir "$d" --listen-client-urls "http://127.0.0.1:$cp" \
 		--advertise-client-urls "http://127.0.0.1:$cp" --listen-peer-urls "http://127.0.0.1:$pp" \
 		--initial-advertise-peer-urls "http://127.0.0.1:$pp" \

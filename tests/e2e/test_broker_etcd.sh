@@ -46,6 +46,23 @@ check "etcd:register-via-b" [ "$CODE" = 201 ]
 URL=$A_URL
 req GET "$API/whoami" "$tok5"
 check "etcd:token-from-b-valid-on-a" [ "$(out .identity)" = cluster:c5 ]
+# racing registrations of overlapping clusters through both replicas: one wins each round
+race_ok=1
+for r in 1 2 3 4 5; do
+	pids=()
+	for side in a b; do
+		u=$A_URL; [ $side = b ] && u=$B_URL
+		curl -sS --max-time 10 --cacert "$CA" -o /dev/null -w '%{http_code}\n' -H "Authorization: Bearer $JOIN" \
+			-H 'Content-Type: application/json' \
+			--data-binary "$(cluster_json r$side$r 10.$((100 + r)).0.0/16 10.$((200 + r)).0.0/16)" \
+			"$u$API/clusters" >"$T/race.$side" &
+		pids+=($!)
+	done
+	wait "${pids[@]}"
+	codes=$(cat "$T/race.a" "$T/race.b" | sort | tr '\n' ' ')
+	[ "$codes" = "201 422 " ] || { race_ok=0; echo "round $r: $codes"; }
+done
+check "etcd:racing-registrations-one-wins" [ "$race_ok" = 1 ]
 watch_start ra endpoints "$ADMIN" "$arv"
 kill -9 "$A_PID"
 wait "$A_PID" 2>/dev/null
@@ -74,6 +91,15 @@ check "etcd:etcd-stopped-503" [ "$CODE" = 503 -o "$CODE" = 000 ]
 kill -CONT "$ETCD_PID"
 req GET "$API/clusters" "$ADMIN"
 check "etcd:etcd-back" [ "$CODE" = 200 ]
+# etcd restarts (same data, same ports): the replica's change feed reconnects
+kill -9 "$ETCD_PID"
+wait "$ETCD_PID" 2>/dev/null
+req GET "$API/clusters" "$ADMIN"
+check "etcd:etcd-down-503" [ "$CODE" = 503 ]
+check "etcd:etcd-restart" start_etcd "$T/etcd" $ETCD_PORTS
+req POST "$API/endpoints" "$tok5" "$(endpoint_json c5 after-restart 10.5.0.9)"
+check "etcd:write-after-etcd-restart" [ "$CODE" = 201 ]
+check "etcd:watch-after-etcd-restart" wait_for "$T/rb.watch" '.type=="ADDED" and .object.metadata.name=="c5-after-restart"' 15
 
 echo "broker etcd: $passes passed, $fails failed"
 [ "$fails" -eq 0 ]

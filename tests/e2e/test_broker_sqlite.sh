@@ -30,14 +30,23 @@ else
 fi
 
 # ---- 410: the change log keeps 40 revisions; older resume points are gone
-req GET "$API/endpoints/c2-gw" "$ADMIN"
-ep=$(cat "$T/out")
+watch_start quiet clusters "$ADMIN" "$(list_state clusters | cut -d' ' -f2)"
+quiet=$WATCH_PID
+# 45 creates through one connection, quicker than one bookmark interval
+args=()
 for i in $(seq 1 45); do
-	rv=$(jq -r .metadata.resourceVersion <<<"$ep")
-	req PUT "$API/endpoints/c2-gw" "$ADMIN" "$ep"
-	ep=$(cat "$T/out")
+	[ "$i" -gt 1 ] && args+=(--next)
+	args+=(-sS --cacert "$CA" -o /dev/null -w '%{http_code}\n' -H "Authorization: Bearer $ADMIN"
+		-H 'Content-Type: application/json' --data-binary "$(endpoint_json c2 r$i 10.2.0.9)"
+		"$URL$API/endpoints")
 done
-check "sqlite:many-updates" [ "$CODE" = 200 ]
+CODE=$(curl "${args[@]}" | sort -u | tr -d '\n')
+check "sqlite:many-creates" [ "$CODE" = 201 ]
+# the clusters stream saw a whole ring of other resources' events pass: still open
+req GET "$API/clusters/c2" "$ADMIN"
+req PUT "$API/clusters/c2" "$ADMIN" "$(cat "$T/out")"
+check "sqlite:quiet-stream-survives-ring-wrap" wait_for "$T/quiet.watch" '.type=="MODIFIED" and .object.metadata.name=="c2"'
+check "sqlite:quiet-stream-still-open" kill -0 "$quiet"
 req GET "$API/endpoints?watch=1&resourceVersion=2" "$ADMIN"
 check "sqlite:watch-too-old-410" [ "$CODE" = 410 -a "$(out .reason)" = Gone -a "$(out .code)" = 410 ]
 req GET "$API/endpoints?watch=1&resourceVersion=abc" "$ADMIN"
