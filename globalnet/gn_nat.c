@@ -122,10 +122,16 @@ static int tc_attach_one(int ifindex, enum bpf_tc_attach_point where, int prog_f
 	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = where);
 	LIBBPF_OPTS(bpf_tc_opts, o, .handle = GN_TC_HANDLE, .priority = GN_TC_PRIO,
 		    .prog_fd = prog_fd, .flags = BPF_TC_F_REPLACE);
-	int err = bpf_tc_hook_create(&hook);
+	int err;
 
+	/* Try the existing clsact first (a restart, or the second hook): creating it again
+	 * only makes the kernel complain. */
+	if (!bpf_tc_attach(&hook, &o))
+		return 0;
+	err = bpf_tc_hook_create(&hook);
 	if (err && err != -EEXIST)
 		return err;
+	o.prog_id = 0;
 	return bpf_tc_attach(&hook, &o);
 }
 

@@ -13,6 +13,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <sched.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
@@ -674,6 +675,198 @@ static void test_gc(void)
 	gn_nat_close(t.n);
 }
 
+/* ---- real traffic: two network namespaces joined by a veth ---- */
+
+static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int sh(const char *fmt, ...)
+{
+	char cmd[512];
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	rc = system(cmd);
+	if (rc)
+		fprintf(stderr, "  command failed (%d): %s\n", rc, cmd);
+	return rc;
+}
+
+/* Checksums computed by the stack, not by the device: the receiver then verifies every
+ * checksum the programs rewrote (with offload a veth peer trusts CHECKSUM_PARTIAL). */
+static int tx_csum_off(const char *ifname)
+{
+	struct ethtool_value ev = { .cmd = ETHTOOL_STXCSUM, .data = 0 };
+	struct ifreq ifr = { 0 };
+	int s = socket(AF_INET, SOCK_DGRAM, 0), rc;
+
+	if (s < 0)
+		return -errno;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	ifr.ifr_data = (void *)&ev;
+	rc = ioctl(s, SIOCETHTOOL, &ifr) ? -errno : 0;
+	close(s);
+	return rc;
+}
+
+static int wait_fd(int fd, short ev)
+{
+	struct pollfd p = { .fd = fd, .events = ev };
+
+	return poll(&p, 1, 5000) == 1 ? 0 : -ETIMEDOUT;
+}
+
+/* Sends msg on a, expects it on b (5 s deadline). */
+static int xfer(int a, int b, const char *msg)
+{
+	char buf[64];
+	ssize_t n;
+
+	if (send(a, msg, strlen(msg), 0) != (ssize_t)strlen(msg))
+		return -EIO;
+	if (wait_fd(b, POLLIN))
+		return -ETIMEDOUT;
+	n = recv(b, buf, sizeof(buf), 0);
+	return n == (ssize_t)strlen(msg) && !memcmp(buf, msg, (size_t)n) ? 0 : -EIO;
+}
+
+static struct gn_nat *netns_nat(const char *pin, int ifindex)
+{
+	struct gn_nat_opts o = { .pin_dir = pin };
+	struct cidr4 g = { IP4(242, 1, 0, 0), 16 }, r = { IP4(242, 2, 0, 0), 16 };
+	uint32_t eip = EIP;
+	struct gn_nat *n = gn_nat_open(&o);
+
+	if (!n)
+		return NULL;
+	if (gn_nat_set_local(n, &g, 1024, 65535) || gn_nat_set_egress_pool(n, &eip, 1) ||
+	    gn_nat_add_remote(n, &r, 2) || gn_nat_attach(n, ifindex)) {
+		gn_nat_close(n);
+		return NULL;
+	}
+	return n;
+}
+
+static void test_netns_veth_restart(void)
+{
+	char a[32], b[32], pin[64], path[96];
+	struct sockaddr_in srv = { .sin_family = AF_INET, .sin_port = htons(7000),
+				   .sin_addr.s_addr = htonl(IP4(242, 2, 0, 5)) };
+	struct sockaddr_in peer;
+	socklen_t plen = sizeof(peer);
+	int fa = -1, fb = -1, orig = -1, ls = -1, cs = -1, as = -1, ifindex, cnt;
+	struct gn_nat *n = NULL;
+	uint64_t st[GN_STAT_MAX];
+
+	if (!need_root())
+		SKIP_TEST("needs root for network namespaces");
+	snprintf(a, sizeof(a), "sgn-ta%d", (int)getpid());
+	snprintf(b, sizeof(b), "sgn-tb%d", (int)getpid());
+	snprintf(pin, sizeof(pin), "/sys/fs/bpf/sgn-test-%d", (int)getpid());
+	/* A private mount namespace with its own bpffs: pins never reach the host's. */
+	REQUIRE(unshare(CLONE_NEWNS) == 0);
+	REQUIRE(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0);
+	REQUIRE(mount("bpf", "/sys/fs/bpf", "bpf", 0, NULL) == 0);
+	orig = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	REQUIRE(orig >= 0);
+
+	if (sh("ip netns add %s && ip netns add %s", a, b) ||
+	    sh("ip -n %s link add a0 type veth peer name b0 netns %s", a, b) ||
+	    sh("ip -n %s link set a0 address 02:00:00:00:00:0a", a) ||
+	    sh("ip -n %s addr add 10.0.0.1/24 dev a0", a) ||
+	    sh("ip -n %s link set lo up && ip -n %s link set a0 up", a, a) ||
+	    sh("ip -n %s route add 242.2.0.0/16 dev a0", a) ||
+	    sh("ip -n %s addr add 242.2.0.5/16 dev b0", b) ||
+	    sh("ip -n %s link set lo up && ip -n %s link set b0 up", b, b) ||
+	    sh("ip -n %s route add 242.1.0.0/16 dev b0", b) ||
+	    sh("ip -n %s neigh replace 242.1.0.1 lladdr 02:00:00:00:00:0a dev b0 nud permanent", b)) {
+		CHECK(!"netns setup");
+		goto out;
+	}
+	snprintf(path, sizeof(path), "/run/netns/%s", a);
+	fa = open(path, O_RDONLY | O_CLOEXEC);
+	snprintf(path, sizeof(path), "/run/netns/%s", b);
+	fb = open(path, O_RDONLY | O_CLOEXEC);
+	if (fa < 0 || fb < 0 || setns(fb, CLONE_NEWNET)) {
+		CHECK(!"open netns");
+		goto out;
+	}
+	CHECK(tx_csum_off("b0") == 0);
+	ls = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (ls < 0 || bind(ls, (struct sockaddr *)&srv, sizeof(srv)) || listen(ls, 4)) {
+		CHECK(!"listen in B");
+		goto out;
+	}
+	if (setns(fa, CLONE_NEWNET))
+		goto out;
+	CHECK(tx_csum_off("a0") == 0);
+	ifindex = (int)if_nametoindex("a0");
+	n = netns_nat(pin, ifindex);
+	if (!n) {
+		CHECK(!"globalnet attach in A");
+		goto out;
+	}
+	cs = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (cs < 0 || (connect(cs, (struct sockaddr *)&srv, sizeof(srv)) && errno != EINPROGRESS)) {
+		CHECK(!"connect");
+		goto out;
+	}
+	CHECK(wait_fd(cs, POLLOUT) == 0);
+	CHECK(wait_fd(ls, POLLIN) == 0);
+	as = accept(ls, (struct sockaddr *)&peer, &plen);
+	if (as < 0) {
+		CHECK(!"accept");
+		goto out;
+	}
+	/* The listener sees the egress IP, not the pod's 10.0.0.1. */
+	CHECK_EQ_INT(ntohl(peer.sin_addr.s_addr), EIP);
+	CHECK_EQ_INT(xfer(cs, as, "hello from A"), 0);
+	CHECK_EQ_INT(xfer(as, cs, "hello from B"), 0);
+	CHECK_EQ_INT(sh("ip netns exec %s ping -c 1 -W 3 242.2.0.5 >/dev/null", a), 0);
+	CHECK(gn_nat_read_stats(n, st, GN_STAT_MAX) == 0);
+	CHECK(st[GN_STAT_EGRESS_XLATE] >= 4);
+	CHECK(st[GN_STAT_INGRESS_XLATE] >= 3);
+	CHECK_EQ_INT(st[GN_STAT_NEW_SNAT], 2);	/* the TCP connection and the ping */
+	cnt = gn_nat_ct_count(n);
+	CHECK_EQ_INT(cnt, 4);
+
+	/* Restart: the agent goes away (filters removed) and comes back; the pinned
+	 * conntrack map brings the established connection's translation with it. */
+	gn_nat_close(n);
+	n = netns_nat(pin, ifindex);
+	if (!n) {
+		CHECK(!"re-attach");
+		goto out;
+	}
+	CHECK_EQ_INT(gn_nat_ct_count(n), cnt);
+	CHECK_EQ_INT(xfer(cs, as, "after restart A"), 0);
+	CHECK_EQ_INT(xfer(as, cs, "after restart B"), 0);
+	CHECK(gn_nat_read_stats(n, st, GN_STAT_MAX) == 0);
+	CHECK_EQ_INT(st[GN_STAT_NEW_SNAT], 2);	/* pinned counters, and no new flow */
+	CHECK_EQ_INT(gn_nat_ct_count(n), cnt);
+
+out:
+	if (cs >= 0)
+		close(cs);
+	if (as >= 0)
+		close(as);
+	if (ls >= 0)
+		close(ls);
+	gn_nat_close(n);
+	CHECK(gn_nat_unpin(pin) == 0);
+	if (orig >= 0 && setns(orig, CLONE_NEWNET))
+		CHECK(!"back to the original netns");
+	if (fa >= 0)
+		close(fa);
+	if (fb >= 0)
+		close(fb);
+	if (orig >= 0)
+		close(orig);
+	(void)sh("ip netns del %s 2>/dev/null; ip netns del %s 2>/dev/null; true", a, b);
+	umount2("/sys/fs/bpf", MNT_DETACH);
+}
+
 int main(void)
 {
 	log_set_level(LOG_LVL_WARN);
@@ -691,5 +884,6 @@ int main(void)
 	RUN(test_l3_mode_udp);
 	RUN(test_src_egress_and_pool);
 	RUN(test_gc);
+	RUN(test_netns_veth_restart);	/* last: it moves the process into a mount namespace */
 	return harness_done();
 }
