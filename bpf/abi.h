@@ -103,6 +103,22 @@ struct gn_ingress_val {
 	__u32 pad;
 };
 
+/* gn_frag (LRU): a fragmented datagram's first fragment carries the L4 header and is
+ * translated through gn_ct; the address it got is kept here under the datagram's IPv4
+ * identity, as the hook saw it, for the later fragments (which have no ports). */
+struct gn_frag_key {
+	__be32 saddr;
+	__be32 daddr;
+	__be16 id;
+	__u8 proto;
+	__u8 dir;		/* enum gn_dir */
+};
+
+struct gn_frag_val {
+	__be32 addr;		/* the address written (egress: source; ingress: destination) */
+	__u32 pad;
+};
+
 /* gn_stats: a per-CPU array of __u64 packet counts indexed by GN_STAT_*. The drop
  * reasons the helpers return (negated) are the GN_STAT_DROP_* indices themselves. */
 enum {
@@ -114,7 +130,7 @@ enum {
 	GN_STAT_NEW_SNAT,		/* egress flows created */
 	GN_STAT_NEW_DNAT,		/* ingress flows created */
 	GN_STAT_DROP_MALFORMED,		/* for globalnet but truncated or inconsistent */
-	GN_STAT_DROP_FRAGMENT,		/* IP fragment for globalnet (no reassembly) */
+	GN_STAT_DROP_FRAGMENT,		/* later fragment whose first one was not seen */
 	GN_STAT_DROP_NO_FLOW,		/* for a global IP without flow or mapping */
 	GN_STAT_DROP_UNSUPPORTED,	/* protocol or ICMP type not translated */
 	GN_STAT_DROP_TABLE_FULL,	/* allocation failure: gn_ct full, new flow refused */
@@ -132,5 +148,7 @@ _Static_assert(sizeof(struct gn_lpm_key) == 8, "gn_lpm_key ABI");
 _Static_assert(sizeof(struct gn_remote_val) == 8, "gn_remote_val ABI");
 _Static_assert(sizeof(struct gn_src_egress_val) == 8, "gn_src_egress_val ABI");
 _Static_assert(sizeof(struct gn_ingress_val) == 8, "gn_ingress_val ABI");
+_Static_assert(sizeof(struct gn_frag_key) == 12, "gn_frag_key ABI");
+_Static_assert(sizeof(struct gn_frag_val) == 8, "gn_frag_val ABI");
 
 #endif

@@ -28,13 +28,12 @@ static __always_inline int gn_handle(struct __sk_buff *skb, __u8 dir)
 	__be32 addr;
 	__be16 port;
 	__u64 now;
-	int ret;
+	int ret, pass;
 
 	if (!cfg || !(cfg->flags & GN_CFG_F_ENABLED))
 		return GN_STAT_PASS;
-	ret = gn_parse_ip(skb, &p, is_l3);
-	if (ret)
-		return ret;
+	if (!gn_parse_ip(skb, &p, is_l3, &pass))
+		return pass;
 	if (dir == GN_DIR_EGRESS) {
 		struct gn_lpm_key lk = { .prefixlen = 32, .addr = p.daddr };
 
@@ -46,6 +45,8 @@ static __always_inline int gn_handle(struct __sk_buff *skb, __u8 dir)
 	} else if (!gn_in_cidr(p.daddr, cfg->global_net, cfg->global_mask)) {
 		return GN_STAT_PASS;
 	}
+	if (p.flags & GN_P_FRAG)
+		return gn_frag_later(skb, &p, dir);
 	ret = gn_parse_l4(skb, &p, p.l3end, 0);
 	if (ret)
 		return ret;
@@ -69,6 +70,8 @@ static __always_inline int gn_handle(struct __sk_buff *skb, __u8 dir)
 	ret = gn_rewrite(skb, &p, dir == GN_DIR_INGRESS, addr, port);
 	if (ret)
 		return ret;
+	if (p.flags & GN_P_FRAG_FIRST)
+		gn_frag_remember(&p, dir, addr);
 	return dir == GN_DIR_EGRESS ? GN_STAT_EGRESS_XLATE : GN_STAT_INGRESS_XLATE;
 }
 

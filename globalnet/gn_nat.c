@@ -24,6 +24,7 @@ _Static_assert(sizeof(struct gn_ct_entry) == 32, "gn_ct_entry ABI");
 _Static_assert(sizeof(struct gn_config) == 24, "gn_config ABI");
 _Static_assert(sizeof(struct gn_lpm_key) == 8, "gn_lpm_key ABI");
 _Static_assert(sizeof(struct gn_ingress_val) == 8, "gn_ingress_val ABI");
+_Static_assert(sizeof(struct gn_frag_key) == 12, "gn_frag_key ABI");
 
 /* Our tc filters: a fixed handle/priority so a restarted agent replaces its own. */
 #define GN_TC_HANDLE	0x5347

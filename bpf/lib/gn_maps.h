@@ -60,6 +60,14 @@ struct {
 	__type(value, struct gn_ingress_val);
 } gn_ingress SEC(".maps");
 
+/* LRU: fragment state lives for the few microseconds between a datagram's fragments. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 8192);
+	__type(key, struct gn_frag_key);
+	__type(value, struct gn_frag_val);
+} gn_frag SEC(".maps");
+
 static __always_inline void gn_stat_inc(__u32 idx)
 {
 	__u64 *c = bpf_map_lookup_elem(&gn_stats, &idx);

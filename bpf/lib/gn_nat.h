@@ -89,6 +89,48 @@ static __always_inline int gn_rewrite(struct __sk_buff *skb, const struct gn_pkt
 	return 0;
 }
 
+static __always_inline void gn_frag_key(struct gn_frag_key *fk, const struct gn_pkt *p, __u8 dir)
+{
+	fk->saddr = p->saddr;
+	fk->daddr = p->daddr;
+	fk->id = p->ipid;
+	fk->proto = p->proto;
+	fk->dir = dir;
+}
+
+/* After a first fragment was translated: remember its address for the later ones. */
+static __always_inline void gn_frag_remember(const struct gn_pkt *p, __u8 dir, __be32 addr)
+{
+	struct gn_frag_key fk;
+	struct gn_frag_val fv = { .addr = addr };
+
+	gn_frag_key(&fk, p, dir);
+	bpf_map_update_elem(&gn_frag, &fk, &fv, BPF_ANY);
+}
+
+/* A later fragment: only its address changes (the L4 checksum is in the first one). A
+ * fragment that overtook its first one is dropped; the sender's retransmit recovers. */
+static __always_inline int gn_frag_later(struct __sk_buff *skb, const struct gn_pkt *p, __u8 dir)
+{
+	int dst = dir == GN_DIR_INGRESS;
+	__be32 old = dst ? p->daddr : p->saddr;
+	struct gn_frag_key fk;
+	struct gn_frag_val *fv;
+	__be32 addr;
+
+	gn_frag_key(&fk, p, dir);
+	fv = bpf_map_lookup_elem(&gn_frag, &fk);
+	if (!fv)
+		return -GN_STAT_DROP_FRAGMENT;
+	addr = fv->addr;
+	if (addr != old &&
+	    (bpf_l3_csum_replace(skb, p->l3off + GN_IP_CSUM_OFF, old, addr, sizeof(addr)) ||
+	     bpf_skb_store_bytes(skb, p->l3off + (dst ? GN_IP_DADDR_OFF : GN_IP_SADDR_OFF),
+				 &addr, sizeof(addr), 0)))
+		return -GN_STAT_DROP_REWRITE;
+	return dst ? GN_STAT_INGRESS_XLATE : GN_STAT_EGRESS_XLATE;
+}
+
 static __always_inline int gn_in_cidr(__be32 addr, __be32 net, __be32 mask)
 {
 	return (addr & mask) == net;

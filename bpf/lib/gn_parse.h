@@ -32,7 +32,8 @@ enum {
 	GN_P_DPORT_REAL = 1U << 1,
 	GN_P_ICMP_ERR = 1U << 2,	/* ICMP error: the embedded packet decides the flow */
 	GN_P_HAS_CSUM = 1U << 3,	/* the L4 checksum lies inside the packet (embedded) */
-	GN_P_FRAG = 1U << 4,		/* an IP fragment */
+	GN_P_FRAG = 1U << 4,		/* a later IP fragment: no L4 header */
+	GN_P_FRAG_FIRST = 1U << 5,	/* the first fragment of a fragmented datagram */
 };
 
 struct gn_pkt {
@@ -46,6 +47,7 @@ struct gn_pkt {
 	__be32 daddr;
 	__be16 sport;
 	__be16 dport;
+	__be16 ipid;		/* IPv4 identification */
 	__u16 ipcsum;		/* IPv4 header checksum as found (embedded headers) */
 	__u16 l4csum;		/* L4 checksum as found (with GN_P_HAS_CSUM) */
 	__u8 proto;
@@ -60,9 +62,11 @@ struct gn_pkt {
 #define GN_TCP_ACK 0x10
 
 /* Finds and reads the IPv4 header at the start of the frame (l3: no Ethernet header).
- * Returns 0 when p holds an IPv4 header, GN_STAT_PASS for other traffic, and
- * GN_STAT_MALFORMED_PASS when the header cannot be read or is inconsistent. */
-static __always_inline int gn_parse_ip(struct __sk_buff *skb, struct gn_pkt *p, int l3)
+ * Returns 1 when p holds an IPv4 header; otherwise 0 with *pass set to GN_STAT_PASS (not
+ * IPv4) or GN_STAT_MALFORMED_PASS (header unreadable or inconsistent). The result is not
+ * a stat index itself: GN_STAT_PASS is 0 and must never read as "parsed". */
+static __always_inline int gn_parse_ip(struct __sk_buff *skb, struct gn_pkt *p, int l3,
+				       int *pass)
 {
 	struct iphdr ip;
 	__u32 tot;
@@ -71,25 +75,28 @@ static __always_inline int gn_parse_ip(struct __sk_buff *skb, struct gn_pkt *p, 
 	if (!l3) {
 		__be16 proto;
 
+		*pass = GN_STAT_PASS;
 		if (bpf_skb_load_bytes(skb, offsetof(struct ethhdr, h_proto), &proto, 2))
-			return GN_STAT_PASS;
+			return 0;
 		if (proto != bpf_htons(ETH_P_IP))
-			return GN_STAT_PASS;
+			return 0;
 		p->l3off = sizeof(struct ethhdr);
 	} else {
 		__u8 vihl;
 
 		/* A TUN device carries bare IP packets: the version nibble tells v4 from v6. */
+		*pass = GN_STAT_PASS;
 		if (bpf_skb_load_bytes(skb, 0, &vihl, 1))
-			return GN_STAT_PASS;
+			return 0;
 		if ((vihl >> 4) != 4)
-			return GN_STAT_PASS;
+			return 0;
 	}
+	*pass = GN_STAT_MALFORMED_PASS;
 	if (bpf_skb_load_bytes(skb, p->l3off, &ip, sizeof(ip)))
-		return GN_STAT_MALFORMED_PASS;
+		return 0;
 	tot = bpf_ntohs(ip.tot_len);
 	if (ip.version != 4 || ip.ihl < 5 || tot < ip.ihl * 4U || p->l3off + tot > skb->len)
-		return GN_STAT_MALFORMED_PASS;
+		return 0;
 	p->l4off = p->l3off + ip.ihl * 4U;
 	p->l3end = p->l3off + tot;
 	p->saddr = ip.saddr;
@@ -99,9 +106,12 @@ static __always_inline int gn_parse_ip(struct __sk_buff *skb, struct gn_pkt *p, 
 	p->flags = 0;
 	p->tcp_flags = 0;
 	p->icmp_type = 0;
-	if (ip.frag_off & bpf_htons(GN_IP_MF | GN_IP_OFFSET))
+	p->ipid = ip.id;
+	if (ip.frag_off & bpf_htons(GN_IP_OFFSET))
 		p->flags |= GN_P_FRAG;
-	return 0;
+	else if (ip.frag_off & bpf_htons(GN_IP_MF))
+		p->flags |= GN_P_FRAG_FIRST;
+	return 1;
 }
 
 /* Reads the IPv4 header quoted by an ICMP error at off; end is the outer packet's end.
@@ -125,6 +135,7 @@ static __always_inline int gn_parse_ip_embedded(struct __sk_buff *skb, struct gn
 	p->flags = 0;
 	p->tcp_flags = 0;
 	p->icmp_type = 0;
+	p->ipid = ip.id;
 	/* A later fragment quotes no L4 header: nothing to match it with. */
 	if (ip.frag_off & bpf_htons(GN_IP_OFFSET))
 		p->flags |= GN_P_FRAG;

@@ -2,9 +2,12 @@
  * kernel through BPF_PROG_RUN (needs root; without it every input is a no-op). Input byte
  * 0 picks the device kind (L2/L3) and the hook; the rest is the frame. When the frame is a
  * consistent IPv4 packet, its checksums are fixed first so that translations happen; the
- * property checked: a verdict is OK or SHOT, and a rewritten packet still has valid IPv4,
- * L4 and (ICMP errors) quoted IPv4 checksums. */
+ * properties checked: a verdict is OK or SHOT; the length never changes; a rewritten packet
+ * still has valid IPv4, L4 and (ICMP errors) quoted IPv4 checksums; a frame that is not
+ * IPv4 passes unchanged. Inputs run back to back, so state left by one packet (maps,
+ * stack) meets the next: that is how the "non-IPv4 read as parsed" bug was found. */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -13,6 +16,7 @@
 #include <bpf/libbpf.h>
 #include <linux/pkt_cls.h>
 
+#include "bpf/abi.h"
 #include "common/log.h"
 #include "globalnet/gn_nat.h"
 #include "tests/unit/gn_pkt.h"
@@ -72,12 +76,20 @@ static int sums(unsigned char *ip, size_t n, int fix)
 	unsigned char *l4 = ip + ihl;
 	int ok = 1;
 
-	if (l4[0] == 3 || l4[0] == 11 || l4[0] == 12) {
+	if (t_get16(ip + 6) & 0x3fff) {
+		/* A fragment: its L4 sum covers the whole datagram, only the header counts. */
+		if (fix) {
+			t_put16(ip + 10, 0);
+			t_put16(ip + 10, t_fold(t_sum(ip, ihl, 0)));
+		}
+		return t_fold(t_sum(ip, ihl, 0)) == 0;
+	}
+	if (ip[9] == T_ICMP && (l4[0] == 3 || l4[0] == 11 || l4[0] == 12)) {
 		/* An ICMP error's quoted IPv4 header, when it is all there. */
 		unsigned char *q = l4 + 8;
 		size_t qihl = l4n >= 8 + 20 ? (q[0] & 0xf) * 4u : 0;
 
-		if (ip[9] == T_ICMP && qihl >= 20 && 8 + qihl <= l4n) {
+		if (qihl >= 20 && 8 + qihl <= l4n) {
 			if (fix) {
 				t_put16(q + 10, 0);
 				t_put16(q + 10, t_fold(t_sum(q, qihl, 0)));
@@ -109,6 +121,22 @@ static int sums(unsigned char *ip, size_t n, int fix)
 	return ok;
 }
 
+/* Says why an input failed, with both packets, then aborts. */
+static int sel;
+
+static void fail(const char *why, const unsigned char *in, const unsigned char *out, size_t len,
+		 size_t olen)
+{
+	fprintf(stderr, "fuzz_globalnet_bpf: %s (selector %d)\n in: ", why, sel);
+	for (size_t i = 0; i < len; i++)
+		fprintf(stderr, "%02x", in[i]);
+	fprintf(stderr, "\nout: ");
+	for (size_t i = 0; i < olen; i++)
+		fprintf(stderr, "%02x", out[i]);
+	fprintf(stderr, "\n");
+	abort();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	unsigned char in[1600], out[1700];
@@ -118,6 +146,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size < 1 + 14 || size - 1 > sizeof(in))
 		return 0;
+	sel = data[0];
 	l3 = data[0] & 1;
 	egress = data[0] >> 1 & 1;
 	n = nat[l3];
@@ -137,13 +166,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fd = gn_nat_prog_fd(n, egress);
 	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in, .data_size_in = (__u32)len,
 		    .data_out = out, .data_size_out = sizeof(out));
+	memset(out, 0xee, sizeof(out));
 	if (bpf_prog_test_run_opts(fd, &o))
 		return 0;
 	if (o.retval != TC_ACT_OK && o.retval != TC_ACT_SHOT)
-		abort();
+		fail("bad verdict", in, out, len, o.data_size_out);
 	if (o.retval == TC_ACT_OK && o.data_size_out != len)
-		abort();	/* the programs never change a packet's length */
+		fail("length changed", in, out, len, o.data_size_out);
 	if (l4n && o.retval == TC_ACT_OK && memcmp(in, out, len) && !sums(out + off, len - off, 0))
-		abort();
+		fail("bad checksum after rewrite", in, out, len, o.data_size_out);
+	/* A frame that is not IPv4 is never touched. */
+	if (!l3 && t_get16(in + 12) != 0x0800 && (o.retval != TC_ACT_OK || memcmp(in, out, len)))
+		fail("non-IPv4 frame changed", in, out, len, o.data_size_out);
+	if (l3 && in[0] >> 4 != 4 && (o.retval != TC_ACT_OK || memcmp(in, out, len)))
+		fail("non-IPv4 packet changed", in, out, len, o.data_size_out);
 	return 0;
 }

@@ -158,10 +158,31 @@ static inline size_t t_err_l4(unsigned char *o, uint8_t type, uint8_t code, uint
 	return 8 + qlen;
 }
 
+/* One fragment of the IPv4 packet ip (no Ethernet header): payload bytes [from, from+n)
+ * (from a multiple of 8), MF when more follow. Returns the frame length. */
+static inline size_t t_frag(unsigned char *buf, int l2, const unsigned char *ip, size_t from,
+			    size_t n, int more)
+{
+	unsigned char *o = buf + (l2 ? 14 : 0);
+
+	if (l2) {
+		memset(buf, 0, 12);
+		t_put16(buf + 12, 0x0800);
+	}
+	memcpy(o, ip, 20);
+	t_put16(o + 2, (uint16_t)(20 + n));
+	t_put16(o + 6, (uint16_t)((more ? 0x2000 : 0) | (from / 8)));
+	t_put16(o + 10, 0);
+	t_put16(o + 10, t_fold(t_sum(o, 20, 0)));
+	memcpy(o + 20, ip + 20 + from, n);
+	return (size_t)(o - buf) + 20 + n;
+}
+
 #define T_L3(buf, l2) ((buf) + ((l2) ? 14 : 0))
 
 /* 1 when the IPv4 header checksum and the L4 checksum (TCP/UDP with pseudo header, ICMP;
- * for an ICMP error also the quoted IPv4 header) of the frame verify from scratch. */
+ * for an ICMP error also the quoted IPv4 header) of the frame verify from scratch.
+ * Fragments: the IPv4 header only. */
 static inline int t_csums_ok(const unsigned char *buf, size_t len, int l2)
 {
 	const unsigned char *ip = T_L3(buf, l2), *l4;
@@ -173,6 +194,8 @@ static inline int t_csums_ok(const unsigned char *buf, size_t len, int l2)
 	tot = t_get16(ip + 2);
 	if (t_fold(t_sum(ip, ihl, 0)) != 0)
 		return 0;
+	if (t_get16(ip + 6) & 0x3fff)
+		return 1;	/* a fragment: the L4 sum covers the whole datagram */
 	l4 = ip + ihl;
 	switch (ip[9]) {
 	case T_TCP:

@@ -514,6 +514,48 @@ static void test_non_matching(void)
 	gn_nat_close(t.n);
 }
 
+/* Regression (found by fuzz_globalnet_bpf): a non-IPv4 frame right after a translated one
+ * was read as "parsed" (GN_STAT_PASS is 0) and rewritten from the previous packet's stale
+ * stack. Alternates the two many times: the non-IPv4 frame must always pass unchanged. */
+static void t_non_ip_after_xlate(int l3)
+{
+	unsigned char l4[128], in[256], other[256], o[512];
+	size_t n, inl, ol, otherl = 60;
+	int changed = 0;
+	struct t t;
+
+	OPEN_OR_SKIP(&t, l3, 0);
+	n = t_echo_l4(l4, 8, 0x4242, 1, "ping");
+	inl = t_ip(in, !l3, T_ICMP, POD1, REM, l4, n, 0);
+	memcpy(other, in, inl);
+	if (l3) {
+		other[0] = 0x60;	/* an IPv6 packet on a TUN device */
+	} else {
+		t_put16(other + 12, 0x0806);	/* an ARP frame */
+		otherl = inl;
+	}
+	for (int i = 0; i < 3000; i++) {
+		REQUIRE(run(t.eg, in, inl, o, &ol) == TC_ACT_OK);
+		REQUIRE(run(t.eg, other, otherl, o, &ol) == TC_ACT_OK);
+		if (ol != otherl || memcmp(o, other, otherl))
+			changed++;
+	}
+	CHECK_EQ_INT(changed, 0);
+	CHECK_EQ_INT(stat(&t, GN_STAT_PASS), 3000);
+	CHECK_EQ_INT(stat(&t, GN_STAT_EGRESS_XLATE), 3000);
+	gn_nat_close(t.n);
+}
+
+static void test_non_ip_after_xlate_l2(void)
+{
+	t_non_ip_after_xlate(0);
+}
+
+static void test_non_ip_after_xlate_l3(void)
+{
+	t_non_ip_after_xlate(1);
+}
+
 static void expect_verdict(struct t *t, int fd, unsigned char *in, size_t inl, int verdict,
 			   unsigned int stat_idx, uint64_t count)
 {
@@ -557,9 +599,10 @@ static void test_malformed(void)
 	/* UDP with 4 bytes of header, on ingress. */
 	inl = t_ip(in, 1, T_UDP, REM, EIP, l4, 4, 0);
 	expect_verdict(&t, t.in, in, inl, TC_ACT_SHOT, GN_STAT_DROP_MALFORMED, 2);
-	/* Fragments for globalnet: dropped (no reassembly here). */
-	n = t_udp_l4(l4, 1, 2, "frag");
-	inl = t_ip(in, 1, T_UDP, POD1, REM, l4, n, T_F_MF);
+	/* A later fragment whose first one never came: dropped. */
+	n = t_udp_l4(l4, 1, 2, "fragment");
+	(void)t_ip(q, 0, T_UDP, POD1, REM, l4, n, 0);
+	inl = t_frag(in, 1, q, 8, 8, 0);
 	expect_verdict(&t, t.eg, in, inl, TC_ACT_SHOT, GN_STAT_DROP_FRAGMENT, 1);
 	/* An ICMP error whose quote is cut inside the quoted IPv4 header. */
 	n = t_udp_l4(l4, 1, 2, NULL);
@@ -590,6 +633,47 @@ static void test_malformed(void)
 	}
 	CHECK_EQ_INT(stat(&t, GN_STAT_NEW_SNAT), 1);
 	CHECK_EQ_INT(stat(&t, GN_STAT_EGRESS_XLATE), 1);
+	gn_nat_close(t.n);
+}
+
+/* A fragmented UDP datagram out and a fragmented reply back: the first fragment goes
+ * through conntrack (ports, L4 checksum over the whole datagram), the later ones get the
+ * same address. Each fragment is compared with the same cut of the expected datagram. */
+static void test_fragments(void)
+{
+	static const char pay[] = "0123456789abcdef0123456789abcdef0123456789";
+	unsigned char l4[128], in[256], exp[256], whole[256], xwhole[256];
+	size_t n, inl, expl;
+	struct t t;
+
+	OPEN_OR_SKIP(&t, 0, 0);
+	n = t_udp_l4(l4, 6000, 53, pay);	/* 8 + 42 bytes: fragments of 24 and 26 */
+	(void)t_ip(whole, 0, T_UDP, POD1, REM, l4, n, 0);
+	(void)t_ip(xwhole, 0, T_UDP, EIP, REM, l4, n, 0);
+	inl = t_frag(in, 1, whole, 0, 24, 1);
+	expl = t_frag(exp, 1, xwhole, 0, 24, 1);
+	XLATE(&t, t.eg, in, inl, exp, expl);
+	inl = t_frag(in, 1, whole, 24, n - 24, 0);
+	expl = t_frag(exp, 1, xwhole, 24, n - 24, 0);
+	XLATE(&t, t.eg, in, inl, exp, expl);
+	/* The datagram reassembled from the translated fragments has a valid UDP sum. */
+	CHECK(t_l4sum(EIP, REM, T_UDP, xwhole + 20, n) == 0);
+	CHECK_EQ_INT(stat(&t, GN_STAT_EGRESS_XLATE), 2);
+
+	n = t_udp_l4(l4, 53, 6000, pay);
+	(void)t_ip(whole, 0, T_UDP, REM, EIP, l4, n, 0);
+	(void)t_ip(xwhole, 0, T_UDP, REM, POD1, l4, n, 0);
+	inl = t_frag(in, 1, whole, 0, 16, 1);
+	expl = t_frag(exp, 1, xwhole, 0, 16, 1);
+	XLATE(&t, t.in, in, inl, exp, expl);
+	inl = t_frag(in, 1, whole, 16, 16, 1);
+	expl = t_frag(exp, 1, xwhole, 16, 16, 1);
+	XLATE(&t, t.in, in, inl, exp, expl);
+	inl = t_frag(in, 1, whole, 32, n - 32, 0);
+	expl = t_frag(exp, 1, xwhole, 32, n - 32, 0);
+	XLATE(&t, t.in, in, inl, exp, expl);
+	CHECK_EQ_INT(stat(&t, GN_STAT_INGRESS_XLATE), 3);
+	CHECK_EQ_INT(stat(&t, GN_STAT_DROP_FRAGMENT), 0);
 	gn_nat_close(t.n);
 }
 
@@ -879,7 +963,10 @@ int main(void)
 	RUN(test_port_collision);
 	RUN(test_table_full);
 	RUN(test_non_matching);
+	RUN(test_non_ip_after_xlate_l2);
+	RUN(test_non_ip_after_xlate_l3);
 	RUN(test_malformed);
+	RUN(test_fragments);
 	RUN(test_l3_mode_tcp);
 	RUN(test_l3_mode_udp);
 	RUN(test_src_egress_and_pool);
