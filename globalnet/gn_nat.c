@@ -33,6 +33,7 @@ _Static_assert(sizeof(struct gn_frag_key) == 12, "gn_frag_key ABI");
 struct gn_nat {
 	struct globalnet_bpf *skel;
 	int ifindex;		/* 0: not attached */
+	int keep_attached;
 	struct gn_config cfg;
 };
 
@@ -61,6 +62,7 @@ struct gn_nat *gn_nat_open(const struct gn_nat_opts *opts)
 		goto err_free;
 	}
 	n->skel->rodata->is_l3 = opts && opts->l3 ? 1 : 0;
+	n->keep_attached = opts && opts->keep_attached;
 	err = bpf_map__set_max_entries(n->skel->maps.gn_ct,
 				       opts && opts->ct_max ? opts->ct_max : 131072);
 	if (err)
@@ -96,7 +98,7 @@ void gn_nat_close(struct gn_nat *n)
 {
 	if (!n)
 		return;
-	if (n->ifindex && gn_nat_detach(n))
+	if (n->ifindex && !n->keep_attached && gn_nat_detach(n))
 		pr_warn("detach globalnet from ifindex %d: failed\n", n->ifindex);
 	globalnet_bpf__destroy(n->skel);
 	free(n);

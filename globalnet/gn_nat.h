@@ -16,6 +16,7 @@ struct gn_nat_opts {
 	const char *pin_dir;	/* bpffs directory for gn_ct and gn_stats; NULL: no pinning */
 	int l3;			/* 1: the device has no Ethernet header (TUN) */
 	uint32_t ct_max;	/* conntrack entries (2 per flow); 0: 131072 */
+	int keep_attached;	/* gn_nat_close() leaves the filters translating (restart) */
 };
 
 /* Idle timeouts of the sweep, in seconds. Zero fields take the defaults. */
@@ -30,13 +31,17 @@ struct gn_timeouts {
 /* Opens and loads the programs, re-using maps pinned under opts->pin_dir (creating the
  * directory and pinning them on first use). NULL and errno on failure. */
 struct gn_nat *gn_nat_open(const struct gn_nat_opts *opts);
-/* Detaches (if attached) and frees; pinned maps stay. NULL-safe. */
+/* Detaches (unless opened with keep_attached) and frees; pinned maps stay. With
+ * keep_attached the attached programs go on translating with their maps until a new
+ * gn_nat_attach() replaces them: a restarting agent leaves no gap. NULL-safe. */
 void gn_nat_close(struct gn_nat *n);
 /* Removes the pinned maps of pin_dir (and the directory when empty). 0 or -errno. */
 int gn_nat_unpin(const char *pin_dir) __attribute__((warn_unused_result));
 
 /* Attaches egress and ingress programs to ifindex (clsact is created when missing; a
- * filter left by an earlier run is replaced in place, without a gap). 0 or -errno. */
+ * filter left by an earlier run is replaced in place, without a gap). Fill the
+ * configuration first: until then the new programs pass everything untranslated.
+ * 0 or -errno. */
 int gn_nat_attach(struct gn_nat *n, int ifindex) __attribute__((warn_unused_result));
 /* Removes this module's two filters; other filters and the qdisc stay. 0 or -errno. */
 int gn_nat_detach(struct gn_nat *n) __attribute__((warn_unused_result));

@@ -71,7 +71,8 @@ static __always_inline int gn_parse_ip(struct __sk_buff *skb, struct gn_pkt *p, 
 	struct iphdr ip;
 	__u32 tot;
 
-	p->l3off = 0;
+	/* Privileged BPF may read stack it never wrote: no field may keep an old packet's. */
+	__builtin_memset(p, 0, sizeof(*p));
 	if (!l3) {
 		__be16 proto;
 
@@ -121,6 +122,7 @@ static __always_inline int gn_parse_ip_embedded(struct __sk_buff *skb, struct gn
 {
 	struct iphdr ip;
 
+	__builtin_memset(p, 0, sizeof(*p));
 	if (off + sizeof(ip) > end || bpf_skb_load_bytes(skb, off, &ip, sizeof(ip)))
 		return -GN_STAT_DROP_MALFORMED;
 	if (ip.version != 4 || ip.ihl < 5)

@@ -815,9 +815,9 @@ static int xfer(int a, int b, const char *msg)
 	return n == (ssize_t)strlen(msg) && !memcmp(buf, msg, (size_t)n) ? 0 : -EIO;
 }
 
-static struct gn_nat *netns_nat(const char *pin, int ifindex)
+static struct gn_nat *netns_nat(const char *pin, int ifindex, int keep)
 {
-	struct gn_nat_opts o = { .pin_dir = pin };
+	struct gn_nat_opts o = { .pin_dir = pin, .keep_attached = keep };
 	struct cidr4 g = { IP4(242, 1, 0, 0), 16 }, r = { IP4(242, 2, 0, 0), 16 };
 	uint32_t eip = EIP;
 	struct gn_nat *n = gn_nat_open(&o);
@@ -886,7 +886,7 @@ static void test_netns_veth_restart(void)
 		goto out;
 	CHECK(tx_csum_off("a0") == 0);
 	ifindex = (int)if_nametoindex("a0");
-	n = netns_nat(pin, ifindex);
+	n = netns_nat(pin, ifindex, 1);
 	if (!n) {
 		CHECK(!"globalnet attach in A");
 		goto out;
@@ -915,10 +915,26 @@ static void test_netns_veth_restart(void)
 	cnt = gn_nat_ct_count(n);
 	CHECK_EQ_INT(cnt, 4);
 
-	/* Restart: the agent goes away (filters removed) and comes back; the pinned
-	 * conntrack map brings the established connection's translation with it. */
+	/* Restart 1, the agent's way: it exits leaving its filters attached (they go on
+	 * translating while it is away), the new one loads, re-uses the pinned conntrack
+	 * map, fills its configuration and replaces the filters in place. */
 	gn_nat_close(n);
-	n = netns_nat(pin, ifindex);
+	n = NULL;
+	CHECK_EQ_INT(xfer(cs, as, "while the agent is away"), 0);
+	CHECK_EQ_INT(xfer(as, cs, "still there"), 0);
+	n = netns_nat(pin, ifindex, 0);
+	if (!n) {
+		CHECK(!"re-attach");
+		goto out;
+	}
+	CHECK_EQ_INT(gn_nat_ct_count(n), cnt);
+	CHECK_EQ_INT(xfer(cs, as, "after restart 1 A"), 0);
+	CHECK_EQ_INT(xfer(as, cs, "after restart 1 B"), 0);
+
+	/* Restart 2: filters removed (no translation in between), then attached again: the
+	 * pinned conntrack map alone brings the established connection back. */
+	gn_nat_close(n);
+	n = netns_nat(pin, ifindex, 0);
 	if (!n) {
 		CHECK(!"re-attach");
 		goto out;
