@@ -815,6 +815,90 @@ static int xfer(int a, int b, const char *msg)
 	return n == (ssize_t)strlen(msg) && !memcmp(buf, msg, (size_t)n) ? 0 : -EIO;
 }
 
+/* A 3000-byte UDP datagram each way over a 1500-byte MTU: the stack fragments it before
+ * tc, the programs translate every fragment, the peer reassembles. Called in netns A. */
+static int udp_big(int fa, int fb)
+{
+	struct sockaddr_in srv = { .sin_family = AF_INET, .sin_port = htons(7001),
+				   .sin_addr.s_addr = htonl(IP4(242, 2, 0, 5)) }, from;
+	socklen_t fl = sizeof(from);
+	static char msg[3000], buf[4000];
+	int us = -1, uc = -1, rc = -EIO;
+	ssize_t got;
+
+	for (size_t i = 0; i < sizeof(msg); i++)
+		msg[i] = (char)('a' + i % 26);
+	if (setns(fb, CLONE_NEWNET))
+		return -errno;
+	us = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (us < 0 || bind(us, (struct sockaddr *)&srv, sizeof(srv)))
+		goto out;
+	if (setns(fa, CLONE_NEWNET))
+		goto out;
+	uc = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (uc < 0 || sendto(uc, msg, sizeof(msg), 0, (struct sockaddr *)&srv, sizeof(srv)) < 0)
+		goto out;
+	if (wait_fd(us, POLLIN))
+		goto out;
+	got = recvfrom(us, buf, sizeof(buf), 0, (struct sockaddr *)&from, &fl);
+	if (got != (ssize_t)sizeof(msg) || memcmp(buf, msg, sizeof(msg)) ||
+	    ntohl(from.sin_addr.s_addr) != EIP) {
+		fprintf(stderr, "  big UDP: got %zd bytes from %08x\n", got, ntohl(from.sin_addr.s_addr));
+		goto out;
+	}
+	if (sendto(us, msg, sizeof(msg), 0, (struct sockaddr *)&from, fl) < 0 || wait_fd(uc, POLLIN))
+		goto out;
+	got = recv(uc, buf, sizeof(buf), 0);
+	rc = got == (ssize_t)sizeof(msg) && !memcmp(buf, msg, sizeof(msg)) ? 0 : -EIO;
+out:
+	if (us >= 0)
+		close(us);
+	if (uc >= 0)
+		close(uc);
+	return setns(fa, CLONE_NEWNET) ? -errno : rc;
+}
+
+/* B connects to A's ingress IP; A's listener (the target, 10.0.0.1) sees B's global
+ * address and B's socket is connected to the ingress IP. Called in netns A. */
+static int dnat_conn(int fa, int fb)
+{
+	struct sockaddr_in tgt = { .sin_family = AF_INET, .sin_port = htons(7100),
+				   .sin_addr.s_addr = htonl(IP4(10, 0, 0, 1)) };
+	struct sockaddr_in ing = { .sin_family = AF_INET, .sin_port = htons(7100),
+				   .sin_addr.s_addr = htonl(ING) }, peer;
+	socklen_t pl = sizeof(peer);
+	int ls = -1, cs = -1, as = -1, rc = -EIO;
+
+	ls = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (ls < 0 || bind(ls, (struct sockaddr *)&tgt, sizeof(tgt)) || listen(ls, 4))
+		goto out;
+	if (setns(fb, CLONE_NEWNET))
+		goto out;
+	cs = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (setns(fa, CLONE_NEWNET) || cs < 0)
+		goto out;
+	if (connect(cs, (struct sockaddr *)&ing, sizeof(ing)) && errno != EINPROGRESS)
+		goto out;
+	if (wait_fd(ls, POLLIN) || wait_fd(cs, POLLOUT))
+		goto out;
+	as = accept(ls, (struct sockaddr *)&peer, &pl);
+	if (as < 0 || ntohl(peer.sin_addr.s_addr) != IP4(242, 2, 0, 5)) {
+		fprintf(stderr, "  DNAT: accept %d, peer %08x\n", as, ntohl(peer.sin_addr.s_addr));
+		goto out;
+	}
+	if (xfer(cs, as, "to the ingress IP") || xfer(as, cs, "from the target"))
+		goto out;
+	rc = 0;
+out:
+	if (as >= 0)
+		close(as);
+	if (cs >= 0)
+		close(cs);
+	if (ls >= 0)
+		close(ls);
+	return rc;
+}
+
 static struct gn_nat *netns_nat(const char *pin, int ifindex, int keep)
 {
 	struct gn_nat_opts o = { .pin_dir = pin, .keep_attached = keep };
@@ -825,7 +909,8 @@ static struct gn_nat *netns_nat(const char *pin, int ifindex, int keep)
 	if (!n)
 		return NULL;
 	if (gn_nat_set_local(n, &g, 1024, 65535) || gn_nat_set_egress_pool(n, &eip, 1) ||
-	    gn_nat_add_remote(n, &r, 2) || gn_nat_attach(n, ifindex)) {
+	    gn_nat_add_remote(n, &r, 2) || gn_nat_add_ingress(n, ING, IP4(10, 0, 0, 1)) ||
+	    gn_nat_attach(n, ifindex)) {
 		gn_nat_close(n);
 		return NULL;
 	}
@@ -864,7 +949,8 @@ static void test_netns_veth_restart(void)
 	    sh("ip -n %s addr add 242.2.0.5/16 dev b0", b) ||
 	    sh("ip -n %s link set lo up && ip -n %s link set b0 up", b, b) ||
 	    sh("ip -n %s route add 242.1.0.0/16 dev b0", b) ||
-	    sh("ip -n %s neigh replace 242.1.0.1 lladdr 02:00:00:00:00:0a dev b0 nud permanent", b)) {
+	    sh("ip -n %s neigh replace 242.1.0.1 lladdr 02:00:00:00:00:0a dev b0 nud permanent", b) ||
+	    sh("ip -n %s neigh replace 242.1.0.100 lladdr 02:00:00:00:00:0a dev b0 nud permanent", b)) {
 		CHECK(!"netns setup");
 		goto out;
 	}
@@ -908,12 +994,16 @@ static void test_netns_veth_restart(void)
 	CHECK_EQ_INT(xfer(cs, as, "hello from A"), 0);
 	CHECK_EQ_INT(xfer(as, cs, "hello from B"), 0);
 	CHECK_EQ_INT(sh("ip netns exec %s ping -c 1 -W 3 242.2.0.5 >/dev/null", a), 0);
+	CHECK_EQ_INT(udp_big(fa, fb), 0);
+	CHECK_EQ_INT(dnat_conn(fa, fb), 0);
 	CHECK(gn_nat_read_stats(n, st, GN_STAT_MAX) == 0);
-	CHECK(st[GN_STAT_EGRESS_XLATE] >= 4);
-	CHECK(st[GN_STAT_INGRESS_XLATE] >= 3);
-	CHECK_EQ_INT(st[GN_STAT_NEW_SNAT], 2);	/* the TCP connection and the ping */
+	CHECK(st[GN_STAT_EGRESS_XLATE] >= 8);
+	CHECK(st[GN_STAT_INGRESS_XLATE] >= 7);
+	CHECK_EQ_INT(st[GN_STAT_NEW_SNAT], 3);	/* TCP connection, ping, big UDP */
+	CHECK_EQ_INT(st[GN_STAT_NEW_DNAT], 1);	/* the connection to the ingress IP */
+	CHECK_EQ_INT(st[GN_STAT_DROP_FRAGMENT], 0);
 	cnt = gn_nat_ct_count(n);
-	CHECK_EQ_INT(cnt, 4);
+	CHECK_EQ_INT(cnt, 8);
 
 	/* Restart 1, the agent's way: it exits leaving its filters attached (they go on
 	 * translating while it is away), the new one loads, re-uses the pinned conntrack
@@ -943,7 +1033,7 @@ static void test_netns_veth_restart(void)
 	CHECK_EQ_INT(xfer(cs, as, "after restart A"), 0);
 	CHECK_EQ_INT(xfer(as, cs, "after restart B"), 0);
 	CHECK(gn_nat_read_stats(n, st, GN_STAT_MAX) == 0);
-	CHECK_EQ_INT(st[GN_STAT_NEW_SNAT], 2);	/* pinned counters, and no new flow */
+	CHECK_EQ_INT(st[GN_STAT_NEW_SNAT], 3);	/* pinned counters, and no new flow */
 	CHECK_EQ_INT(gn_nat_ct_count(n), cnt);
 
 out:
