@@ -360,8 +360,10 @@ static uint64_t flow_timeout_ns(const struct gn_ct_key *k, const struct gn_ct_en
 
 	switch (k->proto) {
 	case IPPROTO_TCP:
-		if (a->fin || a->rst || (b && (b->fin || b->rst)))
+		if (a->rst || (b && (b->rst || (a->fin && b->fin))))
 			s = t && t->tcp_closing ? t->tcp_closing : 10;
+		else if (a->fin || (b && b->fin))
+			s = t && t->tcp_half ? t->tcp_half : 120;
 		else if (!replied)
 			s = t && t->unreplied ? t->unreplied : 30;
 		else
@@ -428,6 +430,30 @@ int gn_nat_gc(struct gn_nat *n, uint64_t now_ns, const struct gn_timeouts *t)
 		(void)bpf_map_delete_elem(fd, &dead[i]);	/* ENOENT: raced, fine */
 	free(dead);
 	return err ? err : flows;
+}
+
+static const char *const stat_names[GN_STAT_MAX] = {
+	[GN_STAT_PASS] = "pass",
+	[GN_STAT_MALFORMED_PASS] = "malformed_pass",
+	[GN_STAT_EGRESS_XLATE] = "egress_xlate",
+	[GN_STAT_INGRESS_XLATE] = "ingress_xlate",
+	[GN_STAT_ICMP_ERR_XLATE] = "icmp_err_xlate",
+	[GN_STAT_NEW_SNAT] = "new_snat",
+	[GN_STAT_NEW_DNAT] = "new_dnat",
+	[GN_STAT_DROP_MALFORMED] = "drop_malformed",
+	[GN_STAT_DROP_FRAGMENT] = "drop_fragment",
+	[GN_STAT_DROP_NO_FLOW] = "drop_no_flow",
+	[GN_STAT_DROP_UNSUPPORTED] = "drop_unsupported",
+	[GN_STAT_DROP_TABLE_FULL] = "drop_table_full",
+	[GN_STAT_DROP_NO_PORT] = "drop_no_port",
+	[GN_STAT_DROP_NO_EGRESS_IP] = "drop_no_egress_ip",
+	[GN_STAT_DROP_CONFLICT] = "drop_conflict",
+	[GN_STAT_DROP_REWRITE] = "drop_rewrite",
+};
+
+const char *gn_nat_stat_name(unsigned int idx)
+{
+	return idx < GN_STAT_MAX ? stat_names[idx] : NULL;
 }
 
 int gn_nat_prog_fd(const struct gn_nat *n, int egress)

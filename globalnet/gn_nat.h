@@ -22,7 +22,8 @@ struct gn_nat_opts {
 /* Idle timeouts of the sweep, in seconds. Zero fields take the defaults. */
 struct gn_timeouts {
 	uint32_t tcp_est;	/* both directions seen: 3600 */
-	uint32_t tcp_closing;	/* FIN or RST seen: 10 */
+	uint32_t tcp_closing;	/* RST, or FIN both ways: 10 */
+	uint32_t tcp_half;	/* FIN one way only (half-closed): 120 */
 	uint32_t unreplied;	/* TCP/UDP without an answer: 30 */
 	uint32_t udp;		/* UDP with answers: 180 */
 	uint32_t icmp;		/* ICMP echo: 30 */
@@ -77,6 +78,9 @@ int gn_nat_ct_count(struct gn_nat *n) __attribute__((warn_unused_result));
  * number of flows removed, or -errno. */
 int gn_nat_gc(struct gn_nat *n, uint64_t now_ns, const struct gn_timeouts *t)
 	__attribute__((warn_unused_result));
+
+/* "egress_xlate", "drop_table_full", ... for a GN_STAT_* index; NULL when out of range. */
+const char *gn_nat_stat_name(unsigned int idx);
 
 /* For tests and benchmarks: program fds (egress != 0: the egress one) and map fds. */
 int gn_nat_prog_fd(const struct gn_nat *n, int egress);

@@ -265,6 +265,23 @@ static void test_icmp_echo(void)
 		n = t_echo_l4(l4, 0, 0x1234, 7, "x");
 		expl = t_ip(exp, 1, T_ICMP, REM, POD2, l4, n, 0);
 		XLATE(&t, t.in, in, inl, exp, expl);
+
+		/* Time exceeded quoting the second request: the quoted identifier and the
+		 * quoted ICMP checksum go back to the pod's. */
+		{
+			unsigned char q[128], q2[128];
+			size_t ql;
+
+			n = t_echo_l4(l4, 8, id2, 7, "x");
+			ql = t_ip(q, 0, T_ICMP, EIP, REM, l4, n, 0);
+			n = t_echo_l4(l4, 8, 0x1234, 7, "x");
+			(void)t_ip(q2, 0, T_ICMP, POD2, REM, l4, n, 0);
+			n = t_err_l4(l4, 11, 0, 0, q, ql);
+			inl = t_ip(in, 1, T_ICMP, ROUTER, EIP, l4, n, 0);
+			n = t_err_l4(l4, 11, 0, 0, q2, ql);
+			expl = t_ip(exp, 1, T_ICMP, ROUTER, POD2, l4, n, 0);
+			XLATE(&t, t.in, in, inl, exp, expl);
+		}
 	}
 	/* An echo reply nobody asked for is dropped. */
 	n = t_echo_l4(l4, 0, 0x4321, 1, NULL);
@@ -744,14 +761,30 @@ static void test_gc(void)
 	inl = t_ip(in, 1, T_UDP, POD1, REM, l4, n, 0);
 	expl = t_ip(exp, 1, T_UDP, EIP, REM, l4, n, 0);
 	XLATE(&t, t.eg, in, inl, exp, expl);
-	CHECK_EQ_INT(gn_nat_ct_count(t.n), 6);
+	/* A half-closed TCP flow: FIN from the pod only. */
+	n = t_tcp_l4(l4, 3003, 80, 0x02, NULL);
+	inl = t_ip(in, 1, T_TCP, POD1, REM, l4, n, 0);
+	expl = t_ip(exp, 1, T_TCP, EIP, REM, l4, n, 0);
+	XLATE(&t, t.eg, in, inl, exp, expl);
+	n = t_tcp_l4(l4, 3003, 80, 0x11, NULL);
+	inl = t_ip(in, 1, T_TCP, POD1, REM, l4, n, 0);
+	expl = t_ip(exp, 1, T_TCP, EIP, REM, l4, n, 0);
+	XLATE(&t, t.eg, in, inl, exp, expl);
+	CHECK_EQ_INT(gn_nat_ct_count(t.n), 8);
 
 	CHECK_EQ_INT(gn_nat_gc(t.n, 0, NULL), 0);
 	CHECK_EQ_INT(gn_nat_gc(t.n, now + 5000000000ull, NULL), 0);
 	CHECK_EQ_INT(gn_nat_gc(t.n, now + 11000000000ull, NULL), 1);	/* the RST one */
-	CHECK_EQ_INT(gn_nat_ct_count(t.n), 4);
+	CHECK_EQ_INT(gn_nat_ct_count(t.n), 6);
 	CHECK_EQ_INT(gn_nat_gc(t.n, now + 31000000000ull, NULL), 1);	/* unreplied UDP */
+	CHECK_EQ_INT(gn_nat_ct_count(t.n), 4);
+	CHECK_EQ_INT(gn_nat_gc(t.n, now + 99000000000ull, NULL), 0);
+	CHECK_EQ_INT(gn_nat_gc(t.n, now + 121000000000ull, NULL), 1);	/* half-closed */
 	CHECK_EQ_INT(gn_nat_ct_count(t.n), 2);
+	CHECK_STR(gn_nat_stat_name(GN_STAT_DROP_TABLE_FULL), "drop_table_full");
+	CHECK(gn_nat_stat_name(GN_STAT_MAX) == NULL);
+	for (unsigned int i = 0; i < GN_STAT_MAX; i++)
+		CHECK(gn_nat_stat_name(i) != NULL);
 	to.tcp_est = 100;
 	CHECK_EQ_INT(gn_nat_gc(t.n, now + 99000000000ull, &to), 0);
 	CHECK_EQ_INT(gn_nat_gc(t.n, now + 102000000000ull, &to), 1);
