@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/ethtool.h>
+#include <linux/if_tun.h>
 #include <linux/pkt_cls.h>
 #include <linux/sockios.h>
 #include <net/if.h>
@@ -950,6 +951,119 @@ static struct gn_nat *netns_nat(const char *pin, int ifindex, int keep)
 	return n;
 }
 
+/* The L3 flavour on a real TUN device (what charon's kernel-libipsec uses): a UDP socket
+ * sends through the TUN device, the test reads the translated packet from the device and
+ * checks it from scratch, then writes a reply into the device that must reach the socket
+ * translated back. */
+static void test_tun_device_l3(void)
+{
+	struct sockaddr_in rem = { .sin_family = AF_INET, .sin_port = htons(53),
+				   .sin_addr.s_addr = htonl(REM) };
+	struct sockaddr_in me = { .sin_family = AF_INET, .sin_port = htons(5000),
+				  .sin_addr.s_addr = htonl(IP4(10, 0, 0, 1)) }, from;
+	socklen_t fl = sizeof(from);
+	struct ifreq ifr = { 0 };
+	unsigned char pkt[2048], l4[64], exp[256];
+	char ns[32], path[64];
+	int orig = -1, fns = -1, tun = -1, us = -1, found = 0;
+	struct gn_nat_opts o = { .l3 = 1 };
+	struct cidr4 g = { IP4(242, 1, 0, 0), 16 }, r = { IP4(242, 2, 0, 0), 16 };
+	uint32_t eip = EIP;
+	struct gn_nat *n = NULL;
+	uint64_t deadline = util_now_ns() + 5000000000ull;
+	size_t l4n, expl;
+	ssize_t got;
+
+	if (!need_root())
+		SKIP_TEST("needs root for a network namespace");
+	if (access("/dev/net/tun", R_OK | W_OK))
+		SKIP_TEST("no /dev/net/tun");
+	snprintf(ns, sizeof(ns), "sgn-tt%d", (int)getpid());
+	snprintf(path, sizeof(path), "/run/netns/%s", ns);
+	orig = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	REQUIRE(orig >= 0);
+	if (sh("ip netns add %s", ns)) {
+		CHECK(!"netns");
+		goto out;
+	}
+	fns = open(path, O_RDONLY | O_CLOEXEC);
+	if (fns < 0 || setns(fns, CLONE_NEWNET)) {
+		CHECK(!"enter netns");
+		goto out;
+	}
+	tun = open("/dev/net/tun", O_RDWR | O_CLOEXEC | O_NONBLOCK);
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "sgntun0");
+	ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+	if (tun < 0 || ioctl(tun, TUNSETIFF, &ifr)) {
+		CHECK(!"TUNSETIFF");
+		goto out;
+	}
+	if (sh("ip -n %s link set lo up && ip -n %s link set sgntun0 up", ns, ns) ||
+	    sh("ip -n %s addr add 10.0.0.1/24 dev sgntun0", ns) ||
+	    sh("ip -n %s route add 242.2.0.0/16 dev sgntun0", ns)) {
+		CHECK(!"tun setup");
+		goto out;
+	}
+	n = gn_nat_open(&o);
+	if (!n || gn_nat_set_local(n, &g, 1024, 65535) || gn_nat_set_egress_pool(n, &eip, 1) ||
+	    gn_nat_add_remote(n, &r, 2) ||
+	    gn_nat_attach(n, (int)if_nametoindex("sgntun0"))) {
+		CHECK(!"attach to the TUN device");
+		goto out;
+	}
+	us = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (us < 0 || bind(us, (struct sockaddr *)&me, sizeof(me)) ||
+	    sendto(us, "over tun", 8, 0, (struct sockaddr *)&rem, sizeof(rem)) != 8) {
+		CHECK(!"send");
+		goto out;
+	}
+	/* Read what the device carries (skipping e.g. IPv6 chatter) until our datagram. */
+	l4n = t_udp_l4(l4, 5000, 53, "over tun");
+	expl = t_ip(exp, 0, T_UDP, EIP, REM, l4, l4n, 0);
+	while (!found && util_now_ns() < deadline) {
+		if (wait_fd(tun, POLLIN))
+			break;
+		got = read(tun, pkt, sizeof(pkt));
+		if (got < 20 || pkt[0] >> 4 != 4 || pkt[9] != T_UDP)
+			continue;
+		found = 1;
+		CHECK_EQ_INT(got, expl);
+		/* The IPv4 id and TTL come from the stack: compare the rest. */
+		CHECK(t_csums_ok(pkt, (size_t)got, 0));
+		CHECK_EQ_INT(t_get32(pkt + 12), EIP);
+		CHECK_EQ_INT(t_get32(pkt + 16), REM);
+		CHECK((size_t)got == expl && memcmp(pkt + 20, exp + 20, expl - 20) == 0);
+	}
+	CHECK(found);
+	/* The answer comes in through the device. */
+	l4n = t_udp_l4(l4, 53, 5000, "answer");
+	expl = t_ip(pkt, 0, T_UDP, REM, EIP, l4, l4n, 0);
+	CHECK(write(tun, pkt, expl) == (ssize_t)expl);
+	if (wait_fd(us, POLLIN) == 0) {
+		char buf[64];
+
+		got = recvfrom(us, buf, sizeof(buf), 0, (struct sockaddr *)&from, &fl);
+		CHECK(got == 6 && !memcmp(buf, "answer", 6));
+		CHECK_EQ_INT(ntohl(from.sin_addr.s_addr), REM);
+	} else {
+		CHECK(!"answer received");
+	}
+	CHECK_EQ_INT(gn_nat_ct_count(n), 2);
+out:
+	if (us >= 0)
+		close(us);
+	gn_nat_close(n);
+	if (tun >= 0)
+		close(tun);
+	if (orig >= 0 && setns(orig, CLONE_NEWNET))
+		CHECK(!"back to the original netns");
+	if (fns >= 0)
+		close(fns);
+	if (orig >= 0)
+		close(orig);
+	(void)sh("ip netns del %s 2>/dev/null; true", ns);
+}
+
 static void test_netns_veth_restart(void)
 {
 	char a[32], b[32], pin[64], path[96];
@@ -1110,6 +1224,7 @@ int main(void)
 	RUN(test_l3_mode_udp);
 	RUN(test_src_egress_and_pool);
 	RUN(test_gc);
+	RUN(test_tun_device_l3);
 	RUN(test_netns_veth_restart);	/* last: it moves the process into a mount namespace */
 	return harness_done();
 }
