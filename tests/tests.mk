@@ -18,3 +18,7 @@ FUZZ_TARGETS += tests/fuzz/fuzz_vici.c
 UNIT_TESTS += tests/unit/test_election.c
 FUZZ_TARGETS += tests/fuzz/fuzz_election.c
 BENCH_PROGS += tests/bench/election_node.c
+UNIT_TESTS += tests/unit/test_globalnet_bpf.c
+UNIT_TESTS += tests/unit/test_gn_pool.c
+FUZZ_TARGETS += tests/fuzz/fuzz_globalnet_bpf.c
+BENCH_PROGS += tests/bench/bench_globalnet_bpf.c
