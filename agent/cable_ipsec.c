@@ -583,7 +583,7 @@ static int ipsec_init(const struct cable_config *cfg, struct cable_driver **out)
 			int esp = charon_probe_kernel_esp();
 
 			co.datapath = esp == 1 ? CHARON_DP_KERNEL : CHARON_DP_LIBIPSEC;
-			pr_info("ipsec: data path %s (kernel ESP %s)\n", charon_datapath_str(co.datapath),
+			pr_info("ipsec: charon data path: %s (kernel ESP %s)\n", charon_datapath_str(co.datapath),
 				esp == 1 ? "present" : esp == 0 ? "missing" : "probe failed");
 		}
 		if (co.datapath == CHARON_DP_LIBIPSEC) {

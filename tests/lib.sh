@@ -9,6 +9,8 @@ T_FAILED=0
 T_NAME=${T_NAME:-$(basename "$0" .sh)}
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 LAB=$ROOT/tests/lab/lab
+LAB_PREFIX=${LAB_PREFIX:-sal-}
+export LAB_PREFIX
 SUBAGENT=$ROOT/build/subagent
 
 t_pass() { echo "PASS: $T_NAME:$1"; }

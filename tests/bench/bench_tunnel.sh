@@ -84,11 +84,12 @@ EOC
 }
 
 manual_down() {
-	local p
-	for p in $(ip netns pids sal-c1-n1) $(ip netns pids sal-c2-n1); do
-		[ "$(cat /proc/$p/comm 2>/dev/null)" = charon ] && kill "$p"
+	local p n
+	for n in c1-n1 c2-n1; do
+		p=$(charon_pid $n) && kill "$p"
 	done
-	wait_until 10 bash -c '! ip netns pids sal-c1-n1 | xargs -r -n1 -I{} cat /proc/{}/comm 2>/dev/null | grep -q charon'
+	no_charon() { ! charon_pid c1-n1 >/dev/null && ! charon_pid c2-n1 >/dev/null; }
+	wait_until 10 no_charon
 	rm -rf "$MAN"
 }
 

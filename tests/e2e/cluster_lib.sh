@@ -2,7 +2,7 @@
 # agents on gateway nodes. Sourced by the demo, the end-to-end tests and the benchmarks
 # (after tests/lib.sh). Everything lives under $SA_RUN inside the lab's state directory,
 # so `lab down` removes it with the rest.
-SA_RUN=${SA_RUN:-/run/subagent-lab/sa}
+SA_RUN=${SA_RUN:-$("$LAB" statedir)/sa}
 BROKER_IP=198.18.0.10
 BROKER_PORT=8443
 
@@ -61,6 +61,15 @@ stop_agent() {
 	p=$(agent_pid "$1") || return 0
 	kill "$p" 2>/dev/null
 	wait_until 15 bash -c "! kill -0 $p 2>/dev/null"
+}
+
+# charon_pid NODE: the charon process of the agent on NODE
+charon_pid() {
+	local p
+	for p in $(ip netns pids "$("$LAB" netns "$1")"); do
+		[ "$(cat /proc/$p/comm 2>/dev/null)" = charon ] && { echo "$p"; return 0; }
+	done
+	return 1
 }
 
 # connected_count NODE: how many connections NODE's cluster reports as connected

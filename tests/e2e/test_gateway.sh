@@ -95,7 +95,7 @@ for c in c1 c3; do
 done
 
 # Fault: kill -9 charon on c1's gateway; the agent restarts it and the tunnels come back.
-cpid=$(for p in $(ip netns pids sal-c1-n1); do [ "$(cat /proc/$p/comm 2>/dev/null)" = charon ] && echo $p; done | head -1)
+cpid=$(charon_pid c1-n1)
 if [ -n "$cpid" ]; then
 	kill -9 "$cpid"
 	wait_until 30 ping_ok c1-n1-p1 "$P21" && wait_until 30 status_connected c1-n1 2 &&

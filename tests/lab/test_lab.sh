@@ -5,7 +5,8 @@ set -u
 . "$(dirname "$0")/../lib.sh"
 trap '"$LAB" down >/dev/null 2>&1' EXIT
 
-snapshot() { ip -o link | sed 's/ qlen [0-9]*//'; ip route; ip rule; ls /run | grep -c subagent-lab; }
+STATE=$("$LAB" statedir)
+snapshot() { ip -o link | sed 's/ qlen [0-9]*//'; ip route; ip rule; [ -e "$STATE" ] && echo state-dir-present; }
 before=$(snapshot)
 
 lx() { "$LAB" exec "$@"; }
@@ -88,7 +89,7 @@ check lab_still_up ping1 c1-n1-p1 "$P3"
 J=$("$LAB" show -o json)
 check overlap_same_cidrs jq -e '([.clusters[].pod_cidr] | unique | length == 1) and
   ([.clusters[].service_cidr] | unique | length == 1)' <<<"$J"
-n=$(ip netns list | grep -c '^sal-' || true)
+n=$(ip netns list | grep -c "^$LAB_PREFIX" || true)
 # inet + broker + 2 x (switch + 2 nodes + 2 pods)
 [ "$n" = 12 ] && t_pass up_twice_replaces || t_fail up_twice_replaces "$n namespaces"
 check overlap_pod_to_pod ping1 c2-n1-p1 10.1.2.11
@@ -102,13 +103,13 @@ else
 	t_fail sixteen_clusters "up failed"
 fi
 
-pids=$(for n in $(ip netns list | awk '{print $1}' | grep '^sal-'); do ip netns pids "$n"; done)
+pids=$(for n in $(ip netns list | awk '{print $1}' | grep "^$LAB_PREFIX"); do ip netns pids "$n"; done)
 "$LAB" down >&2
 after=$(snapshot)
-left=$(ip netns list | grep -c '^sal-' || true)
+left=$(ip netns list | grep -c "^$LAB_PREFIX" || true)
 alive=0
 for p in $pids; do kill -0 "$p" 2>/dev/null && alive=$((alive + 1)); done
-[ "$left" = 0 ] && [ "$alive" = 0 ] && [ "$before" = "$after" ] && [ ! -e /run/subagent-lab ] &&
+[ "$left" = 0 ] && [ "$alive" = 0 ] && [ "$before" = "$after" ] && [ ! -e "$STATE" ] &&
 	t_pass down_leaves_nothing ||
 	{ t_fail down_leaves_nothing "netns left: $left, processes alive: $alive"; diff <(echo "$before") <(echo "$after") >&2; }
 t_done
