@@ -452,7 +452,10 @@ static bool adv_eq(const struct election_adv *a, const struct election_adv *b)
 	return a->health_ip == b->health_ip && a->vtep_ip == b->vtep_ip &&
 	       !memcmp(a->vtep_mac, b->vtep_mac, sizeof(a->vtep_mac)) &&
 	       a->pod_net == b->pod_net && a->pod_prefix == b->pod_prefix &&
-	       a->private_ip == b->private_ip;
+	       a->private_ip == b->private_ip && a->tunnel_mtu == b->tunnel_mtu &&
+	       a->n_routes == b->n_routes &&
+	       !memcmp(a->route_net, b->route_net, a->n_routes * sizeof(a->route_net[0])) &&
+	       !memcmp(a->route_prefix, b->route_prefix, a->n_routes);
 }
 
 static void build_msg(const struct election *e, struct election_msg *m)

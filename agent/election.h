@@ -18,6 +18,7 @@
 #define ELECTION_ID_MAX		63	/* cluster ID: a DNS label */
 #define ELECTION_NAME_MAX	253	/* node name: a DNS name */
 #define ELECTION_MAX_PEERS	256	/* peers remembered (alive or dead) */
+#define ELECTION_MAX_ROUTES	64	/* remote subnets carried in one heartbeat */
 
 struct election;
 
@@ -29,6 +30,12 @@ struct election_adv {
 	uint32_t pod_net;	/* this node's pod CIDR slice (network, no host bits) */
 	uint8_t pod_prefix;	/* its prefix length, 0..32 */
 	uint32_t private_ip;
+	/* The active gateway's extras for the route agents (extension TLVs): the remote
+	 * clusters' subnets, and the MTU of its tunnel device (0: unknown). */
+	uint16_t tunnel_mtu;
+	uint8_t n_routes;
+	uint32_t route_net[ELECTION_MAX_ROUTES];
+	uint8_t route_prefix[ELECTION_MAX_ROUTES];
 };
 
 struct election_cfg {

@@ -6,8 +6,11 @@
  *   8  u64 epoch            16  u64 sequence (grows with every datagram of a sender)
  *  24  u32 health IP        28  u32 VTEP IP       32  u8[6] VTEP MAC
  *  38  u8 pod prefix        39  u8 reserved (0)   40  u32 pod network   44  u32 private IP
- *  48  u8 n, cluster ID[n]; u8 n, node name[n]; u16 n, extension[n] (ignored by v1,
- *      room for later fields without a version bump)
+ *  48  u8 n, cluster ID[n]; u8 n, node name[n]; u16 n, extension[n]
+ *      extension: TLVs (u8 type, u16 length, value); unknown types are skipped:
+ *        1  routes: length/5 entries of (u32 network, u8 prefix), at most
+ *           ELECTION_MAX_ROUTES, host bits zero
+ *        2  tunnel MTU: u16
  *  then HMAC-SHA256 over every byte before it (32 bytes).
  * The total length field must equal the datagram's length. */
 #include "agent/election.h"
@@ -59,13 +62,18 @@ int election_msg_encode(const struct election_msg *m, const uint8_t *key, size_t
 {
 	size_t cl = strnlen(m->cluster_id, sizeof(m->cluster_id));
 	size_t nl = strnlen(m->node, sizeof(m->node));
-	size_t len, off;
+	size_t len, off, ext;
 
 	if (!name_ok(m->cluster_id, cl, ELECTION_ID_MAX) ||
 	    !name_ok(m->node, nl, ELECTION_NAME_MAX) ||
 	    !pod_ok(m->adv.pod_net, m->adv.pod_prefix))
 		return -EINVAL;
-	len = MSG_FIXED + 1 + cl + 1 + nl + 2 + MSG_MAC;
+	for (unsigned i = 0; i < m->adv.n_routes; i++)
+		if (m->adv.n_routes > ELECTION_MAX_ROUTES ||
+		    !pod_ok(m->adv.route_net[i], m->adv.route_prefix[i]))
+			return -EINVAL;
+	ext = (m->adv.n_routes ? 3 + 5u * m->adv.n_routes : 0) + (m->adv.tunnel_mtu ? 5 : 0);
+	len = MSG_FIXED + 1 + cl + 1 + nl + 2 + ext + MSG_MAC;
 	if (len > cap || len > ELECTION_MSG_MAX)
 		return -EMSGSIZE;
 	put32(buf, MSG_MAGIC);
@@ -88,8 +96,23 @@ int election_msg_encode(const struct election_msg *m, const uint8_t *key, size_t
 	buf[off++] = (uint8_t)nl;
 	memcpy(buf + off, m->node, nl);
 	off += nl;
-	put16(buf + off, 0);
+	put16(buf + off, (uint16_t)ext);
 	off += 2;
+	if (m->adv.n_routes) {
+		buf[off] = 1;
+		put16(buf + off + 1, (uint16_t)(5 * m->adv.n_routes));
+		off += 3;
+		for (unsigned i = 0; i < m->adv.n_routes; i++, off += 5) {
+			put32(buf + off, m->adv.route_net[i]);
+			buf[off + 4] = m->adv.route_prefix[i];
+		}
+	}
+	if (m->adv.tunnel_mtu) {
+		buf[off] = 2;
+		put16(buf + off + 1, 2);
+		put16(buf + off + 3, m->adv.tunnel_mtu);
+		off += 5;
+	}
 	if (gnutls_hmac_fast(GNUTLS_MAC_SHA256, key, key_len, buf, off, buf + off) < 0)
 		return -EIO;
 	return (int)(off + MSG_MAC);
@@ -140,6 +163,34 @@ int election_msg_decode(const uint8_t *buf, size_t len, struct election_msg *m)
 	off += 2;
 	if (n != end - off)
 		return -EINVAL;
+	while (off < end) {
+		size_t tl;
+
+		if (end - off < 3)
+			return -EINVAL;
+		tl = get16(buf + off + 1);
+		if (tl > end - off - 3)
+			return -EINVAL;
+		if (buf[off] == 1) {
+			if (tl % 5 || tl / 5 > ELECTION_MAX_ROUTES || m->adv.n_routes)
+				return -EINVAL;
+			for (size_t i = 0; i < tl / 5; i++) {
+				uint32_t net = get32(buf + off + 3 + 5 * i);
+				uint8_t pfx = buf[off + 3 + 5 * i + 4];
+
+				if (!pod_ok(net, pfx) || pfx == 0)
+					return -EINVAL;
+				m->adv.route_net[i] = net;
+				m->adv.route_prefix[i] = pfx;
+			}
+			m->adv.n_routes = (uint8_t)(tl / 5);
+		} else if (buf[off] == 2) {
+			if (tl != 2)
+				return -EINVAL;
+			m->adv.tunnel_mtu = get16(buf + off + 3);
+		}
+		off += 3 + tl;
+	}
 	return 0;
 }
 

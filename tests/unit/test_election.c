@@ -111,7 +111,7 @@ static void test_codec_strict(void)
 	memcpy(big, buf, (size_t)len);
 	big[len] = 0;
 	CHECK_EQ_INT(election_msg_decode(big, (size_t)len + 1, &d), -EINVAL);
-	/* an extension block of 3 bytes is skipped by v1 */
+	/* an extension block holding one TLV of an unknown type is skipped */
 	memcpy(big, buf, (size_t)len - 32 - 2);
 	{
 		size_t off = (size_t)len - 32 - 2, tot = (size_t)len + 3;
@@ -119,11 +119,36 @@ static void test_codec_strict(void)
 		big[off] = 0;
 		big[off + 1] = 3;
 		memset(big + off + 2, 0xee, 3 + 32);
+		big[off + 2] = 0x7f;	/* type 127, length 0 */
+		big[off + 3] = 0;
+		big[off + 4] = 0;
 		big[6] = (uint8_t)(tot >> 8);
 		big[7] = (uint8_t)tot;
 		CHECK_EQ_INT(election_msg_decode(big, tot, &d), 0);
 		big[off + 1] = 4;	/* extension longer than what is there */
 		CHECK_EQ_INT(election_msg_decode(big, tot, &d), -EINVAL);
+	}
+	/* routes and the tunnel MTU travel in the extension */
+	{
+		struct election_msg r = m, out;
+		uint8_t rb[ELECTION_MSG_MAX];
+		int rl;
+
+		r.adv.n_routes = 2;
+		r.adv.route_net[0] = 0x0a020000;
+		r.adv.route_prefix[0] = 16;
+		r.adv.route_net[1] = 0x0a660000;
+		r.adv.route_prefix[1] = 16;
+		r.adv.tunnel_mtu = 1400;
+		rl = election_msg_encode(&r, KEY, 32, rb, sizeof(rb));
+		CHECK(rl > 0);
+		CHECK_EQ_INT(election_msg_decode(rb, (size_t)rl, &out), 0);
+		CHECK_EQ_INT(out.adv.n_routes, 2);
+		CHECK_EQ_INT(out.adv.route_net[1], 0x0a660000);
+		CHECK_EQ_INT(out.adv.route_prefix[1], 16);
+		CHECK_EQ_INT(out.adv.tunnel_mtu, 1400);
+		r.adv.route_net[1] = 0x0a660001;	/* host bits set */
+		CHECK_EQ_INT(election_msg_encode(&r, KEY, 32, rb, sizeof(rb)), -EINVAL);
 	}
 	/* bad names and pod networks are refused both ways */
 	strcpy(m.node, "bad name");
