@@ -26,6 +26,12 @@ static void usage(FILE *f)
 		"                          (default: as the broker sees it)\n"
 		"  --private-ip IP         the underlay address (default: the source towards the broker)\n"
 		"  --health-interval-ms N  time between health probes (default 1000)\n"
+		"  --no-gateway            never become the cluster's gateway (route agent only)\n"
+		"  --node-ip IP            this node's address on the cluster's node network\n"
+		"                          (default: the first address not towards the broker)\n"
+		"  --pod-cidr CIDR         this node's pod CIDR slice (for the gateway's return path)\n"
+		"  --election-interval-ms N  heartbeat interval (default 100)\n"
+		"  --election-dead-ms N    a node not heard for this long is dead (default 600)\n"
 		"  --log-level LEVEL       error, warn, info (default) or debug\n"
 		"  -h, --help              this text\n");
 }
@@ -40,10 +46,15 @@ int cmd_agent(int argc, char **argv)
 		{ "private-ip", required_argument, NULL, 'P' },
 		{ "health-interval-ms", required_argument, NULL, 'i' },
 		{ "log-level", required_argument, NULL, 'l' },
+		{ "no-gateway", no_argument, NULL, 'G' },
+		{ "node-ip", required_argument, NULL, 'N' },
+		{ "pod-cidr", required_argument, NULL, 'C' },
+		{ "election-interval-ms", required_argument, NULL, 'E' },
+		{ "election-dead-ms", required_argument, NULL, 'D' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct gateway_opts o = { 0 };
+	struct gateway_opts o = { .gateway_capable = true };
 	char host[HOST_NAME_MAX + 1], state[PATH_MAX];
 	enum log_level lvl;
 	int c;
@@ -74,6 +85,24 @@ int cmd_agent(int argc, char **argv)
 			}
 			log_set_level(lvl);
 			break;
+		case 'G': o.gateway_capable = false; break;
+		case 'N': o.node_ip = optarg; break;
+		case 'C': o.pod_cidr = optarg; break;
+		case 'E':
+		case 'D': {
+			char *end;
+			unsigned long ms = strtoul(optarg, &end, 10);
+
+			if (*end || ms < 10 || ms > 60000) {
+				fprintf(stderr, "subagent agent: --election-*-ms must be 10..60000\n");
+				return 2;
+			}
+			if (c == 'E')
+				o.election_interval_ns = ms * 1000000ull;
+			else
+				o.election_dead_ns = ms * 1000000ull;
+			break;
+		}
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}

@@ -238,7 +238,18 @@ int cmd_verify(int argc, char **argv)
 	} else {
 		snprintf(status_path, sizeof(status_path), "%s/status.json", state);
 	}
-	src.status_path = access(status_path, R_OK) == 0 ? status_path : NULL;
+	/* Counters are local on the active gateway; anywhere else they come from the broker. */
+	src.status_path = NULL;
+	{
+		char *txt = util_read_file(status_path, 4 << 20, NULL);
+		cJSON *o = txt ? cJSON_Parse(txt) : NULL;
+		const cJSON *role = cJSON_GetObjectItemCaseSensitive(o, "role");
+
+		if (cJSON_IsString(role) && !strcmp(role->valuestring, "gateway"))
+			src.status_path = status_path;
+		cJSON_Delete(o);
+		free(txt);
+	}
 	src.brk = brk;
 	src.cluster = cfg.cluster_id;
 	before = read_conns(&src, &t0);

@@ -1,7 +1,9 @@
 /* The gateway engine's loop and its table of remote endpoints. */
 #include "agent/gateway_int.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <ifaddrs.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -12,6 +14,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "agent/netlink.h"
 #include "common/log.h"
 #include "common/util.h"
 
@@ -276,7 +279,7 @@ static void load_cache(struct gateway *g)
 	pr_info("cache: %d remote endpoint(s) from %s\n", n, path);
 }
 
-static void drain_events(struct gateway *g)
+static int drain_events(struct gateway *g)
 {
 	struct gw_event *e;
 	uint64_t cnt;
@@ -311,9 +314,10 @@ static void drain_events(struct gateway *g)
 	}
 	if (changed)
 		gw_save_cache(g);
+	return changed;
 }
 
-/* ---- the loop ---- */
+/* ---- roles: the engine runs on the active gateway only ---- */
 
 static int add_fd(int ep, int fd)
 {
@@ -322,17 +326,304 @@ static int add_fd(int ep, int fd)
 	return fd < 0 ? 0 : epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
 }
 
+static void on_election_change(void *ctx)
+{
+	((struct gateway *)ctx)->roles_dirty = true;
+}
+
+/* The remote subnets this gateway routes, for the route agents and the return path. */
+static unsigned remote_subnets(struct gateway *g, struct cidr4 *out, unsigned max)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < g->n; i++)
+		for (unsigned j = 0; j < g->r[i].ep.n_subnets && n < max; j++)
+			out[n++] = g->r[i].ep.subnets[j];
+	return n;
+}
+
+static int tunnel_mtu(struct gateway *g)
+{
+	int m = netlink_link_mtu("ipsec0");
+
+	return m > 0 ? m : netlink_link_mtu("sa-vx0");
+}
+
+static void base_adv(struct gateway *g, struct election_adv *adv)
+{
+	memset(adv, 0, sizeof(*adv));
+	adv->health_ip = g->health_ip;
+	adv->vtep_ip = g->node_ip;
+	if (g->ra)
+		ra_vtep_mac(g->ra, adv->vtep_mac);
+	adv->pod_net = g->pod_cidr.addr;
+	adv->pod_prefix = g->pod_cidr.len;
+	adv->private_ip = g->private_ip;
+}
+
+/* Tells the route agents what the active gateway routes, and sets up the return path. */
+static void update_advert(struct gateway *g)
+{
+	struct election_adv adv;
+	struct cidr4 subs[ELECTION_MAX_ROUTES];
+	struct election_peer peers[64];
+	unsigned n = 0, np;
+
+	base_adv(g, &adv);
+	if (g->engine_on) {
+		int m = tunnel_mtu(g);
+
+		n = remote_subnets(g, subs, ELECTION_MAX_ROUTES);
+		for (unsigned i = 0; i < n; i++) {
+			adv.route_net[i] = subs[i].addr;
+			adv.route_prefix[i] = subs[i].len;
+		}
+		adv.n_routes = (uint8_t)n;
+		adv.tunnel_mtu = m > 0 ? (uint16_t)m : 0;
+	}
+	if (g->el)
+		election_set_adv(g->el, &adv);
+	if (g->ra) {
+		np = g->el ? election_peers(g->el, peers, 64) : 0;
+		ra_serve(g->ra, peers, np < 64 ? np : 64, subs, g->engine_on ? n : 0);
+	}
+}
+
+static const struct brk_informer_ops informer_ops;
+
+static void engine_stop(struct gateway *g)
+{
+	if (!g->engine_on)
+		return;
+	brk_informer_stop(g->inf);
+	g->inf = NULL;
+	if (g->cable) {
+		if (g->cable_fd >= 0)
+			epoll_ctl(g->epfd, EPOLL_CTL_DEL, g->cable_fd, NULL);
+		g->cops->fini(g->cable);
+		g->cable = NULL;
+		g->cable_fd = -1;
+	}
+	responder_stop(g->responder);
+	g->responder = NULL;
+	while (g->n)
+		drop_remote(g, &g->r[0], "this node is no longer the active gateway");
+	pthread_mutex_lock(&g->qlock);
+	while (g->qhead) {
+		struct gw_event *e = g->qhead;
+
+		g->qhead = e->next;
+		cJSON_Delete(e->obj);
+		free(e);
+	}
+	g->qtail = NULL;
+	pthread_mutex_unlock(&g->qlock);
+	g->engine_on = false;
+	g->local_published = false;
+	pr_info("gateway engine stopped\n");
+}
+
+static int engine_start(struct gateway *g)
+{
+	const struct gateway_opts *o = g->o;
+	struct cable_config cc = {
+		.local_cluster_id = g->cfg.cluster_id,
+		.psk = g->cfg.psk,
+		.ike_proposals = g->cfg.ike.ike_proposals,
+		.esp_proposals = g->cfg.ike.esp_proposals,
+		.start = CABLE_START_AUTO,
+		.on_event = on_cable_event,
+		.ctx = g,
+	};
+	struct cable_endpoint loc;
+	int err;
+
+	if (gw_local_init(g))
+		return -EINVAL;
+	cc.underlay_ip = g->private_ip;
+	cc.health_ip = g->health_ip;
+	if (g->health_ip) {
+		g->responder = responder_start(g->health_ip, PROBE_PORT);
+		if (!g->responder)
+			pr_warn("verify responder on port %d: %s\n", PROBE_PORT, strerror(errno));
+	}
+	snprintf(g->charon_dir, sizeof(g->charon_dir), "%s/charon", o->state_dir);
+	g->charon.dir = g->charon_dir;
+	g->charon.datapath = CHARON_DP_AUTO;
+	g->charon.natt_port = g->local.nat_t_port;
+	cc.charon = &g->charon;
+	err = g->cops->init(&cc, &g->cable);
+	if (err) {
+		pr_err("start cable driver %s: %s\n", g->cops->name, strerror(-err));
+		g->cable = NULL;
+		return err;
+	}
+	if (g->cops->describe) {
+		gw_to_cable(&g->local, &loc);
+		g->cops->describe(g->cable, &loc);
+		snprintf(g->local.vtep_mac, sizeof(g->local.vtep_mac), "%s", loc.vtep_mac);
+	}
+	g->cable_fd = g->cops->fd(g->cable);
+	if (add_fd(g->epfd, g->cable_fd))
+		pr_err("epoll: %s\n", strerror(errno));
+	g->engine_on = true;
+	g->local_published = false;
+	g->next_publish_ns = 0;
+	g->synced_once = false;
+	load_cache(g);
+	g->inf = brk_informer_start(g->brk, "endpoints", &informer_ops, g);
+	if (!g->inf)
+		pr_err("watch endpoints: %s (retrying on the next role change)\n", strerror(errno));
+	pr_info("gateway engine of cluster %s running on %s (cable %s, epoch %llu)\n",
+		g->cfg.cluster_id, o->node, g->cops->name,
+		(unsigned long long)(g->el ? election_epoch(g->el) : 0));
+	return 0;
+}
+
+static void roles_update(struct gateway *g)
+{
+	struct election_peer active;
+	bool is_active = g->el && election_is_active(g->el);
+
+	g->roles_dirty = false;
+	if (is_active && !g->engine_on) {
+		pr_info("this node is the active gateway (epoch %llu)\n",
+			(unsigned long long)election_epoch(g->el));
+		if (engine_start(g))
+			engine_stop(g);
+	} else if (!is_active && g->engine_on) {
+		pr_info("this node is no longer the active gateway\n");
+		engine_stop(g);
+	}
+	if (g->ra) {
+		if (!is_active && g->el && !election_active_peer(g->el, &active))
+			ra_follow(g->ra, &active);
+		else
+			ra_follow(g->ra, NULL);
+	}
+	update_advert(g);
+}
+
+/* The node's address on the cluster network: as given, else the first address that is
+ * not loopback, not in the cluster's own subnets and not the underlay towards the broker. */
+static int find_node_ip(struct gateway *g)
+{
+	struct ifaddrs *ifa, *i;
+	uint32_t avoid = 0;
+	int rc = -ENOENT;
+
+	if (g->o->node_ip)
+		return ip4_parse(g->o->node_ip, &g->node_ip) ? -EINVAL : 0;
+	if (g->cfg.n_broker_urls) {
+		char host[BRK_URL_MAX + 1];
+		unsigned port;
+		uint32_t b;
+
+		if (!brk_url_parse(g->cfg.broker_urls[0], host, sizeof(host), &port) &&
+		    !ip4_parse(host, &b))
+			(void)!netlink_source_for(b, &avoid);
+	}
+	if (getifaddrs(&ifa) < 0)
+		return -errno;
+	for (int pass = 0; pass < 2 && rc; pass++) {
+		for (i = ifa; i; i = i->ifa_next) {
+			uint32_t a;
+			bool skip = false;
+
+			if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET || !strcmp(i->ifa_name, "lo"))
+				continue;
+			a = ntohl(((struct sockaddr_in *)i->ifa_addr)->sin_addr.s_addr);
+			for (size_t k = 0; k < g->cfg.n_cluster_cidrs; k++)
+				skip |= cidr4_contains(&g->cfg.cluster_cidrs[k], a);
+			for (size_t k = 0; k < g->cfg.n_service_cidrs; k++)
+				skip |= cidr4_contains(&g->cfg.service_cidrs[k], a);
+			if (skip || (a >> 24) >= 240 || (a >> 16) == 0xa9fe || (pass == 0 && a == avoid))
+				continue;
+			g->node_ip = a;
+			rc = 0;
+			break;
+		}
+	}
+	freeifaddrs(ifa);
+	return rc;
+}
+
+static uint32_t broadcast_of(uint32_t addr)
+{
+	struct ifaddrs *ifa, *i;
+	uint32_t b = 0;
+
+	if (getifaddrs(&ifa) < 0)
+		return 0;
+	for (i = ifa; i; i = i->ifa_next) {
+		if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET || !i->ifa_netmask)
+			continue;
+		if (ntohl(((struct sockaddr_in *)i->ifa_addr)->sin_addr.s_addr) != addr)
+			continue;
+		b = addr | ~ntohl(((struct sockaddr_in *)i->ifa_netmask)->sin_addr.s_addr);
+		break;
+	}
+	freeifaddrs(ifa);
+	return b;
+}
+
+static int election_setup(struct gateway *g)
+{
+	struct election_cfg ec = { 0 };
+	char ip[16];
+	int rc = find_node_ip(g);
+
+	if (rc) {
+		pr_err("no address on the node network (set --node-ip): %s\n", strerror(-rc));
+		return rc;
+	}
+	if (g->o->pod_cidr && cidr4_parse(g->o->pod_cidr, &g->pod_cidr)) {
+		pr_err("--pod-cidr %s is not a CIDR\n", g->o->pod_cidr);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < g->cfg.n_cluster_cidrs && !g->health_ip; i++)
+		(void)!netlink_local_addr_in(&g->cfg.cluster_cidrs[i], &g->health_ip, NULL);
+	g->ra = ra_open(g->node_ip, g->health_ip);
+	if (!g->ra)
+		pr_warn("route agent: %s; this node will not route to other clusters\n",
+			strerror(errno));
+	ec.cluster_id = g->cfg.cluster_id;
+	ec.node = g->o->node;
+	ec.gateway_capable = g->o->gateway_capable;
+	ec.node_ip = g->node_ip;
+	ec.bcast = broadcast_of(g->node_ip);
+	ec.interval_ns = g->o->election_interval_ns;
+	ec.dead_ns = g->o->election_dead_ns;
+	ec.key = (const uint8_t *)g->cfg.token;
+	ec.key_len = strlen(g->cfg.token);
+	ec.state_dir = g->o->state_dir;
+	ec.on_change = on_election_change;
+	ec.ctx = g;
+	base_adv(g, &ec.adv);
+	g->el = election_open(&ec, util_now_ns());
+	if (!g->el) {
+		pr_err("election: %s\n", strerror(errno));
+		return -errno;
+	}
+	ip4_format(g->node_ip, ip);
+	pr_info("node %s (%s) of cluster %s, %s\n", g->o->node, ip, g->cfg.cluster_id,
+		g->o->gateway_capable ? "gateway-capable" : "not gateway-capable");
+	return 0;
+}
+
+/* ---- the loop ---- */
+
 int gateway_run(const struct gateway_opts *o)
 {
 	struct gateway *g = calloc(1, sizeof(*g));
 	sigset_t mask;
-	int sigfd = -1, epfd = -1, cable_fd, rc = 1, err;
+	int sigfd = -1, rc = 1, err;
 	uint64_t next_sec = 0;
 
 	if (!g)
 		return 1;
 	g->o = o;
-	g->evfd = -1;
+	g->evfd = g->epfd = g->cable_fd = -1;
 	pthread_mutex_init(&g->qlock, NULL);
 	/* Signals are taken through a signalfd; block them before any thread starts. */
 	sigemptyset(&mask);
@@ -362,87 +653,43 @@ int gateway_run(const struct gateway_opts *o)
 		goto out;
 	}
 	g->health = health_new(o->health_interval_ns ? o->health_interval_ns : SEC);
-	if (!g->health) {
-		pr_err("health checker: %s\n", strerror(errno));
-		goto out;
-	}
-	if (gw_local_init(g))
-		goto out;
-	if (g->health_ip) {
-		g->responder = responder_start(g->health_ip, PROBE_PORT);
-		if (!g->responder)
-			pr_warn("verify responder on port %d: %s\n", PROBE_PORT, strerror(errno));
-	}
-
-	{
-		struct cable_config cc = {
-			.local_cluster_id = g->cfg.cluster_id,
-			.psk = g->cfg.psk,
-			.ike_proposals = g->cfg.ike.ike_proposals,
-			.esp_proposals = g->cfg.ike.esp_proposals,
-			.start = CABLE_START_AUTO,
-			.on_event = on_cable_event,
-			.ctx = g,
-			.underlay_ip = g->private_ip,
-			.health_ip = g->health_ip,
-		};
-		struct cable_endpoint loc;
-
-		snprintf(g->charon_dir, sizeof(g->charon_dir), "%s/charon", o->state_dir);
-		g->charon.dir = g->charon_dir;
-		g->charon.datapath = CHARON_DP_AUTO;
-		g->charon.natt_port = g->local.nat_t_port;
-		cc.charon = &g->charon;
-		err = g->cops->init(&cc, &g->cable);
-		if (err) {
-			pr_err("start cable driver %s: %s\n", g->cops->name, strerror(-err));
-			goto out;
-		}
-		if (g->cops->describe) {
-			gw_to_cable(&g->local, &loc);
-			g->cops->describe(g->cable, &loc);
-			snprintf(g->local.vtep_mac, sizeof(g->local.vtep_mac), "%s", loc.vtep_mac);
-		}
-	}
-
 	g->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
-	epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (g->evfd < 0 || sigfd < 0 || epfd < 0) {
+	g->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (!g->health || g->evfd < 0 || sigfd < 0 || g->epfd < 0) {
 		pr_err("event loop: %s\n", strerror(errno));
 		goto out;
 	}
-	cable_fd = g->cops->fd(g->cable);
-	if (add_fd(epfd, g->evfd) || add_fd(epfd, sigfd) || add_fd(epfd, health_fd(g->health)) ||
-	    add_fd(epfd, cable_fd)) {
+	if (election_setup(g))
+		goto out;
+	if (add_fd(g->epfd, g->evfd) || add_fd(g->epfd, sigfd) ||
+	    add_fd(g->epfd, health_fd(g->health)) || add_fd(g->epfd, election_fd(g->el))) {
 		pr_err("epoll: %s\n", strerror(errno));
 		goto out;
 	}
 
-	load_cache(g);
-	g->inf = brk_informer_start(g->brk, "endpoints", &informer_ops, g);
-	if (!g->inf) {
-		pr_err("watch endpoints: %s\n", strerror(errno));
-		goto out;
-	}
-	pr_info("gateway %s of cluster %s running (cable %s)\n", o->node, g->cfg.cluster_id,
-		g->cops->name);
-
 	for (;;) {
 		struct epoll_event evs[8];
-		uint64_t now = util_now_ns(), wait;
+		uint64_t now = util_now_ns(), wait, ew;
 		int n;
 
+		ew = election_tick(g->el, now);
+		if (g->roles_dirty)
+			roles_update(g);
 		if (now >= next_sec) {
 			next_sec = now + SEC;
-			gw_publish_endpoint(g, now);
-			gw_publish_status(g, now);
+			if (g->engine_on)
+				gw_publish_endpoint(g, now);
+			if (g->o->gateway_capable)
+				gw_publish_status(g, now);
 			gw_write_status_file(g);
 		}
-		wait = health_tick(g->health, now);
+		wait = g->engine_on ? health_tick(g->health, now) : SEC;
 		if (next_sec - now < wait)
 			wait = next_sec - now;
-		n = epoll_wait(epfd, evs, 8, (int)(wait / 1000000) + 1);
+		if (ew < wait)
+			wait = ew;
+		n = epoll_wait(g->epfd, evs, 8, (int)(wait / 1000000) + 1);
 		if (n < 0 && errno != EINTR) {
 			pr_err("epoll_wait: %s\n", strerror(errno));
 			break;
@@ -459,35 +706,32 @@ int gateway_run(const struct gateway_opts *o)
 					goto out;
 				}
 			} else if (fd == g->evfd) {
-				drain_events(g);
+				if (drain_events(g))
+					update_advert(g);
 			} else if (fd == health_fd(g->health)) {
 				health_on_readable(g->health, util_now_ns());
-			} else if (fd == cable_fd) {
+			} else if (fd == election_fd(g->el)) {
+				election_on_readable(g->el, util_now_ns());
+			} else if (g->cable && fd == g->cable_fd) {
 				(void)g->cops->dispatch(g->cable);
 			}
 		}
+		if (g->roles_dirty)
+			roles_update(g);
 	}
 out:
-	brk_informer_stop(g->inf);
-	if (g->cable)
-		g->cops->fini(g->cable);
+	engine_stop(g);
+	election_close(g->el);
+	ra_close(g->ra);
 	health_free(g->health);
-	responder_stop(g->responder);
 	brk_client_free(g->brk);
 	cluster_config_free(&g->cfg);
 	if (sigfd >= 0)
 		close(sigfd);
-	if (epfd >= 0)
-		close(epfd);
+	if (g->epfd >= 0)
+		close(g->epfd);
 	if (g->evfd >= 0)
 		close(g->evfd);
-	while (g->qhead) {
-		struct gw_event *e = g->qhead;
-
-		g->qhead = e->next;
-		cJSON_Delete(e->obj);
-		free(e);
-	}
 	pthread_mutex_destroy(&g->qlock);
 	free(g);
 	return rc;

@@ -5,6 +5,7 @@
 #ifndef SA_GATEWAY_H
 #define SA_GATEWAY_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct gateway_opts {
@@ -14,6 +15,11 @@ struct gateway_opts {
 	const char *public_ip;		/* NULL: ask the broker (whoami) */
 	const char *private_ip;		/* NULL: the source address towards the broker */
 	uint64_t health_interval_ns;	/* 0: 1 s */
+	bool gateway_capable;		/* may become the cluster's active gateway */
+	const char *node_ip;		/* address on the cluster's node network; NULL: guess */
+	const char *pod_cidr;		/* this node's pod CIDR slice, or NULL */
+	uint64_t election_interval_ns;	/* 0: the election's default (100 ms) */
+	uint64_t election_dead_ns;	/* 0: the election's default (600 ms) */
 };
 
 /* Runs until SIGTERM/SIGINT. Returns the process exit code. */

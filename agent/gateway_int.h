@@ -15,6 +15,8 @@
 #include "agent/gateway.h"
 #include "agent/health.h"
 #include "agent/probe.h"
+#include "agent/election.h"
+#include "agent/route_agent.h"
 #include "broker/client.h"
 #include "broker/cluster_config.h"
 
@@ -56,6 +58,17 @@ struct gateway {
 
 	struct gw_remote r[GW_MAX_REMOTES];
 	unsigned n;
+
+	/* every node: the election and the route agent; the engine (cable, informer,
+	 * publishing) runs only while this node is the active gateway */
+	struct election *el;
+	struct route_agent *ra;
+	uint32_t node_ip;
+	struct cidr4 pod_cidr;
+	bool engine_on;
+	uint64_t seen_gen;
+	bool roles_dirty;
+	int epfd, cable_fd;
 
 	pthread_mutex_t qlock;
 	struct gw_event *qhead, *qtail;

@@ -135,16 +135,17 @@ int gw_local_init(struct gateway *g)
 	return 0;
 }
 
-/* The epoch for a newly published endpoint: above every epoch our cluster has used. */
-static uint64_t next_epoch(struct gateway *g)
+/* The highest epoch any endpoint of our cluster has in the broker (0: none). */
+static uint64_t broker_max_epoch(struct gateway *g, cJSON **list_out)
 {
 	cJSON *list = NULL, *items;
 	const cJSON *it;
 	uint64_t max = 0;
 	struct brk_status st;
 
+	*list_out = NULL;
 	if (brk_list(g->brk, "endpoints", &list, &st))
-		return 1;
+		return 0;
 	items = cJSON_GetObjectItemCaseSensitive(list, "items");
 	cJSON_ArrayForEach(it, items) {
 		struct sa_endpoint ep;
@@ -154,8 +155,29 @@ static uint64_t next_epoch(struct gateway *g)
 		    !strcmp(ep.cluster_id, g->cfg.cluster_id) && ep.epoch > max)
 			max = ep.epoch;
 	}
-	cJSON_Delete(list);
-	return max + 1;
+	*list_out = list;
+	return max;
+}
+
+/* Older endpoints of our cluster (other gateways before a failover) go away, so that no
+ * remote cluster can pick them up again. */
+static void delete_stale(struct gateway *g, const cJSON *list)
+{
+	const cJSON *it;
+
+	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(list, "items")) {
+		struct sa_endpoint ep;
+		struct brk_status st;
+		char err[64];
+
+		if (endpoint_from_json(it, &ep, err, sizeof(err)) ||
+		    strcmp(ep.cluster_id, g->cfg.cluster_id) || !strcmp(ep.name, g->local.name) ||
+		    ep.epoch >= g->local.epoch)
+			continue;
+		if (brk_delete(g->brk, "endpoints", ep.name, NULL, &st) == 0)
+			pr_info("deleted the stale endpoint %s (epoch %llu)\n", ep.name,
+				(unsigned long long)ep.epoch);
+	}
 }
 
 static void publish_failed(struct gateway *g, uint64_t now, const char *what,
@@ -172,7 +194,7 @@ static void publish_failed(struct gateway *g, uint64_t now, const char *what,
 void gw_publish_endpoint(struct gateway *g, uint64_t now)
 {
 	struct brk_status st;
-	cJSON *cur = NULL, *obj, *meta;
+	cJSON *cur = NULL, *obj, *meta, *list = NULL;
 	char path[PATH_MAX], *s;
 	int rc;
 
@@ -183,21 +205,24 @@ void gw_publish_endpoint(struct gateway *g, uint64_t now)
 		publish_failed(g, now, "get", &st);
 		return;
 	}
-	if (!rc) {
+	/* The epoch is the election's term; it must be above every epoch our cluster used
+	 * before (a restart without failover keeps it: then the highest is our own). */
+	{
+		uint64_t bmax = broker_max_epoch(g, &list), mine = 0;
 		struct sa_endpoint old;
 		char err[64];
 
-		/* Restarted without a failover: keep our epoch. */
-		if (!endpoint_from_json(cur, &old, err, sizeof(err)))
-			g->local.epoch = old.epoch;
-		if (!g->local.epoch)
-			g->local.epoch = next_epoch(g);
-	} else {
-		g->local.epoch = next_epoch(g);
+		if (!rc && !endpoint_from_json(cur, &old, err, sizeof(err)))
+			mine = old.epoch;
+		if (g->el && bmax >= election_epoch(g->el) && mine != bmax &&
+		    election_set_min_epoch(g->el, bmax))
+			pr_warn("election: cannot record epoch %llu\n", (unsigned long long)bmax);
+		g->local.epoch = g->el ? election_epoch(g->el) : (mine ? mine : bmax + 1);
 	}
 	obj = endpoint_to_json(&g->local);
 	if (!obj) {
 		cJSON_Delete(cur);
+		cJSON_Delete(list);
 		return;
 	}
 	if (!rc) {
@@ -210,9 +235,12 @@ void gw_publish_endpoint(struct gateway *g, uint64_t now)
 	cJSON_Delete(cur);
 	if (rc) {
 		cJSON_Delete(obj);
+		cJSON_Delete(list);
 		publish_failed(g, now, "write", &st);
 		return;
 	}
+	delete_stale(g, list);
+	cJSON_Delete(list);
 	pr_info("published endpoint %s (public %s, private %s, epoch %llu)\n", g->local.name,
 		g->local.public_ip, g->local.private_ip, (unsigned long long)g->local.epoch);
 	g->local_published = true;
@@ -249,7 +277,7 @@ cJSON *gw_connections_json(struct gateway *g)
 	struct cable_status *all = NULL;
 	size_t nall = 0;
 
-	if (g->cops->list(g->cable, &all, &nall))
+	if (!g->cable || g->cops->list(g->cable, &all, &nall))
 		nall = 0;
 	for (unsigned i = 0; arr && i < g->n; i++) {
 		struct gw_remote *r = &g->r[i];
@@ -325,7 +353,7 @@ void gw_publish_status(struct gateway *g, uint64_t now)
 	cJSON_AddStringToObject(meta, "name", name);
 	cJSON_AddStringToObject(spec, "clusterID", g->cfg.cluster_id);
 	cJSON_AddStringToObject(spec, "hostname", g->o->node);
-	cJSON_AddStringToObject(spec, "haStatus", "active");
+	cJSON_AddStringToObject(spec, "haStatus", g->engine_on ? "active" : "passive");
 	cJSON_AddStringToObject(spec, "publicIP", g->local.public_ip);
 	cJSON_AddStringToObject(spec, "privateIP", g->local.private_ip);
 	cJSON_AddStringToObject(spec, "cableDriver", g->cops->name);
@@ -356,7 +384,15 @@ void gw_write_status_file(struct gateway *g)
 		return;
 	cJSON_AddStringToObject(o, "cluster", g->cfg.cluster_id);
 	cJSON_AddStringToObject(o, "node", g->o->node);
-	cJSON_AddStringToObject(o, "role", "gateway");
+	cJSON_AddStringToObject(o, "role", g->engine_on ? "gateway" :
+				g->o->gateway_capable ? "standby" : "node");
+	{
+		struct election_peer a;
+
+		if (g->el && !election_active_peer(g->el, &a))
+			cJSON_AddStringToObject(o, "active_gateway", a.node);
+		cJSON_AddNumberToObject(o, "epoch", g->el ? (double)election_epoch(g->el) : 0);
+	}
 	cJSON_AddStringToObject(o, "cable_driver", g->cops->name);
 	cJSON_AddStringToObject(o, "public_ip", g->local.public_ip);
 	cJSON_AddStringToObject(o, "private_ip", g->local.private_ip);

@@ -524,6 +524,49 @@ int netlink_rule_del(struct netlink *nl, uint32_t prio, uint32_t table)
 	return err;
 }
 
+static struct rtnl_rule *build_rule_from(uint32_t prio, uint32_t table, const struct cidr4 *src)
+{
+	struct rtnl_rule *r = build_rule(prio, table);
+	struct nl_addr *a = addr4(src->addr, src->len);
+
+	if (!r || !a) {
+		if (r)
+			rtnl_rule_put(r);
+		if (a)
+			nl_addr_put(a);
+		return NULL;
+	}
+	rtnl_rule_set_src(r, a);
+	nl_addr_put(a);
+	return r;
+}
+
+int netlink_rule_from_ensure(struct netlink *nl, uint32_t prio, uint32_t table,
+			     const struct cidr4 *src)
+{
+	struct rtnl_rule *r = build_rule_from(prio, table, src);
+	int err;
+
+	if (!r)
+		return -ENOMEM;
+	err = nlerr(rtnl_rule_add(nl->sk, r, NLM_F_CREATE | NLM_F_EXCL));
+	rtnl_rule_put(r);
+	return err == -EEXIST ? 0 : err;
+}
+
+int netlink_rule_from_del(struct netlink *nl, uint32_t prio, uint32_t table,
+			  const struct cidr4 *src)
+{
+	struct rtnl_rule *r = build_rule_from(prio, table, src);
+	int err;
+
+	if (!r)
+		return -ENOMEM;
+	err = nlerr(rtnl_rule_delete(nl->sk, r, 0));
+	rtnl_rule_put(r);
+	return err;
+}
+
 int netlink_source_for(uint32_t dst, uint32_t *src)
 {
 	struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(9),

@@ -69,6 +69,11 @@ int netlink_fdb_del(struct netlink *nl, const char *dev, const uint8_t mac[6], u
 int netlink_rule_ensure(struct netlink *nl, uint32_t prio, uint32_t table)
 	__attribute__((warn_unused_result));
 int netlink_rule_del(struct netlink *nl, uint32_t prio, uint32_t table);
+/* "from SRC lookup TABLE" at priority prio. */
+int netlink_rule_from_ensure(struct netlink *nl, uint32_t prio, uint32_t table,
+			     const struct cidr4 *src) __attribute__((warn_unused_result));
+int netlink_rule_from_del(struct netlink *nl, uint32_t prio, uint32_t table,
+			  const struct cidr4 *src);
 
 /* The local source address the kernel would use to reach dst (no packet is sent). */
 int netlink_source_for(uint32_t dst, uint32_t *src) __attribute__((warn_unused_result));

@@ -18,6 +18,10 @@ int routes_init(struct netlink *nl) __attribute__((warn_unused_result));
 int routes_add(struct netlink *nl, const struct cidr4 *dst, uint32_t gw, const char *dev,
 	       uint32_t src, uint32_t mtu) __attribute__((warn_unused_result));
 int routes_del(struct netlink *nl, const struct cidr4 *dst, const char *dev);
+/* The same in another table (the gateway's return table). */
+int routes_add_table(struct netlink *nl, uint32_t table, const struct cidr4 *dst, uint32_t gw,
+		     const char *dev, uint32_t src, uint32_t mtu) __attribute__((warn_unused_result));
+int routes_del_table(struct netlink *nl, uint32_t table, const struct cidr4 *dst, const char *dev);
 void routes_fini(struct netlink *nl);
 
 #endif
