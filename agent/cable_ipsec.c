@@ -43,7 +43,9 @@ struct peer {
 	uint32_t remote_ip;
 	bool ike_up, child_up;
 	uint64_t ike_uid, child_uid;	/* charon's unique IDs of the SAs we consider current */
-	bool recovering;		/* initiate whatever the role: our charon restarted */
+	bool recovering;		/* initiate whatever the role: our charon restarted, or
+					 * this gateway just took over (see ipsec_connect) */
+	uint32_t sa_remote;		/* remote address of the current IKE_SA, 0: none */
 	unsigned backoff_s;		/* between initiation attempts */
 	uint64_t next_try_ns;
 };
@@ -70,6 +72,7 @@ struct cable_driver {
 
 	/* kernel-libipsec: charon's own routes cannot carry a service CIDR that has no local
 	 * address, so the driver routes remote subnets through the TUN device itself */
+	uint64_t started_ns;
 	struct netlink *nl;
 	uint32_t health_ip;
 	uint32_t anchors[CABLE_MAX_SUBNETS];	/* addresses we put on lo, see ensure_anchors() */
@@ -77,6 +80,7 @@ struct cable_driver {
 };
 
 #define LIBIPSEC_DEV "ipsec0"
+#define INITIATE_ALL_NS (10 * NS_PER_S)
 
 /* Routes to the remote subnets through charon's TUN device, with a source address inside
  * our subnets so the node's own traffic matches the tunnel's selectors too. */
@@ -206,6 +210,13 @@ static void on_vici_event(void *ctx, const char *name, const struct vici_node *m
 		if (cs && cs->child && cs->child->type == VICI_NODE_SECTION)
 			child_uid = get_u64(cs->child, "uniqueid");
 		was = p->ike_up && p->child_up;
+		if (up) {
+			const char *rh = vici_get_str(n, "remote-host");
+			uint32_t a;
+
+			if (rh && !ip4_parse(rh, &a))
+				p->sa_remote = a;
+		}
 		if (child && up) {
 			p->child_up = true;
 			p->child_uid = child_uid;
@@ -376,6 +387,10 @@ static int load_conn(struct cable_driver *d, const struct peer *p, bool active)
 	vici_end_list(b);
 	vici_begin_list(b, "remote_addrs");
 	vici_add_item_str(b, rip);
+	/* Any address may answer for the cluster (its identity and key decide): a gateway
+	 * that took over after a failover reaches us before the broker tells us its address,
+	 * even while the broker is down. We initiate to rip, the first entry. */
+	vici_add_item_str(b, "0.0.0.0/0");
 	vici_end_list(b);
 	/* IKE on the NAT-T port too: one UDP port carries everything. */
 	vici_add_kv_fmt(b, "local_port", "%u", p->local.natt_port ? p->local.natt_port : 4500);
@@ -550,6 +565,7 @@ static int ipsec_init(const struct cable_config *cfg, struct cable_driver **out)
 	if (!d)
 		return -ENOMEM;
 	d->epfd = d->tfd = d->ep_vc_fd = d->ep_pid_fd = -1;
+	d->started_ns = util_now_ns();
 	snprintf(d->local_id, sizeof(d->local_id), "%s", cfg->local_cluster_id);
 	d->psk = strdup(cfg->psk);
 	d->ike_proposals = cfg->ike_proposals ? strdup(cfg->ike_proposals) : NULL;
@@ -637,13 +653,20 @@ static int ipsec_connect(struct cable_driver *d, const struct cable_endpoint *re
 		bool changed = p->remote_ip != remote_ip || !endpoint_equal(&p->remote, remote) ||
 			       !endpoint_equal(&p->local, local);
 
+		bool same_sa = p->ike_up && p->child_up && p->sa_remote == remote_ip;
+
 		if (!changed)
 			return 0;
 		np.ike_up = p->ike_up;
 		np.child_up = p->child_up;
+		np.ike_uid = p->ike_uid;
+		np.child_uid = p->child_uid;
+		np.sa_remote = p->sa_remote;
 		remove_routes(d, p);
 		*p = np;
-		if (d->vc && terminate_ike(d, remote->cluster_id))
+		/* The SA already runs to the new address (the new gateway reached us first):
+		 * keep it, only the configuration is reloaded. */
+		if (!same_sa && d->vc && terminate_ike(d, remote->cluster_id))
 			pr_warn("ipsec: terminate %s before update: failed\n", remote->cluster_id);
 	} else {
 		struct peer *n = realloc(d->peers, (d->n_peers + 1) * sizeof(*n));
@@ -652,6 +675,9 @@ static int ipsec_connect(struct cable_driver *d, const struct cable_endpoint *re
 			return -ENOMEM;
 		d->peers = n;
 		p = &d->peers[d->n_peers++];
+		/* Right after this gateway started (a failover, or a restart) it initiates
+		 * whatever its role, so remote gateways learn its address from IKE at once. */
+		np.recovering = util_now_ns() - d->started_ns < INITIATE_ALL_NS;
 		*p = np;
 	}
 	/* While charon is away the peer is remembered and loaded on recovery. */
