@@ -3,6 +3,8 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <ifaddrs.h>
 #include <limits.h>
 #include <signal.h>
@@ -319,6 +321,18 @@ static int drain_events(struct gateway *g)
 
 /* ---- roles: the engine runs on the active gateway only ---- */
 
+uint64_t gw_epoch(struct gateway *g)
+{
+	uint64_t e;
+
+	if (!g->el)
+		return 0;
+	pthread_mutex_lock(&g->el_lock);
+	e = election_epoch(g->el);
+	pthread_mutex_unlock(&g->el_lock);
+	return e;
+}
+
 static int add_fd(int ep, int fd)
 {
 	struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
@@ -326,9 +340,39 @@ static int add_fd(int ep, int fd)
 	return fd < 0 ? 0 : epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
 }
 
+/* Runs on the election thread, inside election_tick()/election_on_readable(). */
 static void on_election_change(void *ctx)
 {
-	((struct gateway *)ctx)->roles_dirty = true;
+	struct gateway *g = ctx;
+	uint64_t one = 1;
+
+	if (write(g->el_evfd, &one, sizeof(one)) < 0)
+		pr_debug("election eventfd: %s\n", strerror(errno));
+}
+
+static void *election_main(void *arg)
+{
+	struct gateway *g = arg;
+
+	for (;;) {
+		struct pollfd p[2] = { { .fd = election_fd(g->el), .events = POLLIN },
+				       { .fd = g->el_stopfd[0], .events = POLLIN } };
+		uint64_t wait;
+
+		pthread_mutex_lock(&g->el_lock);
+		wait = election_tick(g->el, util_now_ns());
+		pthread_mutex_unlock(&g->el_lock);
+		if (poll(p, 2, (int)(wait / 1000000) + 1) < 0 && errno != EINTR)
+			break;
+		if (p[1].revents)
+			break;
+		if (p[0].revents & POLLIN) {
+			pthread_mutex_lock(&g->el_lock);
+			election_on_readable(g->el, util_now_ns());
+			pthread_mutex_unlock(&g->el_lock);
+		}
+	}
+	return NULL;
 }
 
 /* The remote subnets this gateway routes, for the route agents and the return path. */
@@ -381,10 +425,12 @@ static void update_advert(struct gateway *g)
 		adv.n_routes = (uint8_t)n;
 		adv.tunnel_mtu = m > 0 ? (uint16_t)m : 0;
 	}
+	pthread_mutex_lock(&g->el_lock);
 	if (g->el)
 		election_set_adv(g->el, &adv);
+	np = g->el ? election_peers(g->el, peers, 64) : 0;
+	pthread_mutex_unlock(&g->el_lock);
 	if (g->ra) {
-		np = g->el ? election_peers(g->el, peers, 64) : 0;
 		ra_serve(g->ra, peers, np < 64 ? np : 64, subs, g->engine_on ? n : 0);
 	}
 }
@@ -475,20 +521,23 @@ static int engine_start(struct gateway *g)
 	if (!g->inf)
 		pr_err("watch endpoints: %s (retrying on the next role change)\n", strerror(errno));
 	pr_info("gateway engine of cluster %s running on %s (cable %s, epoch %llu)\n",
-		g->cfg.cluster_id, o->node, g->cops->name,
-		(unsigned long long)(g->el ? election_epoch(g->el) : 0));
+		g->cfg.cluster_id, o->node, g->cops->name, (unsigned long long)gw_epoch(g));
 	return 0;
 }
 
 static void roles_update(struct gateway *g)
 {
 	struct election_peer active;
-	bool is_active = g->el && election_is_active(g->el);
+	bool is_active, have_active;
 
+	pthread_mutex_lock(&g->el_lock);
+	is_active = election_is_active(g->el);
+	have_active = election_active_peer(g->el, &active) == 0;
+	pthread_mutex_unlock(&g->el_lock);
 	g->roles_dirty = false;
 	if (is_active && !g->engine_on) {
 		pr_info("this node is the active gateway (epoch %llu)\n",
-			(unsigned long long)election_epoch(g->el));
+			(unsigned long long)gw_epoch(g));
 		if (engine_start(g))
 			engine_stop(g);
 	} else if (!is_active && g->engine_on) {
@@ -496,7 +545,7 @@ static void roles_update(struct gateway *g)
 		engine_stop(g);
 	}
 	if (g->ra) {
-		if (!is_active && g->el && !election_active_peer(g->el, &active))
+		if (!is_active && have_active)
 			ra_follow(g->ra, &active);
 		else
 			ra_follow(g->ra, NULL);
@@ -605,6 +654,12 @@ static int election_setup(struct gateway *g)
 		pr_err("election: %s\n", strerror(errno));
 		return -errno;
 	}
+	if (pipe2(g->el_stopfd, O_CLOEXEC) < 0 ||
+	    (errno = pthread_create(&g->el_thr, NULL, election_main, g))) {
+		pr_err("election thread: %s\n", strerror(errno));
+		return -errno;
+	}
+	g->el_thr_started = true;
 	ip4_format(g->node_ip, ip);
 	pr_info("node %s (%s) of cluster %s, %s\n", g->o->node, ip, g->cfg.cluster_id,
 		g->o->gateway_capable ? "gateway-capable" : "not gateway-capable");
@@ -624,7 +679,10 @@ int gateway_run(const struct gateway_opts *o)
 		return 1;
 	g->o = o;
 	g->evfd = g->epfd = g->cable_fd = -1;
+	g->el_stopfd[0] = g->el_stopfd[1] = -1;
 	pthread_mutex_init(&g->qlock, NULL);
+	pthread_mutex_init(&g->el_lock, NULL);
+	g->el_evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	/* Signals are taken through a signalfd; block them before any thread starts. */
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
@@ -663,7 +721,7 @@ int gateway_run(const struct gateway_opts *o)
 	if (election_setup(g))
 		goto out;
 	if (add_fd(g->epfd, g->evfd) || add_fd(g->epfd, sigfd) ||
-	    add_fd(g->epfd, health_fd(g->health)) || add_fd(g->epfd, election_fd(g->el))) {
+	    add_fd(g->epfd, health_fd(g->health)) || add_fd(g->epfd, g->el_evfd)) {
 		pr_err("epoll: %s\n", strerror(errno));
 		goto out;
 	}
@@ -673,7 +731,7 @@ int gateway_run(const struct gateway_opts *o)
 		uint64_t now = util_now_ns(), wait, ew;
 		int n;
 
-		ew = election_tick(g->el, now);
+		ew = SEC;
 		if (g->roles_dirty)
 			roles_update(g);
 		if (now >= next_sec) {
@@ -710,8 +768,11 @@ int gateway_run(const struct gateway_opts *o)
 					update_advert(g);
 			} else if (fd == health_fd(g->health)) {
 				health_on_readable(g->health, util_now_ns());
-			} else if (fd == election_fd(g->el)) {
-				election_on_readable(g->el, util_now_ns());
+			} else if (fd == g->el_evfd) {
+				uint64_t cnt;
+
+				if (read(g->el_evfd, &cnt, sizeof(cnt)) > 0)
+					g->roles_dirty = true;
 			} else if (g->cable && fd == g->cable_fd) {
 				(void)g->cops->dispatch(g->cable);
 			}
@@ -720,8 +781,20 @@ int gateway_run(const struct gateway_opts *o)
 			roles_update(g);
 	}
 out:
+	/* Heartbeats go on while the engine stops: an agent restarted at once reclaims the
+	 * role (its state file is fresh) and no standby takes over meanwhile. */
 	engine_stop(g);
+	if (g->el_thr_started) {
+		(void)!write(g->el_stopfd[1], "x", 1);
+		pthread_join(g->el_thr, NULL);
+	}
 	election_close(g->el);
+	if (g->el_stopfd[0] >= 0) {
+		close(g->el_stopfd[0]);
+		close(g->el_stopfd[1]);
+	}
+	if (g->el_evfd >= 0)
+		close(g->el_evfd);
 	ra_close(g->ra);
 	health_free(g->health);
 	brk_client_free(g->brk);

@@ -69,6 +69,12 @@ struct gateway {
 	uint64_t seen_gen;
 	bool roles_dirty;
 	int epfd, cable_fd;
+	/* The election runs on its own thread so that heartbeats never wait for the engine
+	 * (charon start, broker calls); el_lock guards every election_*() call. */
+	pthread_t el_thr;
+	bool el_thr_started;
+	pthread_mutex_t el_lock;
+	int el_evfd, el_stopfd[2];
 
 	pthread_mutex_t qlock;
 	struct gw_event *qhead, *qtail;
@@ -87,5 +93,6 @@ const char *gw_conn_status(struct gateway *g, struct gw_remote *r, const struct 
 /* gateway.c */
 void gw_save_cache(struct gateway *g);
 void gw_to_cable(const struct sa_endpoint *ep, struct cable_endpoint *out);
+uint64_t gw_epoch(struct gateway *g);	/* the election's epoch, under its lock */
 
 #endif

@@ -214,10 +214,16 @@ void gw_publish_endpoint(struct gateway *g, uint64_t now)
 
 		if (!rc && !endpoint_from_json(cur, &old, err, sizeof(err)))
 			mine = old.epoch;
-		if (g->el && bmax >= election_epoch(g->el) && mine != bmax &&
-		    election_set_min_epoch(g->el, bmax))
-			pr_warn("election: cannot record epoch %llu\n", (unsigned long long)bmax);
-		g->local.epoch = g->el ? election_epoch(g->el) : (mine ? mine : bmax + 1);
+		if (g->el && bmax >= gw_epoch(g) && mine != bmax) {
+			int e;
+
+			pthread_mutex_lock(&g->el_lock);
+			e = election_set_min_epoch(g->el, bmax);
+			pthread_mutex_unlock(&g->el_lock);
+			if (e)
+				pr_warn("election: cannot record epoch %llu\n", (unsigned long long)bmax);
+		}
+		g->local.epoch = g->el ? gw_epoch(g) : (mine ? mine : bmax + 1);
 	}
 	obj = endpoint_to_json(&g->local);
 	if (!obj) {
@@ -386,12 +392,16 @@ void gw_write_status_file(struct gateway *g)
 	cJSON_AddStringToObject(o, "node", g->o->node);
 	cJSON_AddStringToObject(o, "role", g->engine_on ? "gateway" :
 				g->o->gateway_capable ? "standby" : "node");
-	{
+	if (g->el) {
 		struct election_peer a;
+		int have;
 
-		if (g->el && !election_active_peer(g->el, &a))
+		pthread_mutex_lock(&g->el_lock);
+		have = election_active_peer(g->el, &a) == 0;
+		pthread_mutex_unlock(&g->el_lock);
+		if (have)
 			cJSON_AddStringToObject(o, "active_gateway", a.node);
-		cJSON_AddNumberToObject(o, "epoch", g->el ? (double)election_epoch(g->el) : 0);
+		cJSON_AddNumberToObject(o, "epoch", (double)gw_epoch(g));
 	}
 	cJSON_AddStringToObject(o, "cable_driver", g->cops->name);
 	cJSON_AddStringToObject(o, "public_ip", g->local.public_ip);

@@ -29,7 +29,18 @@ start_broker() {
 		{ echo "broker did not come up:" >&2; tail -20 "$SA_RUN/logs/broker.log" >&2; return 1; }
 }
 
-broker_pid() { "$LAB" exec broker -- pgrep -n -f "subagent broker --dir $SA_RUN/broker" 2>/dev/null; }
+# netns_pid NAME PATTERN: a process inside NAME's network namespace whose command line
+# matches PATTERN. Only that namespace: other labs on the machine run the same commands.
+netns_pid() {
+	local p ns
+	ns=$("$LAB" netns "$1" 2>/dev/null) || return 1
+	for p in $(ip netns pids "$ns" 2>/dev/null); do
+		tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -q -- "$2" && { echo "$p"; return 0; }
+	done
+	return 1
+}
+
+broker_pid() { netns_pid broker "subagent broker --dir $SA_RUN/broker"; }
 
 stop_broker() {
 	local p
@@ -54,7 +65,7 @@ start_agent() {
 		</dev/null >>"$SA_RUN/logs/agent-$node.log" 2>&1
 }
 
-agent_pid() { "$LAB" exec "$1" -- pgrep -n -f "subagent agent .*--node $1 " 2>/dev/null; }
+agent_pid() { netns_pid "$1" "subagent agent .*--node $1 "; }
 
 stop_agent() {
 	local p
@@ -83,4 +94,28 @@ connected_count() {
 status_connected() {
 	local f=$SA_RUN/state/$1/status.json
 	[ -f "$f" ] && [ "$(jq '[.connections[] | select(.status == "connected")] | length' "$f")" -ge "$2" ]
+}
+
+# start_node_agent NODE [agent flags...]: an agent with the node's lab facts (node IP, pod
+# slice, gateway-capable or not) and the fast election timers used by the tests.
+node_agent_args() {
+	lab_json | jq -r --arg n "$1" '.clusters[].nodes[] | select(.name == $n) |
+		"--node-ip \(.ip) --pod-cidr \(.pod_cidr)" + (if .gateway_capable then "" else " --no-gateway" end)'
+}
+start_node_agent() {
+	local node=$1; shift
+	start_agent "$node" $(node_agent_args "$node") "$@"
+}
+
+# agent_role NODE: gateway, standby or node (from the agent's status file)
+agent_role() { jq -r .role "$SA_RUN/state/$1/status.json" 2>/dev/null; }
+agent_epoch() { jq -r .epoch "$SA_RUN/state/$1/status.json" 2>/dev/null; }
+active_of() { jq -r .active_gateway "$SA_RUN/state/$1/status.json" 2>/dev/null; }
+
+# kill_node NODE: the node dies: kill -9 of its agent and its charon
+kill_node() {
+	local a c
+	a=$(agent_pid "$1") && kill -9 "$a"
+	c=$(charon_pid "$1") && kill -9 "$c"
+	return 0
 }
