@@ -70,6 +70,7 @@ struct election {
 	unsigned n_dsts;
 	uint16_t port;
 	uint64_t interval_ns, dead_ns;
+	bool restarting;
 	uint8_t key[32];
 	char state_path[PATH_MAX];
 	struct election_adv adv;
@@ -137,9 +138,9 @@ static int state_write(struct election *e)
 
 	if (!e->state_path[0])
 		return 0;
-	n = snprintf(buf, sizeof(buf), "active %d\nepoch %" PRIu64 "\nseq %" PRIu64 "\n",
+	n = snprintf(buf, sizeof(buf), "active %d\nepoch %" PRIu64 "\nseq %" PRIu64 "\nrestart %d\n",
 		     e->role == ROLE_ACTIVE, e->role == ROLE_ACTIVE ? e->epoch : e->max_epoch,
-		     e->seq_hw);
+		     e->seq_hw, e->restarting);
 	err = util_write_file(e->state_path, buf, (size_t)n, 0600);
 	if (err)
 		pr_err("write %s: %s\n", e->state_path, strerror(-err));
@@ -165,7 +166,7 @@ static uint64_t realtime_ns(void)
 static int state_read(struct election *e, bool *was_active, bool *fresh, uint64_t *seq)
 {
 	unsigned long long ep = 0, sq = 0;
-	int act = 0;
+	int act = 0, rst = 0;
 	struct stat st;
 	char *buf;
 
@@ -176,7 +177,7 @@ static int state_read(struct election *e, bool *was_active, bool *fresh, uint64_
 	buf = util_read_file(e->state_path, 4096, NULL);
 	if (!buf)
 		return errno == ENOENT ? 0 : -errno;
-	if (sscanf(buf, "active %d\nepoch %llu\nseq %llu", &act, &ep, &sq) != 3) {
+	if (sscanf(buf, "active %d\nepoch %llu\nseq %llu\nrestart %d", &act, &ep, &sq, &rst) < 3) {
 		pr_warn("read %s: malformed, ignored\n", e->state_path);
 		free(buf);
 		return 0;
@@ -189,7 +190,8 @@ static int state_read(struct election *e, bool *was_active, bool *fresh, uint64_
 		uint64_t m = (uint64_t)st.st_mtim.tv_sec * 1000000000ull + (uint64_t)st.st_mtim.tv_nsec;
 		uint64_t now = realtime_ns();
 
-		*fresh = m <= now && now - m < e->dead_ns;
+		/* a restart announced itself: the others hold on for the grace period */
+		*fresh = m <= now && now - m < (rst == 1 ? ELECTION_RESTART_GRACE_NS : e->dead_ns);
 	}
 	return 0;
 }
@@ -413,6 +415,11 @@ static void become(struct election *e, enum role r, uint64_t now)
 	e->changed = true;
 }
 
+static uint64_t peer_dead_ns(const struct election *e, const struct peer *p)
+{
+	return (p->flags & ELECTION_F_RESTART) ? ELECTION_RESTART_GRACE_NS : e->dead_ns;
+}
+
 static void apply_rules(struct election *e, uint64_t now)
 {
 	const struct peer *best;
@@ -420,7 +427,7 @@ static void apply_rules(struct election *e, uint64_t now)
 	for (unsigned i = 0; i < ELECTION_MAX_PEERS; i++) {
 		struct peer *p = &e->peers[i];
 
-		if (p->used && p->alive && now - p->last_ns >= e->dead_ns) {
+		if (p->used && p->alive && now - p->last_ns >= peer_dead_ns(e, p)) {
 			p->alive = false;
 			e->changed = true;
 			pr_info("election: %s lost %s (%s)\n", e->node, p->node,
@@ -462,7 +469,8 @@ static void build_msg(const struct election *e, struct election_msg *m)
 {
 	memset(m, 0, sizeof(*m));
 	m->flags = (e->gateway ? ELECTION_F_GATEWAY : 0) |
-		   (e->role == ROLE_ACTIVE ? ELECTION_F_ACTIVE : 0);
+		   (e->role == ROLE_ACTIVE ? ELECTION_F_ACTIVE : 0) |
+		   (e->restarting ? ELECTION_F_RESTART : 0);
 	m->epoch = e->role == ROLE_ACTIVE ? e->epoch : e->max_epoch;
 	m->seq = e->seq;
 	strcpy(m->cluster_id, e->cluster_id);
@@ -735,8 +743,8 @@ uint64_t election_tick(struct election *e, uint64_t now_ns)
 	for (unsigned i = 0; i < ELECTION_MAX_PEERS; i++) {
 		const struct peer *p = &e->peers[i];
 
-		if (p->used && p->alive && p->last_ns + e->dead_ns < next)
-			next = p->last_ns + e->dead_ns;
+		if (p->used && p->alive && p->last_ns + peer_dead_ns(e, p) < next)
+			next = p->last_ns + peer_dead_ns(e, p);
 	}
 	return next > now_ns ? next - now_ns : 0;
 }
@@ -861,4 +869,17 @@ void election_set_adv(struct election *e, const struct election_adv *adv)
 	e->adv = *adv;
 	e->next_send = e->now;
 	e->changed = true;
+}
+
+void election_restarting(struct election *e, uint64_t now_ns)
+{
+	if (e->restarting)
+		return;
+	e->restarting = true;
+	if (e->role == ROLE_ACTIVE)
+		pr_info("election: %s restarting; the others hold on for %llu s\n", e->node,
+			(unsigned long long)(ELECTION_RESTART_GRACE_NS / 1000000000ull));
+	(void)state_write(e);
+	e->next_send = now_ns;
+	run(e, now_ns);
 }

@@ -103,6 +103,11 @@ int election_set_min_epoch(struct election *e, uint64_t min) __attribute__((warn
  * down and says so at once, so the next node takes over within one datagram instead of
  * dead_ns. Not for a restart: a restart of the active within dead_ns keeps the role. */
 void election_resign(struct election *e, uint64_t now_ns);
+/* A restart (SIGTERM to be started again): heartbeats now say so, and the others keep this
+ * node, and its role, for ELECTION_RESTART_GRACE_NS instead of dead_ns; the state file
+ * lets the restarted agent reclaim the role with the same epoch within that time. A node
+ * that dies (kill -9, power) sends no such thing and fails over after dead_ns. */
+void election_restarting(struct election *e, uint64_t now_ns);
 /* Replaces the advertised data (sent with the next heartbeat, which is sent at once). */
 void election_set_adv(struct election *e, const struct election_adv *adv);
 
@@ -110,6 +115,9 @@ void election_set_adv(struct election *e, const struct election_adv *adv);
 #define ELECTION_MSG_MAX	1024
 #define ELECTION_F_GATEWAY	(1U << 0)
 #define ELECTION_F_ACTIVE	(1U << 1)
+#define ELECTION_F_RESTART	(1U << 2)	/* stopping to restart: hold on a while */
+/* How long the others keep a restarting node (and its role) alive without heartbeats. */
+#define ELECTION_RESTART_GRACE_NS (10 * 1000000000ull)
 
 struct election_msg {
 	uint8_t flags;

@@ -2,7 +2,8 @@
  *
  * Version 1, every integer in network byte order:
  *   0  u32 magic "SAel"      4  u8 version (1)     5  u8 flags (bit 0 gateway-capable,
- *   6  u16 total length         bit 1 claims active; other bits ignored)
+ *   6  u16 total length         bit 1 claims active, bit 2 restarting: hold on for
+ *                                 ELECTION_RESTART_GRACE_NS; other bits ignored)
  *   8  u64 epoch            16  u64 sequence (grows with every datagram of a sender)
  *  24  u32 health IP        28  u32 VTEP IP       32  u8[6] VTEP MAC
  *  38  u8 pod prefix        39  u8 reserved (0)   40  u32 pod network   44  u32 private IP
@@ -78,7 +79,7 @@ int election_msg_encode(const struct election_msg *m, const uint8_t *key, size_t
 		return -EMSGSIZE;
 	put32(buf, MSG_MAGIC);
 	buf[4] = MSG_VERSION;
-	buf[5] = m->flags & (ELECTION_F_GATEWAY | ELECTION_F_ACTIVE);
+	buf[5] = m->flags & (ELECTION_F_GATEWAY | ELECTION_F_ACTIVE | ELECTION_F_RESTART);
 	put16(buf + 6, (uint16_t)len);
 	put64(buf + 8, m->epoch);
 	put64(buf + 16, m->seq);
@@ -130,7 +131,7 @@ int election_msg_decode(const uint8_t *buf, size_t len, struct election_msg *m)
 	if (len < MSG_MIN || len > ELECTION_MSG_MAX || get16(buf + 6) != len)
 		return -EINVAL;
 	end = len - MSG_MAC;	/* the variable part must end exactly where the MAC starts */
-	m->flags = buf[5] & (ELECTION_F_GATEWAY | ELECTION_F_ACTIVE);
+	m->flags = buf[5] & (ELECTION_F_GATEWAY | ELECTION_F_ACTIVE | ELECTION_F_RESTART);
 	m->epoch = get64(buf + 8);
 	m->seq = get64(buf + 16);
 	m->adv.health_ip = get32(buf + 24);

@@ -760,6 +760,11 @@ int gateway_run(const struct gateway_opts *o)
 
 				if (read(sigfd, &si, sizeof(si)) == sizeof(si)) {
 					pr_info("signal %u: stopping\n", si.ssi_signo);
+					/* SIGTERM is how a restart begins (systemd, kubelet): the others
+					 * hold on instead of failing over. kill -9 sends nothing. */
+					pthread_mutex_lock(&g->el_lock);
+					election_restarting(g->el, util_now_ns());
+					pthread_mutex_unlock(&g->el_lock);
 					rc = 0;
 					goto out;
 				}

@@ -60,8 +60,9 @@ join_cluster() {
 # start_agent NODE [agent flags...]
 start_agent() {
 	local node=$1 c=${1%%-n*}; shift
+	# --node goes last: then no other lab's "pgrep -f '--node NAME '" can match our agents
 	"$LAB" exec "$node" -- setsid -f "$SUBAGENT" agent --config-dir "$SA_RUN/$c" \
-		--node "$node" --state-dir "$SA_RUN/state/$node" "$@" \
+		--state-dir "$SA_RUN/state/$node" "$@" --node "$node" \
 		</dev/null >>"$SA_RUN/logs/agent-$node.log" 2>&1
 }
 
