@@ -172,11 +172,11 @@ static int remote_upsert(struct gateway *g, const cJSON *obj)
 				(unsigned long long)r->ep.epoch);
 			return 0;
 		}
-		if (strcmp(r->ep.hostname, ep.hostname)) {
+		/* A new gateway of that cluster: connect() replaces the old configuration and
+		 * keeps an SA the new gateway has already set up with us (see cable_ipsec). */
+		if (strcmp(r->ep.hostname, ep.hostname))
 			pr_info("remote %s: gateway %s replaces %s (epoch %llu)\n", ep.cluster_id,
 				ep.hostname, r->ep.hostname, (unsigned long long)ep.epoch);
-			(void)g->cops->disconnect(g->cable, r->ep.cluster_id);
-		}
 	} else {
 		if (g->n == GW_MAX_REMOTES) {
 			pr_err("ignore endpoint %s: already %d remote clusters\n", ep.name,

@@ -84,7 +84,7 @@ wait_until 10 role_is c1-n1 gateway && [ "$(agent_epoch c1-n1)" = "$e0" ] && rol
 # Failover: the active gateway's node dies.
 t0=$(date +%s%N)
 kill_node c1-n1
-until ping_ok "$N1" "$(pod_ip $N2)"; do
+until lx "$N1" -- ping -c1 -W0.05 "$(pod_ip $N2)" >/dev/null 2>&1; do
 	[ $(( ($(date +%s%N) - t0) / 1000000000 )) -ge 30 ] && break
 	sleep 0.05
 done
