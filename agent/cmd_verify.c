@@ -258,6 +258,7 @@ int cmd_verify(int argc, char **argv)
 		struct sa_endpoint *ep = &remotes[i];
 		uint32_t dst;
 		uint64_t rtt = 0;
+		int rc;
 
 		if (!ep->health_ip[0] || ip4_parse(ep->health_ip, &dst)) {
 			add_result(rows, ep->cluster_id, "target", 0,
@@ -265,13 +266,15 @@ int cmd_verify(int argc, char **argv)
 			all_ok = 0;
 			continue;
 		}
-		all_ok &= run_probe(rows, ep->cluster_id, "icmp", probe_icmp(dst, 56, timeout, &rtt), rtt);
-		all_ok &= run_probe(rows, ep->cluster_id, "icmp 3000 bytes",
-				    probe_icmp(dst, BIG, timeout, &rtt), rtt);
-		all_ok &= run_probe(rows, ep->cluster_id, "tcp 3000 bytes",
-				    probe_tcp(dst, PROBE_PORT, BIG, timeout, &rtt), rtt);
-		all_ok &= run_probe(rows, ep->cluster_id, "udp 3000 bytes",
-				    probe_udp(dst, PROBE_PORT, BIG, timeout, &rtt), rtt);
+		/* (each probe runs before its result is passed on: argument order is unspecified) */
+		rc = probe_icmp(dst, 56, timeout, &rtt);
+		all_ok &= run_probe(rows, ep->cluster_id, "icmp", rc, rtt);
+		rc = probe_icmp(dst, BIG, timeout, &rtt);
+		all_ok &= run_probe(rows, ep->cluster_id, "icmp 3000 bytes", rc, rtt);
+		rc = probe_tcp(dst, PROBE_PORT, BIG, timeout, &rtt);
+		all_ok &= run_probe(rows, ep->cluster_id, "tcp 3000 bytes", rc, rtt);
+		rc = probe_udp(dst, PROBE_PORT, BIG, timeout, &rtt);
+		all_ok &= run_probe(rows, ep->cluster_id, "udp 3000 bytes", rc, rtt);
 	}
 
 	/* Encryption: wait for a report newer than the checks, then compare the counters. */
