@@ -258,7 +258,7 @@ int cmd_verify(int argc, char **argv)
 		struct sa_endpoint *ep = &remotes[i];
 		uint32_t dst;
 		uint64_t rtt = 0;
-		int rc;
+		int prc;
 
 		if (!ep->health_ip[0] || ip4_parse(ep->health_ip, &dst)) {
 			add_result(rows, ep->cluster_id, "target", 0,
@@ -267,14 +267,14 @@ int cmd_verify(int argc, char **argv)
 			continue;
 		}
 		/* (each probe runs before its result is passed on: argument order is unspecified) */
-		rc = probe_icmp(dst, 56, timeout, &rtt);
-		all_ok &= run_probe(rows, ep->cluster_id, "icmp", rc, rtt);
-		rc = probe_icmp(dst, BIG, timeout, &rtt);
-		all_ok &= run_probe(rows, ep->cluster_id, "icmp 3000 bytes", rc, rtt);
-		rc = probe_tcp(dst, PROBE_PORT, BIG, timeout, &rtt);
-		all_ok &= run_probe(rows, ep->cluster_id, "tcp 3000 bytes", rc, rtt);
-		rc = probe_udp(dst, PROBE_PORT, BIG, timeout, &rtt);
-		all_ok &= run_probe(rows, ep->cluster_id, "udp 3000 bytes", rc, rtt);
+		prc = probe_icmp(dst, 56, timeout, &rtt);
+		all_ok &= run_probe(rows, ep->cluster_id, "icmp", prc, rtt);
+		prc = probe_icmp(dst, BIG, timeout, &rtt);
+		all_ok &= run_probe(rows, ep->cluster_id, "icmp 3000 bytes", prc, rtt);
+		prc = probe_tcp(dst, PROBE_PORT, BIG, timeout, &rtt);
+		all_ok &= run_probe(rows, ep->cluster_id, "tcp 3000 bytes", prc, rtt);
+		prc = probe_udp(dst, PROBE_PORT, BIG, timeout, &rtt);
+		all_ok &= run_probe(rows, ep->cluster_id, "udp 3000 bytes", prc, rtt);
 	}
 
 	/* Encryption: wait for a report newer than the checks, then compare the counters. */
