@@ -23,3 +23,4 @@ LIB_SRCS += agent/cmd_agent.c
 LIB_SRCS += agent/cmd_show.c
 LIB_SRCS += agent/cmd_verify.c
 LIB_SRCS += agent/route_agent.c
+LIB_SRCS += agent/mss.c

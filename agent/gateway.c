@@ -16,6 +16,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "agent/mss.h"
 #include "agent/netlink.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -633,6 +634,7 @@ static int election_setup(struct gateway *g)
 	for (size_t i = 0; i < g->cfg.n_cluster_cidrs && !g->health_ip; i++)
 		(void)!netlink_local_addr_in(&g->cfg.cluster_cidrs[i], &g->health_ip, NULL);
 	g->ra = ra_open(g->node_ip, g->health_ip);
+	(void)!mss_clamp_install();
 	if (!g->ra)
 		pr_warn("route agent: %s; this node will not route to other clusters\n",
 			strerror(errno));

@@ -51,7 +51,10 @@ done
 check host_network_to_remote_pod ping_ok c1-n3 "$(pod_ip $N2)"
 check host_network_gateway_to_remote_pod ping_ok c1-n1 "$(pod_ip $N2)"
 
-# MTU: 3000-byte ICMP and UDP, and bulk TCP, from every placement.
+# MTU: SYNs leaving through subagent's devices get an MSS that fits the route's MTU;
+# 3000-byte ICMP and UDP, and bulk TCP, from every placement.
+check mss_clamp_on_plain_node bash -c "$LAB exec c1-n3 -- nft list table ip subagent_mss | grep -q 'maxseg size set rt mtu'"
+check mss_clamp_on_gateway bash -c "$LAB exec c1-n1 -- nft list table ip subagent_mss | grep -q 'maxseg size set rt mtu'"
 big_udp() { head -c 3000 /dev/zero | lx "$1" -- socat -T2 - "UDP4:$2:8080" 2>/dev/null | wc -c; }
 bulk_tcp() { head -c 2000000 /dev/urandom | lx "$1" -- socat -T5 - "TCP4:$2:8080,connect-timeout=3" 2>/dev/null | wc -c; }
 for s in $G1 $N1; do
@@ -118,5 +121,7 @@ wait_until 30 one_endpoint && wait_until 20 ping_ok c1-n1-p1 "$(pod_ip $N2)" &&
 	t_pass broker_back_converges || t_fail broker_back_converges
 
 for c in c1 c2; do for j in 1 2 3; do stop_agent "$c-n$j"; done; done
+check_not mss_table_removed_on_stop "$LAB" exec c1-n3 -- nft list table ip subagent_mss
+check_not vxr_removed_on_stop "$LAB" exec c1-n3 -- ip link show sa-vxr
 stop_broker
 t_done
