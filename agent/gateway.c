@@ -802,6 +802,8 @@ out:
 	}
 	if (g->el_evfd >= 0)
 		close(g->el_evfd);
+	if (g->ra)
+		mss_clamp_remove();
 	ra_close(g->ra);
 	health_free(g->health);
 	brk_client_free(g->brk);
