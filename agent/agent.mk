@@ -22,3 +22,5 @@ LIB_SRCS += agent/gateway_publish.c
 LIB_SRCS += agent/cmd_agent.c
 LIB_SRCS += agent/cmd_show.c
 LIB_SRCS += agent/cmd_verify.c
+LIB_SRCS += agent/gn_agent.c
+LIB_SRCS += agent/cmd_globalnet.c

@@ -26,6 +26,8 @@ static void usage(FILE *f)
 		"                          (default: as the broker sees it)\n"
 		"  --private-ip IP         the underlay address (default: the source towards the broker)\n"
 		"  --health-interval-ms N  time between health probes (default 1000)\n"
+		"  --bpf-dir DIR           globalnet: bpffs directory for the pinned flow table\n"
+		"                          (default /sys/fs/bpf/subagent/CLUSTER-NODE)\n"
 		"  --log-level LEVEL       error, warn, info (default) or debug\n"
 		"  -h, --help              this text\n");
 }
@@ -40,6 +42,7 @@ int cmd_agent(int argc, char **argv)
 		{ "private-ip", required_argument, NULL, 'P' },
 		{ "health-interval-ms", required_argument, NULL, 'i' },
 		{ "log-level", required_argument, NULL, 'l' },
+		{ "bpf-dir", required_argument, NULL, 'b' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -56,6 +59,7 @@ int cmd_agent(int argc, char **argv)
 		case 's': o.state_dir = optarg; break;
 		case 'p': o.public_ip = optarg; break;
 		case 'P': o.private_ip = optarg; break;
+		case 'b': o.bpf_dir = optarg; break;
 		case 'i': {
 			char *end;
 			unsigned long ms = strtoul(optarg, &end, 10);

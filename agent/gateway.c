@@ -12,6 +12,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "agent/gn_agent.h"
 #include "common/log.h"
 #include "common/util.h"
 
@@ -368,6 +369,8 @@ int gateway_run(const struct gateway_opts *o)
 	}
 	if (gw_local_init(g))
 		goto out;
+	if (g->cfg.n_global_cidrs && gw_globalnet_start(g))	/* globalnet (issue 6) */
+		goto out;
 	if (g->health_ip) {
 		g->responder = responder_start(g->health_ip, PROBE_PORT);
 		if (!g->responder)
@@ -469,6 +472,7 @@ int gateway_run(const struct gateway_opts *o)
 	}
 out:
 	brk_informer_stop(g->inf);
+	gn_agent_stop(g->gn);	/* globalnet (issue 6) */
 	if (g->cable)
 		g->cops->fini(g->cable);
 	health_free(g->health);
