@@ -28,6 +28,8 @@ static void usage(FILE *f)
 		"  --health-interval-ms N  time between health probes (default 1000)\n"
 		"  --bpf-dir DIR           globalnet: bpffs directory for the pinned flow table\n"
 		"                          (default /sys/fs/bpf/subagent/CLUSTER-NODE)\n"
+		"  --globalnet-datapath bpf|none  globalnet: translate with tc BPF (default), or\n"
+		"                          not at all (the operator's own NAT; benchmarks)\n"
 		"  --log-level LEVEL       error, warn, info (default) or debug\n"
 		"  -h, --help              this text\n");
 }
@@ -43,6 +45,7 @@ int cmd_agent(int argc, char **argv)
 		{ "health-interval-ms", required_argument, NULL, 'i' },
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "bpf-dir", required_argument, NULL, 'b' },
+		{ "globalnet-datapath", required_argument, NULL, 'g' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -60,6 +63,13 @@ int cmd_agent(int argc, char **argv)
 		case 'p': o.public_ip = optarg; break;
 		case 'P': o.private_ip = optarg; break;
 		case 'b': o.bpf_dir = optarg; break;
+		case 'g':
+			if (strcmp(optarg, "bpf") && strcmp(optarg, "none")) {
+				fprintf(stderr, "subagent agent: --globalnet-datapath is bpf or none\n");
+				return 2;
+			}
+			o.globalnet_no_attach = !strcmp(optarg, "none");
+			break;
 		case 'i': {
 			char *end;
 			unsigned long ms = strtoul(optarg, &end, 10);

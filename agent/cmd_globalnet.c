@@ -27,7 +27,9 @@ static void usage(FILE *f)
 		"  ingress (--pod IP | --service VIP) [--name N]\n"
 		"        give a local pod or service VIP a global IP that other clusters can reach\n"
 		"  list [--cluster ID]   every cluster's global IP objects and their addresses\n"
-		"  delete --name N [--egress | --ingress]\n\n"
+		"  delete --name N [--egress | --ingress]\n"
+		"  stats --state-dir DIR [-o json]   on the gateway: translation counters, flows,\n"
+		"        egress IPs and programmed mappings of the local agent\n\n"
 		"Options:\n"
 		"  --config-dir DIR   the cluster configuration written by 'subagent join'\n"
 		"  --wait SECONDS     egress/ingress: wait until the gateway allocated the global\n"
@@ -36,13 +38,18 @@ static void usage(FILE *f)
 }
 
 struct gopts {
+	const char *state_dir;
 	const char *dir, *pod, *cidr, *service, *name, *cluster;
 	int wait_s, json, only;	/* only: 0 both, 1 egress, 2 ingress */
 };
 
+/* o.a.b (o.a when b is NULL) as a string, or "" */
 static const char *spec_str(const cJSON *o, const char *a, const char *b)
 {
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(o, a), b);
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, a);
+
+	if (b)
+		v = cJSON_GetObjectItemCaseSensitive(v, b);
 
 	return cJSON_IsString(v) ? v->valuestring : "";
 }
@@ -275,11 +282,62 @@ static int delete(const char *prog, const struct gopts *go)
 	return rc;
 }
 
+static int stats(const char *prog, const struct gopts *go)
+{
+	char path[4200], *txt;
+	const cJSON *v, *c;
+	cJSON *o;
+
+	if (!go->state_dir) {
+		fprintf(stderr, "subagent %s: --state-dir is required (the gateway agent's)\n", prog);
+		return 2;
+	}
+	snprintf(path, sizeof(path), "%s/globalnet.json", go->state_dir);
+	txt = util_read_file(path, 4 * 1024 * 1024, NULL);
+	if (!txt) {
+		fprintf(stderr, "subagent %s: read %s: %s (is this the gateway, with globalnet?)\n",
+			prog, path, strerror(errno));
+		return 1;
+	}
+	if (go->json) {
+		printf("%s\n", txt);
+		free(txt);
+		return 0;
+	}
+	o = cJSON_Parse(txt);
+	free(txt);
+	if (!o) {
+		fprintf(stderr, "subagent %s: %s is not JSON\n", prog, path);
+		return 1;
+	}
+#define S(k) (cJSON_IsString(cJSON_GetObjectItemCaseSensitive(o, k)) ? \
+	cJSON_GetObjectItemCaseSensitive(o, k)->valuestring : "")
+	v = cJSON_GetObjectItemCaseSensitive(o, "flows");
+	printf("global CIDR %s on %s: %s, %.0f flows\n", S("globalCIDR"), S("device"),
+	       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "attached")) ? "attached" :
+	       "not attached", cJSON_IsNumber(v) ? v->valuedouble : 0);
+#undef S
+	printf("egress IPs:");
+	cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(o, "egressIPs"))
+		printf(" %s", cJSON_IsString(c) ? c->valuestring : "?");
+	printf("\ncounters:\n");
+	cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(o, "counters"))
+		printf("  %-24s %.0f\n", c->string, cJSON_IsNumber(c) ? c->valuedouble : 0);
+	printf("mappings:\n");
+	cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(o, "mappings"))
+		printf("  %-8s %-30s %-18s %s\n", spec_str(c, "kind", NULL),
+		       spec_str(c, "name", NULL), spec_str(c, "target", NULL),
+		       spec_str(c, "globalIP", NULL));
+	cJSON_Delete(o);
+	return 0;
+}
+
 /* Parses the options shared by both commands into go. 0, or an exit code. */
 static int parse(const char *prog, int argc, char **argv, struct gopts *go, void (*help)(FILE *))
 {
 	static const struct option opts[] = {
 		{ "config-dir", required_argument, NULL, 'c' },
+		{ "state-dir", required_argument, NULL, 'S' },
 		{ "pod", required_argument, NULL, 'p' },
 		{ "cidr", required_argument, NULL, 'C' },
 		{ "service", required_argument, NULL, 's' },
@@ -299,6 +357,7 @@ static int parse(const char *prog, int argc, char **argv, struct gopts *go, void
 	while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c': go->dir = optarg; break;
+		case 'S': go->state_dir = optarg; break;
 		case 'p': go->pod = optarg; break;
 		case 'C': go->cidr = optarg; break;
 		case 's': go->service = optarg; break;
@@ -384,9 +443,9 @@ int cmd_globalnet(int argc, char **argv)
 	}
 	sub = argv[1];
 	if (strcmp(sub, "egress") && strcmp(sub, "ingress") && strcmp(sub, "list") &&
-	    strcmp(sub, "delete")) {
+	    strcmp(sub, "delete") && strcmp(sub, "stats")) {
 		fprintf(stderr, "subagent globalnet: unknown command '%s' (egress, ingress, list, "
-			"delete)\n", sub);
+			"delete, stats)\n", sub);
 		return 2;
 	}
 	snprintf(prog, sizeof(prog), "globalnet %s", sub);
@@ -395,6 +454,8 @@ int cmd_globalnet(int argc, char **argv)
 		return rc < 0 ? 0 : rc;
 	if (!strcmp(sub, "list"))
 		return list(prog, &go);
+	if (!strcmp(sub, "stats"))
+		return stats(prog, &go);
 	if (!strcmp(sub, "delete")) {
 		if (!go.name) {
 			fprintf(stderr, "subagent %s: --name is required\n", prog);

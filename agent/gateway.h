@@ -15,6 +15,7 @@ struct gateway_opts {
 	const char *private_ip;		/* NULL: the source address towards the broker */
 	uint64_t health_interval_ns;	/* 0: 1 s */
 	const char *bpf_dir;		/* globalnet pin directory; NULL: under /sys/fs/bpf */
+	int globalnet_no_attach;	/* globalnet: allocate, publish, do not translate */
 };
 
 /* Runs until SIGTERM/SIGINT. Returns the process exit code. */

@@ -22,6 +22,7 @@
 #include "broker/client.h"
 #include "broker/cluster_config.h"
 #include "common/log.h"
+#include "bpf/abi.h"
 #include "common/util.h"
 #include "globalnet/gn_nat.h"
 #include "globalnet/gn_pool.h"
@@ -60,6 +61,12 @@ struct gremote {
 	unsigned n;
 };
 
+/* One informer ops table for every source: the source index travels in the ops' ctx. */
+struct binding {
+	struct gn_agent *a;
+	int src;
+};
+
 struct gn_agent {
 	const struct cluster_config *cfg;
 	struct brk_client *brk;
@@ -69,9 +76,13 @@ struct gn_agent {
 	char dev[IFNAMSIZ];
 	int ifindex;
 	uint32_t health_ip, health_gip;
+	int no_attach;
 
 	struct brk_informer *inf[SRC_N];
+	struct binding bind[SRC_N];
 	bool synced[SRC_N];
+	char status_path[PATH_MAX];
+	uint32_t egress[GN_AGENT_EGRESS_IPS];
 
 	struct gobj *objs;
 	unsigned n_objs;
@@ -109,13 +120,6 @@ static void push(struct gn_agent *a, int src, int del, const cJSON *obj)
 		pr_debug("globalnet: eventfd write: %s\n", strerror(errno));
 }
 
-/* One ops table per source: the source index travels in the ops' ctx through a small
- * per-source binding. */
-struct binding {
-	struct gn_agent *a;
-	int src;
-};
-static struct binding bindings[SRC_N];
 
 static void on_add(cJSON *obj, void *ctx)
 {
@@ -272,9 +276,8 @@ static void program(struct gn_agent *a, struct gobj *o)
 		return;
 	}
 	o->programmed = true;
-	pr_info("globalnet: %s %s %s %s\n", o->ingress ? "ingress" : "egress", o->name,
+	pr_info("globalnet: %s %s: %s -> %s\n", o->ingress ? "ingress" : "egress", o->name,
 		o->ingress ? g : t, o->ingress ? t : g);
-	(void)t;
 }
 
 static void release(struct gn_agent *a, struct gobj *o)
@@ -421,6 +424,8 @@ static void check_device(struct gn_agent *a)
 {
 	int idx = (int)if_nametoindex(a->dev), rc;
 
+	if (a->no_attach)
+		return;
 	if (idx == a->ifindex)
 		return;
 	if (!idx) {
@@ -445,6 +450,75 @@ static void gc(struct gn_agent *a)
 		pr_debug("globalnet: %d idle flow(s) expired\n", n);
 	else if (n < 0)
 		pr_warn("globalnet: sweep idle flows: %s\n", strerror(-n));
+}
+
+/* state_dir/globalnet.json: what `subagent globalnet stats` prints. */
+static void write_status(struct gn_agent *a)
+{
+	uint64_t st[GN_STAT_MAX];
+	cJSON *o = cJSON_CreateObject(), *arr, *m;
+	char buf[CIDR4_STRLEN], ip[16], *txt;
+	int n, rc;
+
+	if (!o || !a->status_path[0])
+		goto out;
+	cidr4_format(&a->global, buf);
+	cJSON_AddStringToObject(o, "globalCIDR", buf);
+	cJSON_AddStringToObject(o, "device", a->dev);
+	cJSON_AddBoolToObject(o, "attached", a->ifindex > 0);
+	cJSON_AddBoolToObject(o, "translating", !a->no_attach);
+	arr = cJSON_AddArrayToObject(o, "egressIPs");
+	for (unsigned i = 0; arr && i < GN_AGENT_EGRESS_IPS; i++) {
+		ip4_format(a->egress[i], ip);
+		cJSON_AddItemToArray(arr, cJSON_CreateString(ip));
+	}
+	if (a->health_gip) {
+		m = cJSON_AddObjectToObject(o, "healthIP");
+		ip4_format(a->health_ip, ip);
+		cJSON_AddStringToObject(m, "local", ip);
+		ip4_format(a->health_gip, ip);
+		cJSON_AddStringToObject(m, "global", ip);
+	}
+	n = gn_nat_ct_count(a->nat);
+	cJSON_AddNumberToObject(o, "flows", n > 0 ? n / 2 : 0);
+	m = cJSON_AddObjectToObject(o, "counters");
+	if (m && !gn_nat_read_stats(a->nat, st, GN_STAT_MAX))
+		for (unsigned i = 0; i < GN_STAT_MAX; i++)
+			cJSON_AddNumberToObject(m, gn_nat_stat_name(i), (double)st[i]);
+	arr = cJSON_AddArrayToObject(o, "remotes");
+	for (unsigned i = 0; arr && i < a->n_rem; i++)
+		for (unsigned j = 0; j < a->rem[i].n; j++) {
+			cidr4_format(&a->rem[i].subnets[j], buf);
+			cJSON_AddItemToArray(arr, cJSON_CreateString(buf));
+		}
+	arr = cJSON_AddArrayToObject(o, "mappings");
+	for (unsigned i = 0; arr && i < a->n_objs; i++) {
+		const struct gobj *g = &a->objs[i];
+
+		m = cJSON_CreateObject();
+		if (!m)
+			break;
+		cJSON_AddStringToObject(m, "name", g->name);
+		cJSON_AddStringToObject(m, "kind", g->ingress ? "ingress" : "egress");
+		if (g->ingress)
+			ip4_format(g->target, buf);
+		else
+			cidr4_format(&g->src, buf);
+		cJSON_AddStringToObject(m, "target", buf);
+		ip4_format(g->gip, ip);
+		cJSON_AddStringToObject(m, "globalIP", g->gip ? ip : "");
+		cJSON_AddBoolToObject(m, "programmed", g->programmed);
+		cJSON_AddItemToArray(arr, m);
+	}
+	txt = cJSON_Print(o);
+	if (txt) {
+		rc = util_write_file(a->status_path, txt, strlen(txt), 0644);
+		if (rc)
+			pr_debug("globalnet: write %s: %s\n", a->status_path, strerror(-rc));
+		free(txt);
+	}
+out:
+	cJSON_Delete(o);
 }
 
 static void drain(struct gn_agent *a)
@@ -494,6 +568,7 @@ static void *thread_main(void *arg)
 		if (now >= next_tick) {
 			next_tick = now + SEC / 2;
 			check_device(a);
+			write_status(a);
 		}
 		if (now >= next_gc) {
 			next_gc = now + GC_PERIOD;
@@ -544,7 +619,7 @@ static int ensure_bpffs(const char *dir)
 
 static int load(struct gn_agent *a, const struct gn_agent_opts *o)
 {
-	uint32_t egress[GN_AGENT_EGRESS_IPS];
+	uint32_t *egress = a->egress;
 	char pin[PATH_MAX], buf[CIDR4_STRLEN], e0[16], e1[16];
 	struct gn_nat_opts no = { .keep_attached = 1 };
 	int err;
@@ -610,6 +685,9 @@ struct gn_agent *gn_agent_start(const struct gn_agent_opts *o, uint32_t *health_
 	a->cfg = o->cfg;
 	a->brk = o->brk;
 	a->health_ip = o->health_ip;
+	a->no_attach = o->no_attach;
+	if (o->state_dir)
+		snprintf(a->status_path, sizeof(a->status_path), "%s/globalnet.json", o->state_dir);
 	a->evfd = -1;
 	pthread_mutex_init(&a->qlock, NULL);
 	if (!o->cfg->n_global_cidrs)
@@ -629,9 +707,9 @@ struct gn_agent *gn_agent_start(const struct gn_agent_opts *o, uint32_t *health_
 		goto err;
 	}
 	for (int i = 0; i < SRC_N; i++) {
-		bindings[i].a = a;
-		bindings[i].src = i;
-		a->inf[i] = brk_informer_start(a->brk, resources[i], &inf_ops, &bindings[i]);
+		a->bind[i].a = a;
+		a->bind[i].src = i;
+		a->inf[i] = brk_informer_start(a->brk, resources[i], &inf_ops, &a->bind[i]);
 		if (!a->inf[i]) {
 			err = -errno;
 			pr_err("globalnet: watch %s: %s\n", resources[i], strerror(-err));
@@ -691,7 +769,7 @@ int gw_globalnet_start(struct gateway *g)
 {
 	struct gn_agent_opts go = {
 		.cfg = &g->cfg, .brk = g->brk, .node = g->o->node, .bpf_dir = g->o->bpf_dir,
-		.health_ip = g->health_ip,
+		.health_ip = g->health_ip, .state_dir = g->o->state_dir, .no_attach = g->o->globalnet_no_attach,
 	};
 	uint32_t hg;
 	char local[16];
@@ -699,6 +777,8 @@ int gw_globalnet_start(struct gateway *g)
 	g->gn = gn_agent_start(&go, &hg);
 	if (!g->gn)
 		return -errno;
+	if (go.no_attach)
+		pr_warn("globalnet: --globalnet-datapath none: nothing translates on this gateway\n");
 	if (hg) {
 		/* remote health checkers and `verify` reach our health IP through its global IP */
 		ip4_format(g->health_ip, local);

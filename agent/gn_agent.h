@@ -21,6 +21,9 @@ struct gn_agent_opts {
 	const char *node;
 	const char *bpf_dir;	/* pin directory; NULL: /sys/fs/bpf/subagent/<cluster>-<node> */
 	uint32_t health_ip;	/* the node's local health-check address; 0: none */
+	const char *state_dir;	/* globalnet.json (counters, mappings) goes there; NULL: none */
+	int no_attach;		/* allocate and publish, but leave the translation to someone
+				 * else (benchmarks compare an nftables translation) */
 };
 
 /* Loads and configures the programs and starts the thread. *health_global gets the

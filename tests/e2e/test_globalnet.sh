@@ -14,6 +14,15 @@ if [ -z "${SA_GN_MNTNS:-}" ]; then
 fi
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/cluster_lib.sh"
+# cluster_lib's agent_pid ("subagent agent .*--node c1-n1 ") matches the agents of every
+# lab on the machine: ours put --node last, and we look for ours only.
+start_agent() {
+	local node=$1 c=${1%%-n*}; shift
+	"$LAB" exec "$node" -- setsid -f "$SUBAGENT" agent --config-dir "$SA_RUN/$c" \
+		--state-dir "$SA_RUN/state/$node" "$@" --node "$node" \
+		</dev/null >>"$SA_RUN/logs/agent-$node.log" 2>&1
+}
+agent_pid() { pgrep -n -f "subagent agent --config-dir $SA_RUN/[^ ]* .*--node $1\$" 2>/dev/null; }
 BPFFS=$(mktemp -d /run/sa-gn-bpffs.XXXXXX)
 cleanup() {
 	[ -n "${KEEP:-}" ] && return
@@ -104,6 +113,16 @@ echo "ingress IPs: c1 p1 $C1P1 echo $C1SVC; c2 p1 $C2P1 echo $C2SVC" >&2
 [ -n "$C2P1" ] && [ -n "$C2SVC" ] && [ -n "$C1P1" ] && [ "$C1P1" != "$C1SVC" ] &&
 	t_pass ingress_ips_allocated || t_fail ingress_ips_allocated
 
+# Ownership: c1's credential may not create (or take over) c2's global IP objects.
+T1=$(cat "$SA_RUN/c1/token")
+api() { lx c1-n1 -- curl -s -o /dev/null -w '%{http_code}' --cacert "$SA_RUN/broker/ca.pem" \
+	-H "Authorization: Bearer $T1" -H 'Content-Type: application/json' "$@"; }
+code=$(api -d '{"metadata":{"name":"c2-evil"},"spec":{"clusterID":"c2","pod":"10.1.1.11"}}' \
+	"https://$BROKER_IP:$BROKER_PORT/apis/subagent.io/v1/globalingressips")
+[ "$code" = 403 ] && t_pass foreign_object_forbidden || t_fail foreign_object_forbidden "HTTP $code"
+code=$(api -X DELETE "https://$BROKER_IP:$BROKER_PORT/apis/subagent.io/v1/globalingressips/c2-p1")
+[ "$code" = 403 ] && t_pass foreign_delete_forbidden || t_fail foreign_delete_forbidden "HTTP $code"
+
 # Pod to a remote pod's and the remote service's global IPs, both directions, TCP and UDP;
 # the listener sees one of the source cluster's egress IPs.
 for proto in tcp udp; do
@@ -127,6 +146,13 @@ check icmp_echo_to_remote_global_ip ping_ok c1-n1-p2 "$C2P1"
 a=$(echo_from c1-n1 "$C2P1" tcp); ip=${a#* }
 [ "${a%% *}" = c2-n1-p1 ] && in_egress "$ip" c1 && t_pass host_to_remote_global_ip ||
 	t_fail host_to_remote_global_ip "got '$a'"
+
+# The agent's counters: translations seen, flows in the table, mappings programmed.
+st=$(lx c1-n1 -- "$SUBAGENT" globalnet stats --state-dir "$SA_RUN/state/c1-n1" -o json)
+echo "$st" | jq -e '.attached and .counters.egress_xlate > 0 and .counters.ingress_xlate > 0
+	and .flows > 0 and ([.mappings[] | select(.programmed)] | length) == 2' >/dev/null &&
+	t_pass globalnet_stats || t_fail globalnet_stats "$st"
+lx c1-n1 -- "$SUBAGENT" globalnet stats --state-dir "$SA_RUN/state/c1-n1" >&2
 
 # A per-pod egress IP (1:1): the remote listener sees exactly it.
 lx c1-n1 -- "$SUBAGENT" globalnet egress --config-dir "$SA_RUN/c1" --pod "$P2" --name p2 \
