@@ -215,16 +215,63 @@ static void remote_set(struct gn_agent *a, const char *cluster, const struct cid
 		*r = a->rem[--a->n_rem];
 }
 
+/* The Endpoint of cluster with the highest epoch in the informer's cache, into *out.
+ * 0, -ENOENT (none), -ENOMEM. */
+static int cached_endpoint(struct gn_agent *a, const char *cluster, struct sa_endpoint *out)
+{
+	cJSON *list = brk_informer_list(a->inf[SRC_EP]);
+	const cJSON *it;
+	bool found = false;
+
+	if (!list)
+		return -ENOMEM;
+	cJSON_ArrayForEach(it, list) {
+		struct sa_endpoint ep;
+		char err[128];
+
+		if (endpoint_from_json(it, &ep, err, sizeof(err)) || strcmp(ep.cluster_id, cluster))
+			continue;
+		if (!found || ep.epoch > out->epoch)
+			*out = ep;
+		found = true;
+	}
+	cJSON_Delete(list);
+	return found ? 0 : -ENOENT;
+}
+
 static void on_endpoint(struct gn_agent *a, const cJSON *obj, bool del)
 {
-	struct sa_endpoint ep;
+	struct sa_endpoint ep, other;
 	char err[128];
 
 	if (endpoint_from_json(obj, &ep, err, sizeof(err)))
 		return;	/* the gateway loop logs bad endpoints */
 	if (!strcmp(ep.cluster_id, a->cfg->cluster_id))
 		return;
-	remote_set(a, ep.cluster_id, ep.subnets, del ? 0 : ep.n_subnets);
+	if (del) {
+		/* another gateway of that cluster (a failover) may still publish */
+		if (a->inf[SRC_EP] && !cached_endpoint(a, ep.cluster_id, &other))
+			remote_set(a, ep.cluster_id, other.subnets, other.n_subnets);
+		else
+			remote_set(a, ep.cluster_id, NULL, 0);
+		return;
+	}
+	remote_set(a, ep.cluster_id, ep.subnets, ep.n_subnets);
+}
+
+/* After a (re)list of endpoints: remote clusters (say, from the disk cache) that are gone. */
+static void reconcile_remotes(struct gn_agent *a)
+{
+	struct sa_endpoint ep;
+
+	for (unsigned i = 0; i < a->n_rem;) {
+		unsigned n = a->n_rem;
+
+		if (cached_endpoint(a, a->rem[i].cluster, &ep) == -ENOENT)
+			remote_set(a, a->rem[i].cluster, NULL, 0);
+		if (a->n_rem == n)
+			i++;
+	}
 }
 
 /* ---- GlobalEgressIP / GlobalIngressIP ---- */
@@ -370,6 +417,86 @@ static void on_gobj(struct gn_agent *a, const cJSON *obj, bool ingress, bool del
 	}
 	o->status_ok = o->gip && sip == o->gip;
 	program(a, o);
+}
+
+/* After a (re)list of ingress or egress objects: entries (say, from the disk cache) that
+ * the broker no longer has. */
+static void reconcile_objs(struct gn_agent *a, bool ingress)
+{
+	for (unsigned i = 0; i < a->n_objs;) {
+		struct gobj *o = &a->objs[i];
+		cJSON *c;
+
+		if (o->ingress != ingress) {
+			i++;
+			continue;
+		}
+		c = brk_informer_get(a->inf[ingress ? SRC_INGRESS : SRC_EGRESS], o->name);
+		if (c) {
+			cJSON_Delete(c);
+			i++;
+			continue;
+		}
+		pr_info("globalnet: %s is no longer in the broker\n", o->name);
+		drop_obj(a, o);
+	}
+}
+
+/* At start, before the broker answers: the remote clusters from the gateway's endpoint
+ * cache and our mappings from the last globalnet.json, so that a restart while the
+ * broker is down keeps translating. */
+static void load_cache(struct gn_agent *a, const char *state_dir)
+{
+	char path[PATH_MAX], *txt;
+	const cJSON *it;
+	cJSON *j;
+	int n = 0;
+
+	if (!state_dir)
+		return;
+	snprintf(path, sizeof(path), "%s/endpoints.json", state_dir);
+	if ((txt = util_read_file(path, 4 * 1024 * 1024, NULL))) {
+		j = cJSON_Parse(txt);
+		free(txt);
+		if (cJSON_IsArray(j))
+			cJSON_ArrayForEach(it, j)
+				on_endpoint(a, it, false);
+		cJSON_Delete(j);
+	}
+	if (!(txt = util_read_file(a->status_path, 4 * 1024 * 1024, NULL)))
+		return;
+	j = cJSON_Parse(txt);
+	free(txt);
+	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(j, "mappings")) {
+		const cJSON *name = cJSON_GetObjectItemCaseSensitive(it, "name");
+		const cJSON *kind = cJSON_GetObjectItemCaseSensitive(it, "kind");
+		const cJSON *tgt = cJSON_GetObjectItemCaseSensitive(it, "target");
+		const cJSON *gip = cJSON_GetObjectItemCaseSensitive(it, "globalIP");
+		struct gobj *o;
+
+		if (!cJSON_IsString(name) || !cJSON_IsString(kind) || !cJSON_IsString(tgt) ||
+		    !cJSON_IsString(gip) || strlen(name->valuestring) >= sizeof(o->name) ||
+		    a->n_objs == MAX_OBJS)
+			continue;
+		o = &a->objs[a->n_objs];
+		memset(o, 0, sizeof(*o));
+		snprintf(o->name, sizeof(o->name), "%s", name->valuestring);
+		o->ingress = !strcmp(kind->valuestring, "ingress");
+		if ((o->ingress ? ip4_parse(tgt->valuestring, &o->target) :
+				  cidr4_parse(tgt->valuestring, &o->src)) ||
+		    ip4_parse(gip->valuestring, &o->gip) || !cidr4_contains(&a->global, o->gip) ||
+		    gn_pool_reserve(a->pool, o->gip)) {
+			o->gip = 0;
+			continue;
+		}
+		o->status_ok = true;	/* it came from the broker's status */
+		a->n_objs++;
+		program(a, o);
+		n++;
+	}
+	cJSON_Delete(j);
+	if (n)
+		pr_info("globalnet: %d mapping(s) from %s\n", n, a->status_path);
 }
 
 /* After both object lists are known: global IPs for the objects that have none, and the
@@ -539,6 +666,10 @@ static void drain(struct gn_agent *a)
 			if (!a->synced[e->src])
 				pr_info("globalnet: %s in sync\n", resources[e->src]);
 			a->synced[e->src] = true;
+			if (e->src == SRC_EP)
+				reconcile_remotes(a);
+			else
+				reconcile_objs(a, e->src == SRC_INGRESS);
 		} else if (e->src == SRC_EP) {
 			on_endpoint(a, e->obj, e->del);
 		} else {
@@ -706,6 +837,7 @@ struct gn_agent *gn_agent_start(const struct gn_agent_opts *o, uint32_t *health_
 		pr_err("globalnet: %s\n", strerror(-err));
 		goto err;
 	}
+	load_cache(a, o->state_dir);
 	for (int i = 0; i < SRC_N; i++) {
 		a->bind[i].a = a;
 		a->bind[i].src = i;

@@ -215,6 +215,25 @@ if wait_until 10 grep -q after-restart "$out"; then t_pass tcp_flow_survives_age
 exec 7>&-
 kill "$spid" 2>/dev/null; wait "$spid" 2>/dev/null
 
+# Broker down: an agent restarted meanwhile goes on translating both ways (remote global
+# CIDRs from the gateway's endpoint cache, its mappings from its last globalnet.json).
+stop_broker
+stop_agent c2-n1
+start_agent c2-n1 --bpf-dir "$BPFFS/c2-n1"
+wait_until 30 status_connected c2-n1 1
+to_c2() { echo x | lx c1-n1-p1 -- socat -T2 - "TCP4:$C2P1:8080,connect-timeout=2" 2>/dev/null | grep -q c2-n1-p1; }
+if wait_until 30 to_c2; then
+	a=$(echo_from c2-n1-p1 "$C1P1" tcp); ip=${a#* }
+	[ "${a%% *}" = c1-n1-p1 ] && in_egress "$ip" c2 && t_pass restart_while_broker_down ||
+		t_fail restart_while_broker_down "c2 -> c1 got '$a'"
+else
+	t_fail restart_while_broker_down "c1 -> c2 ingress IP unreachable"
+	tail -20 "$SA_RUN/logs/agent-c2-n1.log" >&2
+fi
+start_broker >&2
+wait_until 30 bash -c "[ \"\$(jq .broker_synced $SA_RUN/state/c2-n1/status.json)\" = true ]" ||
+	t_fail broker_back
+
 # charon killed: a new ipsec0 comes; the agent attaches to it again.
 cpid=$(charon_pid c1-n1)
 if [ -n "$cpid" ]; then
