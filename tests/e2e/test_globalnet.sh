@@ -23,6 +23,7 @@ start_agent() {
 		</dev/null >>"$SA_RUN/logs/agent-$node.log" 2>&1
 }
 agent_pid() { pgrep -n -f "subagent agent --config-dir $SA_RUN/[^ ]* .*--node $1\$" 2>/dev/null; }
+SUBAGENT=${SA_GN_SUBAGENT:-$SUBAGENT}	# test_globalnet_asan.sh: the ASan/UBSan build
 BPFFS=$(mktemp -d /run/sa-gn-bpffs.XXXXXX)
 cleanup() {
 	[ -n "${KEEP:-}" ] && return
