@@ -105,6 +105,11 @@ static int create(const char *prog, const struct gopts *go, bool ingress)
 	if (rc)
 		return rc;
 	rc = 1;
+	if (!cfg.n_global_cidrs) {
+		fprintf(stderr, "subagent %s: cluster %s has no global CIDR (joined without "
+			"globalnet): nothing would allocate the global IP\n", prog, cfg.cluster_id);
+		goto out;
+	}
 	dashed(val, d, sizeof(d));
 	if (go->name)
 		snprintf(name, sizeof(name), "%s-%s", cfg.cluster_id, go->name);
