@@ -80,6 +80,9 @@ else
 		t_pass overlap_without_globalnet_refused ||
 		t_fail overlap_without_globalnet_refused "$(cat "$SA_RUN/logs/join-plain-c2.log")"
 fi
+out=$(lx c1-n1 -- "$SUBAGENT" globalnet ingress --config-dir "$SA_RUN/plain-c1" --pod "$P1" 2>&1)
+[ $? = 1 ] && [[ $out == *"without globalnet"* ]] && t_pass cli_refuses_without_globalnet ||
+	t_fail cli_refuses_without_globalnet "$out"
 p=$(lx broker -- pgrep -n -f "subagent broker --dir $plain") && kill "$p"
 
 start_broker --globalnet >&2 || { t_fail broker_up; t_done; }
