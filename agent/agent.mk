@@ -24,3 +24,5 @@ LIB_SRCS += agent/cmd_show.c
 LIB_SRCS += agent/cmd_verify.c
 LIB_SRCS += agent/route_agent.c
 LIB_SRCS += agent/mss.c
+LIB_SRCS += agent/gn_agent.c
+LIB_SRCS += agent/cmd_globalnet.c

@@ -20,6 +20,8 @@ int cmd_leave(int argc, char **argv);
 int cmd_agent(int argc, char **argv);
 int cmd_show(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
+int cmd_globalnet(int argc, char **argv);
+int cmd_export(int argc, char **argv);
 
 #define SUBAGENT_VERSION "0.1.0"
 

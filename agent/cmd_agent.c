@@ -32,6 +32,10 @@ static void usage(FILE *f)
 		"  --pod-cidr CIDR         this node's pod CIDR slice (for the gateway's return path)\n"
 		"  --election-interval-ms N  heartbeat interval (default 100)\n"
 		"  --election-dead-ms N    a node not heard for this long is dead (default 600)\n"
+		"  --bpf-dir DIR           globalnet: bpffs directory for the pinned flow table\n"
+		"                          (default /sys/fs/bpf/subagent/CLUSTER-NODE)\n"
+		"  --globalnet-datapath bpf|none  globalnet: translate with tc BPF (default), or\n"
+		"                          not at all (the operator's own NAT; benchmarks)\n"
 		"  --log-level LEVEL       error, warn, info (default) or debug\n"
 		"  -h, --help              this text\n");
 }
@@ -51,6 +55,8 @@ int cmd_agent(int argc, char **argv)
 		{ "pod-cidr", required_argument, NULL, 'C' },
 		{ "election-interval-ms", required_argument, NULL, 'E' },
 		{ "election-dead-ms", required_argument, NULL, 'D' },
+		{ "bpf-dir", required_argument, NULL, 'b' },
+		{ "globalnet-datapath", required_argument, NULL, 'g' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -67,6 +73,14 @@ int cmd_agent(int argc, char **argv)
 		case 's': o.state_dir = optarg; break;
 		case 'p': o.public_ip = optarg; break;
 		case 'P': o.private_ip = optarg; break;
+		case 'b': o.bpf_dir = optarg; break;
+		case 'g':
+			if (strcmp(optarg, "bpf") && strcmp(optarg, "none")) {
+				fprintf(stderr, "subagent agent: --globalnet-datapath is bpf or none\n");
+				return 2;
+			}
+			o.globalnet_no_attach = !strcmp(optarg, "none");
+			break;
 		case 'i': {
 			char *end;
 			unsigned long ms = strtoul(optarg, &end, 10);

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "agent/cmd.h"
+#include "agent/gn_agent.h"
 #include "agent/table.h"
 #include "broker/client.h"
 #include "broker/cluster_config.h"
@@ -156,7 +157,43 @@ static cJSON *rows_gateways(const cJSON *statuses, const char *cluster)
 	return rows;
 }
 
-static cJSON *rows_networks(const cJSON *clusters)
+/* globalnet: the cluster egress IPs (the first GN_AGENT_EGRESS_IPS usable addresses of
+ * the global CIDR, as the gateway allocates them) and the cluster's global IP objects. */
+static void add_global(cJSON *row, const cJSON *spec, const char *cluster, const cJSON *gips)
+{
+	const cJSON *g = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(spec, "globalCIDRs"), 0);
+	cJSON *arr = cJSON_CreateArray();
+	const cJSON *r;
+	struct cidr4 c;
+	char a[16], b[16], buf[300];
+
+	if (cJSON_IsString(g) && !cidr4_parse(g->valuestring, &c) && c.len <= 28) {
+		ip4_format(c.addr + 1, a);
+		ip4_format(c.addr + GN_AGENT_EGRESS_IPS, b);
+		snprintf(buf, sizeof(buf), "%s-%s", a, b);
+		cJSON_AddStringToObject(row, "egress_ips", buf);
+	} else {
+		cJSON_AddStringToObject(row, "egress_ips", "");
+	}
+	cJSON_ArrayForEach(r, gips) {
+		const cJSON *cid = cJSON_GetObjectItemCaseSensitive(r, "cluster");
+		const char *k[3] = { "kind", "target", "global_ip" };
+		const char *v[3];
+
+		if (!cJSON_IsString(cid) || strcmp(cid->valuestring, cluster))
+			continue;
+		for (int i = 0; i < 3; i++) {
+			const cJSON *x = cJSON_GetObjectItemCaseSensitive(r, k[i]);
+
+			v[i] = cJSON_IsString(x) && *x->valuestring ? x->valuestring : "-";
+		}
+		snprintf(buf, sizeof(buf), "%s %s=%s", v[0], v[1], v[2]);
+		cJSON_AddItemToArray(arr, cJSON_CreateString(buf));
+	}
+	cJSON_AddItemToObject(row, "global_ips", arr);
+}
+
+static cJSON *rows_networks(const cJSON *clusters, const cJSON *gips)
 {
 	cJSON *rows = cJSON_CreateArray();
 	const cJSON *cl;
@@ -175,6 +212,8 @@ static cJSON *rows_networks(const cJSON *clusters)
 		cJSON_AddItemToObject(row, "global_cidrs",
 			cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(spec, "globalCIDRs"), 1));
 		cJSON_AddStringToObject(row, "cable_driver", spec_str(cl, "cableDriver"));
+		if (gips)
+			add_global(row, spec, spec_str(cl, "clusterID"), gips);
 		cJSON_AddItemToArray(rows, row);
 	}
 	return rows;
@@ -201,6 +240,11 @@ static const struct table_col net_cols[] = {
 	{ "SERVICE CIDRS", "service_cidrs", NULL }, { "GLOBAL CIDRS", "global_cidrs", NULL },
 	{ "CABLE DRIVER", "cable_driver", NULL },
 };
+static const struct table_col gnet_cols[] = {
+	{ "CLUSTER", "cluster", NULL }, { "CLUSTER CIDRS", "cluster_cidrs", NULL },
+	{ "SERVICE CIDRS", "service_cidrs", NULL }, { "GLOBAL CIDRS", "global_cidrs", NULL },
+	{ "EGRESS IPS", "egress_ips", NULL }, { "GLOBAL IPS (target=ip)", "global_ips", NULL },
+};
 
 enum { W_CONN = 1, W_EP = 2, W_GW = 4, W_NET = 8 };
 
@@ -215,7 +259,7 @@ int cmd_show(int argc, char **argv)
 	const char *dir = NULL, *what = NULL;
 	struct cluster_config cfg = { 0 };
 	struct brk_client *brk = NULL;
-	cJSON *statuses = NULL, *eps = NULL, *clusters = NULL, *out = NULL;
+	cJSON *statuses = NULL, *eps = NULL, *clusters = NULL, *out = NULL, *gips = NULL;
 	char err[1024] = "", cerr[BRK_ERR_MAX];
 	int json = 0, w = 0, c, rc = 1;
 
@@ -268,6 +312,9 @@ int cmd_show(int argc, char **argv)
 		goto fail;
 	if ((w & W_NET) && !(clusters = items(brk, "clusters", err, sizeof(err))))
 		goto fail;
+	if ((w & W_NET) && cfg.n_global_cidrs &&
+	    !(gips = gn_cli_rows(brk, NULL, err, sizeof(err))))
+		goto fail;
 
 	out = cJSON_CreateObject();
 	if (w & W_CONN)
@@ -277,7 +324,7 @@ int cmd_show(int argc, char **argv)
 	if (w & W_GW)
 		cJSON_AddItemToObject(out, "gateways", rows_gateways(statuses, cfg.cluster_id));
 	if (w & W_NET)
-		cJSON_AddItemToObject(out, "networks", rows_networks(clusters));
+		cJSON_AddItemToObject(out, "networks", rows_networks(clusters, gips));
 
 	if (json) {
 		/* one kind: its list; all: an object of lists */
@@ -300,7 +347,11 @@ int cmd_show(int argc, char **argv)
 		SECTION(W_CONN, "connections", "Connections", conn_cols)
 		SECTION(W_EP, "endpoints", "Endpoints", ep_cols)
 		SECTION(W_GW, "gateways", "Gateways", gw_cols)
-		SECTION(W_NET, "networks", "Networks", net_cols)
+		if (gips) {
+			SECTION(W_NET, "networks", "Networks", gnet_cols)
+		} else {
+			SECTION(W_NET, "networks", "Networks", net_cols)
+		}
 #undef SECTION
 	}
 	rc = 0;
@@ -312,6 +363,7 @@ out:
 	cJSON_Delete(statuses);
 	cJSON_Delete(eps);
 	cJSON_Delete(clusters);
+	cJSON_Delete(gips);
 	brk_client_free(brk);
 	cluster_config_free(&cfg);
 	return rc;

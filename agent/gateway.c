@@ -18,6 +18,7 @@
 
 #include "agent/mss.h"
 #include "agent/netlink.h"
+#include "agent/gn_agent.h"
 #include "common/log.h"
 #include "common/util.h"
 
@@ -54,7 +55,10 @@ static void on_synced(void *ctx) { push(ctx, GW_EV_SYNC, NULL); }
 
 static void on_cable_event(void *ctx, const char *cluster, bool up)
 {
+	struct gateway *g = ctx;
+
 	pr_info("tunnel to %s %s\n", cluster, up ? "up" : "down");
+	g->next_status_ns = 0;	/* tell the broker soon, not at the next 5 s period */
 }
 
 static const struct brk_informer_ops informer_ops = {
@@ -315,8 +319,10 @@ static int drain_events(struct gateway *g)
 		free(e);
 		e = next;
 	}
-	if (changed)
+	if (changed) {
 		gw_save_cache(g);
+		g->next_status_ns = 0;
+	}
 	return changed;
 }
 
@@ -444,6 +450,8 @@ static void engine_stop(struct gateway *g)
 		return;
 	brk_informer_stop(g->inf);
 	g->inf = NULL;
+	gn_agent_stop(g->gn);	/* globalnet (issue 6) */
+	g->gn = NULL;
 	if (g->cable) {
 		if (g->cable_fd >= 0)
 			epoll_ctl(g->epfd, EPOLL_CTL_DEL, g->cable_fd, NULL);
@@ -487,6 +495,8 @@ static int engine_start(struct gateway *g)
 
 	if (gw_local_init(g))
 		return -EINVAL;
+	if (g->cfg.n_global_cidrs && gw_globalnet_start(g))	/* globalnet (issue 6) */
+		return -EIO;
 	cc.underlay_ip = g->private_ip;
 	cc.health_ip = g->health_ip;
 	if (g->health_ip) {

@@ -20,6 +20,8 @@ struct gateway_opts {
 	const char *pod_cidr;		/* this node's pod CIDR slice, or NULL */
 	uint64_t election_interval_ns;	/* 0: the election's default (100 ms) */
 	uint64_t election_dead_ns;	/* 0: the election's default (600 ms) */
+	const char *bpf_dir;		/* globalnet pin directory; NULL: under /sys/fs/bpf */
+	int globalnet_no_attach;	/* globalnet: allocate, publish, do not translate */
 };
 
 /* Runs until SIGTERM/SIGINT. Returns the process exit code. */

@@ -49,6 +49,7 @@ struct gateway {
 	char charon_dir[4096];
 	struct health *health;
 	struct responder *responder;	/* echo for `subagent verify` */
+	struct gn_agent *gn;		/* globalnet (issue 6): agent/gn_agent.c */
 
 	struct sa_endpoint local;
 	uint32_t private_ip, public_ip, health_ip;
@@ -89,6 +90,9 @@ void gw_write_status_file(struct gateway *g);
 cJSON *gw_connections_json(struct gateway *g);
 const char *gw_conn_status(struct gateway *g, struct gw_remote *r, const struct cable_status *cs,
 			   struct health_stats *hs);
+
+/* gn_agent.c: starts globalnet on the gateway; the published health IP becomes global */
+int gw_globalnet_start(struct gateway *g) __attribute__((warn_unused_result));
 
 /* gateway.c */
 void gw_save_cache(struct gateway *g);

@@ -15,6 +15,8 @@ const struct brk_resource brk_resources[] = {
 	{ "clusters", "Cluster", "ClusterList", brk_validate_cluster_spec, 1 },
 	{ "endpoints", "Endpoint", "EndpointList", brk_validate_endpoint_spec, 0 },
 	{ "gatewaystatuses", "GatewayStatus", "GatewayStatusList", brk_validate_gwstatus_spec, 0 },
+	{ "globalegressips", "GlobalEgressIP", "GlobalEgressIPList", brk_validate_gegress_spec, 0 },
+	{ "globalingressips", "GlobalIngressIP", "GlobalIngressIPList", brk_validate_gingress_spec, 0 },
 };
 const unsigned brk_n_resources = ARRAY_SIZE(brk_resources);
 

@@ -330,6 +330,55 @@ int brk_validate_gwstatus_spec(const cJSON *spec, char *msg, size_t len)
 	return 0;
 }
 
+/* GlobalEgressIP.spec: exactly one of pod (an IPv4 address) or cidr (a CIDR of pods).
+ * GlobalIngressIP.spec: exactly one of pod or service (a VIP). status.globalIP is
+ * written by the owning cluster's gateway. */
+static int one_of(const cJSON *spec, const char *a, const char *b, char *msg, size_t len)
+{
+	const cJSON *va = cJSON_GetObjectItemCaseSensitive(spec, a);
+	const cJSON *vb = cJSON_GetObjectItemCaseSensitive(spec, b);
+	int na = va && !cJSON_IsNull(va), nb = vb && !cJSON_IsNull(vb);
+
+	if (na + nb != 1)
+		return fail(msg, len, "spec: exactly one of %s, %s is required", a, b);
+	return 0;
+}
+
+static int cidr_field(const cJSON *o, const char *f, char *msg, size_t len)
+{
+	const char *s;
+	struct cidr4 c;
+	int err = str_field(o, f, false, 18, &s, msg, len);
+
+	if (err)
+		return err;
+	if (s && cidr4_parse(s, &c))
+		return fail(msg, len, "spec.%s: \"%s\" is not an IPv4 CIDR (host bits zero)", f, s);
+	return 0;
+}
+
+int brk_validate_gegress_spec(const cJSON *spec, char *msg, size_t len)
+{
+	int err = one_of(spec, "pod", "cidr", msg, len);
+
+	if (!err)
+		err = ip_field(spec, "pod", false, msg, len);
+	if (!err)
+		err = cidr_field(spec, "cidr", msg, len);
+	return err;
+}
+
+int brk_validate_gingress_spec(const cJSON *spec, char *msg, size_t len)
+{
+	int err = one_of(spec, "pod", "service", msg, len);
+
+	if (!err)
+		err = ip_field(spec, "pod", false, msg, len);
+	if (!err)
+		err = ip_field(spec, "service", false, msg, len);
+	return err;
+}
+
 int brk_validate_object(const struct brk_resource *r, const cJSON *obj, char *msg, size_t len)
 {
 	const cJSON *md, *spec, *v;

@@ -29,5 +29,7 @@ int brk_parse_rv(const char *s, unsigned long long *out) __attribute__((warn_unu
 int brk_validate_cluster_spec(const cJSON *spec, char *msg, size_t len);
 int brk_validate_endpoint_spec(const cJSON *spec, char *msg, size_t len);
 int brk_validate_gwstatus_spec(const cJSON *spec, char *msg, size_t len);
+int brk_validate_gegress_spec(const cJSON *spec, char *msg, size_t len);
+int brk_validate_gingress_spec(const cJSON *spec, char *msg, size_t len);
 
 #endif

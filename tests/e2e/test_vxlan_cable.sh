@@ -29,9 +29,11 @@ J=$(lx c1-n1 -- "$SUBAGENT" verify --config-dir "$SA_RUN/c1" --state-dir "$SA_RU
 echo "$J" | jq -e '([.[] | select(.check != "encrypted") | .result] | all(. == "pass")) and
 	([.[] | select(.check == "encrypted") | .result] == ["skip"])' >/dev/null &&
 	t_pass verify_vxlan || t_fail verify_vxlan "$J"
-J=$(lx c1-n1 -- "$SUBAGENT" show connections --config-dir "$SA_RUN/c1" -o json 2>/dev/null)
-echo "$J" | jq -e 'length == 1 and .[0].cable_driver == "vxlan"' >/dev/null && t_pass show_vxlan ||
-	t_fail show_vxlan "$J"
+show_ok() {
+	lx c1-n1 -- "$SUBAGENT" show connections --config-dir "$SA_RUN/c1" -o json 2>/dev/null |
+		jq -e 'length == 1 and .[0].cable_driver == "vxlan" and .[0].status == "connected"' >/dev/null
+}
+wait_until 15 show_ok && t_pass show_vxlan || t_fail show_vxlan
 for c in c1 c2; do for j in 1 2 3; do stop_agent "$c-n$j"; done; done
 check vxlan_removed_on_stop bash -c "! $LAB exec c1-n1 -- ip link show sa-vx0 2>/dev/null"
 stop_broker
