@@ -174,20 +174,6 @@ int health_get(const struct health *h, const char *cluster, struct health_stats 
 	return 0;
 }
 
-static uint16_t icmp_csum(const void *data, size_t len)
-{
-	const uint8_t *p = data;
-	uint32_t sum = 0;
-
-	for (; len > 1; len -= 2, p += 2)
-		sum += (uint32_t)(p[0] << 8 | p[1]);
-	if (len)
-		sum += (uint32_t)(p[0] << 8);
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return htons((uint16_t)~sum);
-}
-
 static void send_probe(struct health *h, struct target *t, uint64_t now)
 {
 	struct {
@@ -221,7 +207,7 @@ static void send_probe(struct health *h, struct target *t, uint64_t now)
 	pkt.icmp.un.echo.sequence = htons(++t->seq);
 	pkt.p.magic = htonl(PROBE_MAGIC);
 	pkt.p.sent_ns = now;
-	pkt.icmp.checksum = icmp_csum(&pkt, sizeof(pkt));
+	pkt.icmp.checksum = util_inet_csum(&pkt, sizeof(pkt));
 	t->awaiting = 1;
 	t->st.sent++;
 	if (sendmsg(h->fd, &msg, MSG_DONTWAIT) < 0)

@@ -44,20 +44,6 @@ static int wait_fd(int fd, short ev, uint64_t deadline)
 	return n ? 0 : -ETIMEDOUT;
 }
 
-static uint16_t csum(const void *data, size_t len)
-{
-	const uint8_t *p = data;
-	uint32_t sum = 0;
-
-	for (; len > 1; len -= 2, p += 2)
-		sum += (uint32_t)(p[0] << 8 | p[1]);
-	if (len)
-		sum += (uint32_t)(p[0] << 8);
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return htons((uint16_t)~sum);
-}
-
 int probe_icmp(uint32_t dst, size_t payload, int timeout_ms, uint64_t *rtt_ns)
 {
 	struct sockaddr_in to = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(dst) };
@@ -83,7 +69,7 @@ int probe_icmp(uint32_t dst, size_t payload, int timeout_ms, uint64_t *rtt_ns)
 	ih->un.echo.id = htons(id);
 	ih->un.echo.sequence = htons(1);
 	fill(pkt + sizeof(*ih), payload, id);
-	ih->checksum = csum(pkt, len);
+	ih->checksum = util_inet_csum(pkt, len);
 	if (sendto(fd, pkt, len, 0, (struct sockaddr *)&to, sizeof(to)) < 0) {
 		rc = -errno;
 		goto out;

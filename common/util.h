@@ -23,6 +23,8 @@ int util_random(void *buf, size_t len) __attribute__((warn_unused_result));
 int util_random_hex(char *out, size_t nbytes) __attribute__((warn_unused_result));
 /* Wipes and frees a secret string. NULL-safe. */
 void util_free_secret(char *s);
+/* The Internet checksum (RFC 1071) of data, in network byte order. */
+uint16_t util_inet_csum(const void *data, size_t len);
 /* Monotonic clock in nanoseconds. */
 uint64_t util_now_ns(void);
 
