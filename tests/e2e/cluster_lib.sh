@@ -29,7 +29,22 @@ start_broker() {
 		{ echo "broker did not come up:" >&2; tail -20 "$SA_RUN/logs/broker.log" >&2; return 1; }
 }
 
-broker_pid() { "$LAB" exec broker -- pgrep -n -f "subagent broker --dir $SA_RUN/broker" 2>/dev/null; }
+# ns_pid NAME WORD...: the newest process in NAME's network namespace whose argv starts
+# with this build's subagent followed by WORD... (only this lab's namespace: pgrep -f would
+# also see other labs' and other checkouts' agents on the same machine)
+ns_pid() {
+	local name=$1 p best= i; shift
+	local want=("$SUBAGENT" "$@") args
+	for p in $(ip netns pids "$("$LAB" netns "$name")" 2>/dev/null); do
+		mapfile -d '' -t args <"/proc/$p/cmdline" 2>/dev/null || continue
+		[ ${#args[@]} -ge ${#want[@]} ] || continue
+		for i in "${!want[@]}"; do [ "${args[$i]}" = "${want[$i]}" ] || continue 2; done
+		{ [ -z "$best" ] || [ "$p" -gt "$best" ]; } && best=$p
+	done
+	[ -n "$best" ] && echo "$best"
+}
+
+broker_pid() { ns_pid broker broker --dir "$SA_RUN/broker"; }
 
 stop_broker() {
 	local p
@@ -54,7 +69,7 @@ start_agent() {
 		</dev/null >>"$SA_RUN/logs/agent-$node.log" 2>&1
 }
 
-agent_pid() { "$LAB" exec "$1" -- pgrep -n -f "subagent agent .*--node $1 " 2>/dev/null; }
+agent_pid() { ns_pid "$1" agent --config-dir "$SA_RUN/${1%%-n*}" --node "$1"; }
 
 stop_agent() {
 	local p
