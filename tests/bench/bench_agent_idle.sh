@@ -35,8 +35,8 @@ summary() {
 measure() {
 	local n=$1 remote=$(($1 - 1)) c i t0 ok out=$SA_RUN/idle.txt
 	local -a nodes=() apid=() cpid=() a0=() c0=()
-	"$LAB" up --clusters "$n" --nodes 1 --pods "$PODS" >/dev/null 2>&1 ||
-		{ echo "lab up --clusters $n failed" >&2; return 1; }
+	"$LAB" up --clusters "$n" --nodes 1 --pods "$PODS" >/tmp/${LAB_PREFIX}bench-lab-up.log 2>&1 ||
+		{ cat /tmp/${LAB_PREFIX}bench-lab-up.log >&2; return 1; }
 	start_broker || return 1
 	for i in $(seq "$n"); do
 		join_cluster "c$i" || return 1
@@ -79,10 +79,11 @@ measure() {
 	for c in "${nodes[@]}"; do status_connected "$c" "$remote" && ok=$((ok + 1)); done
 
 	echo "$n clusters ($remote remote clusters per gateway), $(wc -l <"$out") gateways, ${WINDOW} s idle window:"
-	summary "agent VmRSS (MiB)" <(awk '{printf "x %.1f\n", $2 / 1024}' "$out") 2 MiB
-	summary "agent CPU (% of one core)" "$out" 4 %
-	summary "agent's charon VmRSS (MiB)" <(awk '{printf "x %.1f\n", $3 / 1024}' "$out") 2 MiB
-	summary "agent's charon CPU (% of one core)" "$out" 5 %
+	awk '{printf "%s %.1f %.1f %s %s\n", $1, $2 / 1024, $3 / 1024, $4, $5}' "$out" >"$out.mib"
+	summary "agent VmRSS" "$out.mib" 2 MiB
+	summary "agent CPU (% of one core)" "$out.mib" 4 %
+	summary "agent's charon VmRSS" "$out.mib" 3 MiB
+	summary "agent's charon CPU (% of one core)" "$out.mib" 5 %
 	if [ "$b1" != x ] && [ "$b0" != x ]; then
 		printf '  %-34s %8s MiB, %s %% CPU\n' "broker (one process, $n clusters)" \
 			"$(awk -v k="$(rss_kb "$bpid")" 'BEGIN {printf "%.1f", k / 1024}')" \
