@@ -193,7 +193,7 @@ round_subagent() {
 	agents_up
 	# one process in the pod's namespace polls: no exec cost per attempt
 	if lx c1-n1-p1 -- timeout 60 sh -c \
-		"until ping -c1 -W0.5 $P2 >/dev/null 2>&1; do sleep 0.02; done"; then
+		"until ping -c1 -W0.2 $P2 >/dev/null 2>&1; do sleep 0.02; done"; then
 		first_ms+=($(( $(now_ms) - t0 )))
 	else
 		echo "run $r: no pod-to-pod exchange within 60 s" >&2
