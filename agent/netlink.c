@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <ifaddrs.h>
 #include <linux/fib_rules.h>
 #include <linux/neighbour.h>
@@ -251,7 +252,8 @@ out_free:
 	return link_set_up(nl, vx->name, vx->mtu);
 }
 
-int netlink_addr_replace(struct netlink *nl, const char *dev, uint32_t a, uint8_t len)
+/* Adds (replacing) or deletes the address a/len on dev. */
+static int addr_op(struct netlink *nl, const char *dev, uint32_t a, uint8_t len, bool add)
 {
 	struct rtnl_addr *ra = rtnl_addr_alloc();
 	struct nl_addr *na = addr4(a, len);
@@ -267,9 +269,13 @@ int netlink_addr_replace(struct netlink *nl, const char *dev, uint32_t a, uint8_
 	}
 	rtnl_addr_set_ifindex(ra, idx);
 	rtnl_addr_set_local(ra, na);
-	rc = nlerr(rtnl_addr_add(nl->sk, ra, NLM_F_REPLACE));
-	if (rc == -EEXIST)
-		rc = 0;
+	if (add) {
+		rc = nlerr(rtnl_addr_add(nl->sk, ra, NLM_F_REPLACE));
+		if (rc == -EEXIST)
+			rc = 0;
+	} else {
+		rc = nlerr(rtnl_addr_delete(nl->sk, ra, 0));
+	}
 out:
 	if (na)
 		nl_addr_put(na);
@@ -278,29 +284,14 @@ out:
 	return rc;
 }
 
+int netlink_addr_replace(struct netlink *nl, const char *dev, uint32_t a, uint8_t len)
+{
+	return addr_op(nl, dev, a, len, true);
+}
+
 int netlink_addr_del(struct netlink *nl, const char *dev, uint32_t a, uint8_t len)
 {
-	struct rtnl_addr *ra = rtnl_addr_alloc();
-	struct nl_addr *na = addr4(a, len);
-	int idx = netlink_ifindex(dev), rc;
-
-	if (!ra || !na) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	if (idx < 0) {
-		rc = idx;
-		goto out;
-	}
-	rtnl_addr_set_ifindex(ra, idx);
-	rtnl_addr_set_local(ra, na);
-	rc = nlerr(rtnl_addr_delete(nl->sk, ra, 0));
-out:
-	if (na)
-		nl_addr_put(na);
-	if (ra)
-		rtnl_addr_put(ra);
-	return rc;
+	return addr_op(nl, dev, a, len, false);
 }
 
 static struct rtnl_route *build_route(const struct netlink_route *r, int *err)
