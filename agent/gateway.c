@@ -750,9 +750,12 @@ int gateway_run(const struct gateway_opts *o)
 			next_sec = now + SEC;
 			if (g->engine_on)
 				gw_publish_endpoint(g, now);
+			cJSON *conns = gw_connections_json(g);
+
 			if (g->o->gateway_capable)
-				gw_publish_status(g, now);
-			gw_write_status_file(g);
+				gw_publish_status(g, now, conns);
+			gw_write_status_file(g, conns);
+			cJSON_Delete(conns);
 		}
 		wait = g->engine_on ? health_tick(g->health, now) : SEC;
 		if (next_sec - now < wait)

@@ -85,8 +85,9 @@ struct gateway {
 /* gateway_publish.c */
 int gw_local_init(struct gateway *g) __attribute__((warn_unused_result));
 void gw_publish_endpoint(struct gateway *g, uint64_t now);
-void gw_publish_status(struct gateway *g, uint64_t now);
-void gw_write_status_file(struct gateway *g);
+/* conns: gw_connections_json(), built once per tick (it asks the cable for its SAs). */
+void gw_publish_status(struct gateway *g, uint64_t now, const cJSON *conns);
+void gw_write_status_file(struct gateway *g, const cJSON *conns);
 cJSON *gw_connections_json(struct gateway *g);
 const char *gw_conn_status(struct gateway *g, struct gw_remote *r, const struct cable_status *cs,
 			   struct health_stats *hs);

@@ -105,10 +105,8 @@ int gw_local_init(struct gateway *g)
 			return rc;
 		}
 	}
-	/* The health checker's source must be inside our subnets so that probes go through
-	 * the tunnel: the first local address in a cluster CIDR. */
-	for (size_t i = 0; i < g->cfg.n_cluster_cidrs && !g->health_ip; i++)
-		(void)!netlink_local_addr_in(&g->cfg.cluster_cidrs[i], &g->health_ip, NULL);
+	/* g->health_ip was found at start (election_setup): the health checker's source must
+	 * be inside our subnets so that probes go through the tunnel. */
 	if (!g->health_ip)
 		pr_warn("no local address inside the cluster CIDRs: health checks are off\n");
 	find_public_ip(g);
@@ -336,7 +334,7 @@ cJSON *gw_connections_json(struct gateway *g)
 	return arr;
 }
 
-void gw_publish_status(struct gateway *g, uint64_t now)
+void gw_publish_status(struct gateway *g, uint64_t now, const cJSON *conns)
 {
 	struct brk_status st;
 	cJSON *obj, *meta, *spec, *cur = NULL;
@@ -365,7 +363,7 @@ void gw_publish_status(struct gateway *g, uint64_t now)
 	cJSON_AddStringToObject(spec, "cableDriver", g->cops->name);
 	cJSON_AddNumberToObject(spec, "epoch", (double)g->local.epoch);
 	cJSON_AddNumberToObject(spec, "updatedUnix", (double)time(NULL));
-	cJSON_AddItemToObject(spec, "connections", gw_connections_json(g));
+	cJSON_AddItemToObject(spec, "connections", cJSON_Duplicate(conns, 1));
 
 	rc = brk_get(g->brk, "gatewaystatuses", name, &cur, &st);
 	if (rc == 0) {
@@ -381,7 +379,7 @@ out:
 	cJSON_Delete(obj);
 }
 
-void gw_write_status_file(struct gateway *g)
+void gw_write_status_file(struct gateway *g, const cJSON *conns)
 {
 	cJSON *o = cJSON_CreateObject();
 	char path[PATH_MAX], *s;
@@ -410,7 +408,7 @@ void gw_write_status_file(struct gateway *g)
 	cJSON_AddBoolToObject(o, "endpoint_published", g->local_published);
 	cJSON_AddBoolToObject(o, "broker_synced", g->synced_once);
 	cJSON_AddNumberToObject(o, "updated_unix", (double)time(NULL));
-	cJSON_AddItemToObject(o, "connections", gw_connections_json(g));
+	cJSON_AddItemToObject(o, "connections", cJSON_Duplicate(conns, 1));
 	s = cJSON_Print(o);
 	cJSON_Delete(o);
 	if (!s)

@@ -195,29 +195,46 @@ static void unserve(struct route_agent *ra)
 void ra_serve(struct route_agent *ra, const struct election_peer *peers, unsigned n,
 	      const struct cidr4 *remote, unsigned nremote)
 {
-	unserve(ra);
-	if (!nremote)
-		return;
-	for (unsigned i = 0; i < n && ra->n_nodes < RA_MAX; i++) {
+	struct ra_neigh want_nodes[RA_MAX];
+	struct cidr4 want_slices[RA_MAX];
+	unsigned nw = 0, nr = nremote < ELECTION_MAX_ROUTES ? nremote : ELECTION_MAX_ROUTES;
+
+	for (unsigned i = 0; nremote && i < n && nw < RA_MAX; i++) {
 		const struct election_peer *p = &peers[i];
-		struct ra_neigh nb;
-		struct cidr4 slice = { .addr = p->adv.pod_net, .len = p->adv.pod_prefix };
 
 		if (p->self || !p->adv.vtep_ip || !p->adv.pod_prefix)
 			continue;
-		nb.vtep = p->adv.vtep_ip;
-		nb.nexthop = nexthop_of(nb.vtep);
-		memcpy(nb.mac, p->adv.vtep_mac, 6);
-		if (neigh_add(ra, &nb) ||
-		    routes_add_table(ra->nl, RA_RETURN_TABLE, &slice, nb.nexthop, RA_DEV, 0,
-				     (uint32_t)ra->mtu)) {
-			neigh_del(ra, &nb);
+		/* zeroed: padding takes part in the comparison below */
+		memset(&want_nodes[nw], 0, sizeof(want_nodes[nw]));
+		memset(&want_slices[nw], 0, sizeof(want_slices[nw]));
+		want_nodes[nw].vtep = p->adv.vtep_ip;
+		want_nodes[nw].nexthop = nexthop_of(p->adv.vtep_ip);
+		memcpy(want_nodes[nw].mac, p->adv.vtep_mac, 6);
+		want_slices[nw].addr = p->adv.pod_net;
+		want_slices[nw].len = p->adv.pod_prefix;
+		nw++;
+	}
+	/* Called at every election or remote change: leave an unchanged return path alone
+	 * instead of tearing it down and putting it back. */
+	if (nw == ra->n_nodes && nr == ra->n_rules &&
+	    !memcmp(want_nodes, ra->nodes, nw * sizeof(want_nodes[0])) &&
+	    !memcmp(want_slices, ra->slices, nw * sizeof(want_slices[0])) &&
+	    !memcmp(remote, ra->rules, nr * sizeof(remote[0])))
+		return;
+	unserve(ra);
+	if (!nr)
+		return;
+	for (unsigned i = 0; i < nw; i++) {
+		if (neigh_add(ra, &want_nodes[i]) ||
+		    routes_add_table(ra->nl, RA_RETURN_TABLE, &want_slices[i], want_nodes[i].nexthop,
+				     RA_DEV, 0, (uint32_t)ra->mtu)) {
+			neigh_del(ra, &want_nodes[i]);
 			continue;
 		}
-		ra->nodes[ra->n_nodes] = nb;
-		ra->slices[ra->n_nodes++] = slice;
+		ra->nodes[ra->n_nodes] = want_nodes[i];
+		ra->slices[ra->n_nodes++] = want_slices[i];
 	}
-	for (unsigned i = 0; i < nremote && i < ELECTION_MAX_ROUTES; i++) {
+	for (unsigned i = 0; i < nr; i++) {
 		if (netlink_rule_from_ensure(ra->nl, RA_RETURN_PRIO, RA_RETURN_TABLE, &remote[i]))
 			continue;
 		ra->rules[ra->n_rules++] = remote[i];
