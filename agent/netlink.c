@@ -427,135 +427,94 @@ static struct rtnl_neigh *build_neigh(const char *dev, int family, uint32_t ip,
 	return n;
 }
 
-int netlink_neigh_replace(struct netlink *nl, const char *dev, uint32_t ip, const uint8_t mac[6])
+/* Adds (replacing) or deletes a neighbour (AF_INET) or a VXLAN forwarding entry
+ * (AF_BRIDGE, NTF_SELF). */
+static int neigh_op(struct netlink *nl, const char *dev, int family, uint32_t ip,
+		    const uint8_t *mac, bool add)
 {
 	int err;
-	struct rtnl_neigh *n = build_neigh(dev, AF_INET, ip, mac, &err);
+	struct rtnl_neigh *n = build_neigh(dev, family, ip, mac, &err);
 
 	if (!n)
 		return err;
-	err = nlerr(rtnl_neigh_add(nl->sk, n, NLM_F_CREATE | NLM_F_REPLACE));
+	if (family == AF_BRIDGE)
+		rtnl_neigh_set_flags(n, NTF_SELF);
+	err = nlerr(add ? rtnl_neigh_add(nl->sk, n, NLM_F_CREATE | NLM_F_REPLACE) :
+			  rtnl_neigh_delete(nl->sk, n, 0));
 	rtnl_neigh_put(n);
 	return err;
+}
+
+int netlink_neigh_replace(struct netlink *nl, const char *dev, uint32_t ip, const uint8_t mac[6])
+{
+	return neigh_op(nl, dev, AF_INET, ip, mac, true);
 }
 
 int netlink_neigh_del(struct netlink *nl, const char *dev, uint32_t ip)
 {
-	int err;
-	struct rtnl_neigh *n = build_neigh(dev, AF_INET, ip, NULL, &err);
-
-	if (!n)
-		return err;
-	err = nlerr(rtnl_neigh_delete(nl->sk, n, 0));
-	rtnl_neigh_put(n);
-	return err;
+	return neigh_op(nl, dev, AF_INET, ip, NULL, false);
 }
 
 int netlink_fdb_replace(struct netlink *nl, const char *dev, const uint8_t mac[6], uint32_t dst)
 {
-	int err;
-	struct rtnl_neigh *n = build_neigh(dev, AF_BRIDGE, dst, mac, &err);
-
-	if (!n)
-		return err;
-	rtnl_neigh_set_flags(n, NTF_SELF);
-	err = nlerr(rtnl_neigh_add(nl->sk, n, NLM_F_CREATE | NLM_F_REPLACE));
-	rtnl_neigh_put(n);
-	return err;
+	return neigh_op(nl, dev, AF_BRIDGE, dst, mac, true);
 }
 
 int netlink_fdb_del(struct netlink *nl, const char *dev, const uint8_t mac[6], uint32_t dst)
 {
-	int err;
-	struct rtnl_neigh *n = build_neigh(dev, AF_BRIDGE, dst, mac, &err);
-
-	if (!n)
-		return err;
-	rtnl_neigh_set_flags(n, NTF_SELF);
-	err = nlerr(rtnl_neigh_delete(nl->sk, n, 0));
-	rtnl_neigh_put(n);
-	return err;
+	return neigh_op(nl, dev, AF_BRIDGE, dst, mac, false);
 }
 
-static struct rtnl_rule *build_rule(uint32_t prio, uint32_t table)
+/* Adds ("from SRC", or all when src is NULL, "lookup TABLE" at prio) or deletes a rule.
+ * Adding an existing rule is not an error (NLM_F_EXCL turns the duplicate into EEXIST). */
+static int rule_op(struct netlink *nl, uint32_t prio, uint32_t table, const struct cidr4 *src,
+		   bool add)
 {
 	struct rtnl_rule *r = rtnl_rule_alloc();
+	int err;
 
 	if (!r)
-		return NULL;
+		return -ENOMEM;
 	rtnl_rule_set_family(r, AF_INET);
 	rtnl_rule_set_prio(r, prio);
 	rtnl_rule_set_table(r, table);
 	rtnl_rule_set_action(r, FR_ACT_TO_TBL);
-	return r;
+	if (src) {
+		struct nl_addr *a = addr4(src->addr, src->len);
+
+		if (!a) {
+			rtnl_rule_put(r);
+			return -ENOMEM;
+		}
+		rtnl_rule_set_src(r, a);
+		nl_addr_put(a);
+	}
+	err = nlerr(add ? rtnl_rule_add(nl->sk, r, NLM_F_CREATE | NLM_F_EXCL) :
+			  rtnl_rule_delete(nl->sk, r, 0));
+	rtnl_rule_put(r);
+	return add && err == -EEXIST ? 0 : err;
 }
 
 int netlink_rule_ensure(struct netlink *nl, uint32_t prio, uint32_t table)
 {
-	struct rtnl_rule *r = build_rule(prio, table);
-	int err;
-
-	if (!r)
-		return -ENOMEM;
-	/* NLM_F_EXCL makes a second add fail with EEXIST instead of duplicating the rule. */
-	err = nlerr(rtnl_rule_add(nl->sk, r, NLM_F_CREATE | NLM_F_EXCL));
-	rtnl_rule_put(r);
-	return err == -EEXIST ? 0 : err;
+	return rule_op(nl, prio, table, NULL, true);
 }
 
 int netlink_rule_del(struct netlink *nl, uint32_t prio, uint32_t table)
 {
-	struct rtnl_rule *r = build_rule(prio, table);
-	int err;
-
-	if (!r)
-		return -ENOMEM;
-	err = nlerr(rtnl_rule_delete(nl->sk, r, 0));
-	rtnl_rule_put(r);
-	return err;
-}
-
-static struct rtnl_rule *build_rule_from(uint32_t prio, uint32_t table, const struct cidr4 *src)
-{
-	struct rtnl_rule *r = build_rule(prio, table);
-	struct nl_addr *a = addr4(src->addr, src->len);
-
-	if (!r || !a) {
-		if (r)
-			rtnl_rule_put(r);
-		if (a)
-			nl_addr_put(a);
-		return NULL;
-	}
-	rtnl_rule_set_src(r, a);
-	nl_addr_put(a);
-	return r;
+	return rule_op(nl, prio, table, NULL, false);
 }
 
 int netlink_rule_from_ensure(struct netlink *nl, uint32_t prio, uint32_t table,
 			     const struct cidr4 *src)
 {
-	struct rtnl_rule *r = build_rule_from(prio, table, src);
-	int err;
-
-	if (!r)
-		return -ENOMEM;
-	err = nlerr(rtnl_rule_add(nl->sk, r, NLM_F_CREATE | NLM_F_EXCL));
-	rtnl_rule_put(r);
-	return err == -EEXIST ? 0 : err;
+	return rule_op(nl, prio, table, src, true);
 }
 
 int netlink_rule_from_del(struct netlink *nl, uint32_t prio, uint32_t table,
 			  const struct cidr4 *src)
 {
-	struct rtnl_rule *r = build_rule_from(prio, table, src);
-	int err;
-
-	if (!r)
-		return -ENOMEM;
-	err = nlerr(rtnl_rule_delete(nl->sk, r, 0));
-	rtnl_rule_put(r);
-	return err;
+	return rule_op(nl, prio, table, src, false);
 }
 
 int netlink_source_for(uint32_t dst, uint32_t *src)

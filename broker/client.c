@@ -543,71 +543,62 @@ static int do_json(struct brk_client *c, const char *method, const char *path,
 
 #define ST(st) struct brk_status _st_local, *st_ = (st) ? (st) : &_st_local
 
-int brk_get(struct brk_client *c, const char *resource, const char *name, cJSON **out,
-	    struct brk_status *st)
+/* One request on a collection (name NULL) or an object. */
+static int request(struct brk_client *c, const char *method, const char *resource,
+		   const char *name, const cJSON *obj, cJSON **out, struct brk_status *st)
 {
 	char path[512];
 	ST(st);
 	int ret;
 
 	memset(st_, 0, sizeof(*st_));
+	ret = build_path(path, sizeof(path), resource, name, st_);
+	return ret ? ret : do_json(c, method, path, obj, out, st_);
+}
+
+int brk_get(struct brk_client *c, const char *resource, const char *name, cJSON **out,
+	    struct brk_status *st)
+{
+	if (st)
+		memset(st, 0, sizeof(*st));
 	if (!name)
 		return -EINVAL;
-	ret = build_path(path, sizeof(path), resource, name, st_);
-	return ret ? ret : do_json(c, "GET", path, NULL, out, st_);
+	return request(c, "GET", resource, name, NULL, out, st);
 }
 
 int brk_list(struct brk_client *c, const char *resource, cJSON **out, struct brk_status *st)
 {
-	char path[512];
-	ST(st);
-	int ret;
-
-	memset(st_, 0, sizeof(*st_));
-	ret = build_path(path, sizeof(path), resource, NULL, st_);
-	return ret ? ret : do_json(c, "GET", path, NULL, out, st_);
+	return request(c, "GET", resource, NULL, NULL, out, st);
 }
 
 int brk_create(struct brk_client *c, const char *resource, const cJSON *obj, cJSON **out,
 	       struct brk_status *st)
 {
-	char path[512];
-	ST(st);
-	int ret;
-
-	memset(st_, 0, sizeof(*st_));
+	if (st)
+		memset(st, 0, sizeof(*st));
 	if (!obj)
 		return -EINVAL;
-	ret = build_path(path, sizeof(path), resource, NULL, st_);
-	return ret ? ret : do_json(c, "POST", path, obj, out, st_);
+	return request(c, "POST", resource, NULL, obj, out, st);
 }
 
 int brk_update(struct brk_client *c, const char *resource, const char *name, const cJSON *obj,
 	       cJSON **out, struct brk_status *st)
 {
-	char path[512];
-	ST(st);
-	int ret;
-
-	memset(st_, 0, sizeof(*st_));
+	if (st)
+		memset(st, 0, sizeof(*st));
 	if (!name || !obj)
 		return -EINVAL;
-	ret = build_path(path, sizeof(path), resource, name, st_);
-	return ret ? ret : do_json(c, "PUT", path, obj, out, st_);
+	return request(c, "PUT", resource, name, obj, out, st);
 }
 
 int brk_delete(struct brk_client *c, const char *resource, const char *name, cJSON **out,
 	       struct brk_status *st)
 {
-	char path[512];
-	ST(st);
-	int ret;
-
-	memset(st_, 0, sizeof(*st_));
+	if (st)
+		memset(st, 0, sizeof(*st));
 	if (!name)
 		return -EINVAL;
-	ret = build_path(path, sizeof(path), resource, name, st_);
-	return ret ? ret : do_json(c, "DELETE", path, NULL, out, st_);
+	return request(c, "DELETE", resource, name, NULL, out, st);
 }
 
 int brk_whoami(struct brk_client *c, cJSON **out, struct brk_status *st)

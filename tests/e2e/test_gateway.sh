@@ -139,6 +139,8 @@ sleep 2
 alive=1
 for c in c1 c2 c3; do agent_pid "$c-n1" >/dev/null || alive=0; done
 [ $alive = 1 ] && t_pass agents_survive_bad_endpoints || t_fail agents_survive_bad_endpoints
+logged() { grep -q "ignore endpoint zz-x: cable driver wireguard" "$SA_RUN/logs/agent-c1-n1.log"; }
+wait_until 5 logged && t_pass bad_endpoint_ignored_with_log_line || t_fail bad_endpoint_ignored_with_log_line
 check ping_after_bad_endpoints ping_ok c1-n1-p1 "$P21"
 
 for c in c1 c2 c3; do stop_agent "$c-n1"; done
