@@ -32,8 +32,8 @@ ASAN_FLAGS  := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-san
 FUZZ_FLAGS  := -O1 -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined
 
 # Filled by the per-directory .mk files.
-LIB_SRCS    :=	# every C source of the program except agent/main.c
-BPF_SRCS    :=	# bpf/*.bpf.c: each becomes build/bpf/NAME.skel.h
+LIB_SRCS    :=	# every C source of the program except agent/cli/main.c
+BPF_SRCS    :=	# DIR/NAME.bpf.c: each becomes build/DIR/NAME.skel.h
 UNIT_TESTS  :=	# tests/unit/test_*.c: each one program, linked with the library
 FUZZ_TARGETS :=	# tests/fuzz/fuzz_*.c: libFuzzer entry points
 BENCH_PROGS :=	# tests/bench/*.c
@@ -48,8 +48,8 @@ include tests/tests.mk
 LIB_OBJS      = $(LIB_SRCS:%.c=$(B)/obj/%.o)
 ASAN_OBJS     = $(LIB_SRCS:%.c=$(B)/asan/%.o)
 FUZZ_OBJS     = $(LIB_SRCS:%.c=$(B)/fuzz/%.o)
-BPF_OBJS      = $(BPF_SRCS:bpf/%.bpf.c=$(B)/bpf/%.bpf.o)
-BPF_SKELS     = $(BPF_SRCS:bpf/%.bpf.c=$(B)/bpf/%.skel.h)
+BPF_OBJS      = $(BPF_SRCS:%.bpf.c=$(B)/%.bpf.o)
+BPF_SKELS     = $(BPF_SRCS:%.bpf.c=$(B)/%.skel.h)
 UNIT_BINS     = $(UNIT_TESTS:tests/unit/%.c=$(B)/tests/unit/%)
 ASAN_BINS     = $(UNIT_TESTS:tests/unit/%.c=$(B)/asan/tests/unit/%)
 FUZZ_BINS     = $(FUZZ_TARGETS:tests/fuzz/%.c=$(B)/fuzz/tests/fuzz/%)
@@ -60,15 +60,15 @@ BENCH_BINS    = $(BENCH_PROGS:tests/bench/%.c=$(B)/tests/bench/%)
 all: $(B)/subagent
 
 # ---- BPF: clang -target bpf, then a skeleton embedded in the binary ----
-$(B)/bpf/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h bpf/lib/*.h)
+$(B)/%.bpf.o: %.bpf.c $(wildcard bpf/*.h bpf/lib/*.h tests/bpf/*.h)
 	@mkdir -p $(@D)
 	@echo "  BPF     $@"
 	$(Q)$(CLANG) -g -O2 -target bpf -Wall -Werror -D__TARGET_ARCH_x86 \
 		-I. -I/usr/include/$(shell uname -m)-linux-gnu -c $< -o $@
 
-$(B)/bpf/%.skel.h: $(B)/bpf/%.bpf.o
+$(B)/%.skel.h: $(B)/%.bpf.o
 	@echo "  SKEL    $@"
-	$(Q)$(BPFTOOL) gen skeleton $< name $(subst -,_,$*)_bpf > $@
+	$(Q)$(BPFTOOL) gen skeleton $< name $(subst -,_,$(notdir $*))_bpf > $@
 
 # ---- the program ----
 $(B)/obj/%.o: %.c | $(BPF_SKELS)
@@ -80,7 +80,7 @@ $(B)/libsubagent.a: $(LIB_OBJS)
 	@echo "  AR      $@"
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(B)/subagent: $(B)/obj/agent/main.o $(B)/libsubagent.a
+$(B)/subagent: $(B)/obj/agent/cli/main.o $(B)/libsubagent.a
 	@mkdir -p $(@D)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)

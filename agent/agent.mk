@@ -1,28 +1,9 @@
-# agent/: the subagent binary's CLI and the per-node daemon. One source per line (merges).
-LIB_SRCS += agent/commands.c
-LIB_SRCS += agent/cmd_version.c
-LIB_SRCS += agent/health.c
-LIB_SRCS += agent/endpoint.c
-LIB_SRCS += agent/netlink.c
-LIB_SRCS += agent/routes.c
-LIB_SRCS += agent/cable.c
-LIB_SRCS += agent/cable_vxlan.c
-LIB_SRCS += agent/probe.c
-LIB_SRCS += agent/table.c
-LIB_SRCS += agent/vici_msg.c
-LIB_SRCS += agent/vici_conn.c
-LIB_SRCS += agent/charon.c
-LIB_SRCS += agent/cable_ipsec.c
-LIB_SRCS += agent/election.c
-LIB_SRCS += agent/election_msg.c
-LIB_SRCS += agent/cmd_broker.c
-LIB_SRCS += agent/cmd_deploy_broker.c agent/cmd_join.c agent/cmd_leave.c
-LIB_SRCS += agent/gateway.c
-LIB_SRCS += agent/gateway_publish.c
-LIB_SRCS += agent/cmd_agent.c
-LIB_SRCS += agent/cmd_show.c
-LIB_SRCS += agent/cmd_verify.c
-LIB_SRCS += agent/route_agent.c
-LIB_SRCS += agent/mss.c
-LIB_SRCS += agent/gn_agent.c
-LIB_SRCS += agent/cmd_globalnet.c
+# agent/: the subagent binary. cli/ is the command line (main.c is linked alone); the
+# per-node daemon (node/) and its parts each have a folder: engine/, election/, routing/,
+# cable/.
+LIB_SRCS += $(filter-out agent/cli/main.c,$(wildcard agent/cli/*.c))
+LIB_SRCS += $(wildcard agent/engine/*.c)
+LIB_SRCS += $(wildcard agent/node/*.c)
+LIB_SRCS += $(wildcard agent/election/*.c)
+LIB_SRCS += $(wildcard agent/routing/*.c)
+LIB_SRCS += $(wildcard agent/cable/*.c agent/cable/strongswan/*.c)

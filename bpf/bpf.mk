@@ -1,3 +1,2 @@
 # bpf/: BPF programs, built with clang -target bpf and embedded through bpftool skeletons.
-BPF_SRCS += bpf/tc_counter.bpf.c
-BPF_SRCS += bpf/globalnet.bpf.c
+BPF_SRCS += $(wildcard bpf/*.bpf.c)

@@ -11,7 +11,7 @@
 #include <linux/pkt_cls.h>
 #include <bpf/bpf_helpers.h>
 
-#include "bpf/abi.h"
+#include "bpf/globalnet.h"
 #include "bpf/lib/gn_maps.h"
 #include "bpf/lib/gn_parse.h"
 #include "bpf/lib/gn_nat.h"

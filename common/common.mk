@@ -1,2 +1,3 @@
-# common/: the little code shared by agent, broker and CLI (logging, CIDR math, helpers).
-LIB_SRCS += common/log.c common/cidr.c common/util.c
+# common/: the little code shared by every part (logging, CIDR math, files, JSON getters,
+# name checks).
+LIB_SRCS += $(wildcard common/*.c)

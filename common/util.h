@@ -8,6 +8,9 @@
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
+#define NSEC_PER_SEC	1000000000ull
+#define NSEC_PER_MSEC	1000000ull
+
 /* Reads a whole file (at most max bytes) into a NUL-terminated malloc'd buffer.
  * Returns NULL and sets errno (EFBIG when larger than max). */
 char *util_read_file(const char *path, size_t max, size_t *len_out);

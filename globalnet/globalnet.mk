@@ -1,2 +1,3 @@
-# globalnet/: global CIDR/IP allocation and the user-space side of the BPF NAT.
-LIB_SRCS += globalnet/gn_nat.c globalnet/gn_pool.c
+# globalnet/: global CIDR/IP allocation, the user-space side of the BPF NAT, and the
+# gateway's globalnet agent.
+LIB_SRCS += $(wildcard globalnet/*.c)

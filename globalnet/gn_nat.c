@@ -12,7 +12,7 @@
 #include <bpf/libbpf.h>
 #include <linux/in.h>
 
-#include "bpf/abi.h"
+#include "bpf/globalnet.h"
 #include "bpf/globalnet.skel.h"
 #include "common/log.h"
 #include "common/util.h"

@@ -68,7 +68,7 @@ int gn_nat_add_ingress(struct gn_nat *n, uint32_t global_ip, uint32_t target)
 	__attribute__((warn_unused_result));
 int gn_nat_del_ingress(struct gn_nat *n, uint32_t global_ip) __attribute__((warn_unused_result));
 
-/* Sums the per-CPU counters into out[GN_STAT_MAX] (bpf/abi.h). 0 or -errno. */
+/* Sums the per-CPU counters into out[GN_STAT_MAX] (bpf/globalnet.h). 0 or -errno. */
 int gn_nat_read_stats(struct gn_nat *n, uint64_t *out, unsigned int nout)
 	__attribute__((warn_unused_result));
 /* Number of conntrack entries (2 per flow), or -errno. */

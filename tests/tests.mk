@@ -1,24 +1,14 @@
-# tests/: unit tests (plain and ASan/UBSan), fuzz targets, benchmarks. One per line (merges).
-# Shell tests (lab, e2e) are found by tests/run-all.sh.
-UNIT_TESTS += tests/unit/test_cidr.c
-UNIT_TESTS += tests/unit/test_util.c
-UNIT_TESTS += tests/unit/test_bpf_counter.c
-UNIT_TESTS += tests/unit/test_health.c
-UNIT_TESTS += tests/unit/test_endpoint.c
-UNIT_TESTS += tests/unit/test_netlink.c
-UNIT_TESTS += tests/unit/test_probe.c
-UNIT_TESTS += tests/unit/test_vici_msg.c
-UNIT_TESTS += tests/unit/test_charon.c
-UNIT_TESTS += tests/unit/test_vici_conn.c
-UNIT_TESTS += tests/unit/ipsec_node.c
-FUZZ_TARGETS += tests/fuzz/fuzz_cidr.c
-FUZZ_TARGETS += tests/fuzz/fuzz_health.c
-FUZZ_TARGETS += tests/fuzz/fuzz_endpoint.c
-FUZZ_TARGETS += tests/fuzz/fuzz_vici.c
-UNIT_TESTS += tests/unit/test_election.c
-FUZZ_TARGETS += tests/fuzz/fuzz_election.c
-BENCH_PROGS += tests/bench/election_node.c
-UNIT_TESTS += tests/unit/test_globalnet_bpf.c
-UNIT_TESTS += tests/unit/test_gn_pool.c
-FUZZ_TARGETS += tests/fuzz/fuzz_globalnet_bpf.c
-BENCH_PROGS += tests/bench/bench_globalnet_bpf.c
+# tests/: every test program is registered here, by name: unit tests (plain and ASan/UBSan),
+# fuzz targets, benchmark programs, test-only BPF programs. Shell tests (lab, e2e) are found
+# by tests/run-all.sh.
+UNIT_TESTS   += $(wildcard tests/unit/test_*.c)
+UNIT_TESTS   += tests/unit/ipsec_node.c	# a helper program of tests/e2e/test_ipsec_cable.sh
+FUZZ_TARGETS += $(wildcard tests/fuzz/fuzz_*.c)
+BENCH_PROGS  += $(wildcard tests/bench/*.c)
+BPF_SRCS     += $(wildcard tests/bpf/*.bpf.c)
+
+# The whole program under ASan/UBSan for the e2e suites that run it (test_*_asan.sh).
+$(B)/asan/subagent: $(B)/asan/agent/cli/main.o $(B)/asan/libsubagent.a
+	@echo "  LD-ASAN $@"
+	$(Q)$(CC) $(ASAN_FLAGS) -o $@ $^ $(PKG_LIBS)
+test-build: $(B)/asan/subagent

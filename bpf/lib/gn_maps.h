@@ -7,7 +7,7 @@
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 
-#include "bpf/abi.h"
+#include "bpf/globalnet.h"
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

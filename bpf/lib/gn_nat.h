@@ -14,7 +14,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 
-#include "bpf/abi.h"
+#include "bpf/globalnet.h"
 #include "bpf/lib/gn_maps.h"
 #include "bpf/lib/gn_csum.h"
 #include "bpf/lib/gn_parse.h"

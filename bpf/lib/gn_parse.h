@@ -14,7 +14,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 
-#include "bpf/abi.h"
+#include "bpf/globalnet.h"
 
 /* ICMP constants (linux/icmp.h drags in libc headers a BPF build cannot use). */
 #define ICMP_ECHOREPLY		0

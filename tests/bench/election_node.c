@@ -21,8 +21,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "agent/election.h"
-#include "agent/election_int.h"
+#include "agent/election/election.h"
+#include "agent/election/election_int.h"
 #include "common/log.h"
 #include "common/util.h"
 

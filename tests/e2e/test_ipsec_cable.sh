@@ -2,7 +2,7 @@
 # End-to-end test of the ipsec cable driver against the real charon: two network
 # namespaces svi-a and svi-b joined by a veth (198.18.100.0/24), each with a "pod
 # subnet" (10.201.1.1/24, 10.202.1.1/24), each running tests/unit/ipsec_node, which starts
-# its own charon (private /run) through agent/charon.c and connects the ipsec cable.
+# its own charon (private /run) through agent/cable/strongswan/charon.c and connects the ipsec cable.
 # Asserts: IKE and CHILD SAs up; pod-to-pod ping; list-sas counters move; the veth carries
 # UDP/4500 only (no plaintext ICMP between the subnets); a SIGKILLed charon is noticed and
 # the restarted one brings the tunnel back; disconnect removes the SA on both sides.

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "broker/broker_info.h"
+#include "broker/creds/broker_info.h"
 #include "common/log.h"
 #include "common/util.h"
 

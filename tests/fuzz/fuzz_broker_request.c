@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "broker/objects.h"
-#include "broker/validate.h"
+#include "broker/server/objects.h"
+#include "broker/server/validate.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

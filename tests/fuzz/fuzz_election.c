@@ -3,8 +3,8 @@
 #include <stdint.h>
 #include <stddef.h>
 
-#include "agent/election.h"
-#include "agent/election_int.h"
+#include "agent/election/election.h"
+#include "agent/election/election_int.h"
 #include "common/log.h"
 
 static const uint8_t KEY[32] = "fuzz-key-fuzz-key-fuzz-key-fuzz";

@@ -16,7 +16,7 @@
 #include <bpf/libbpf.h>
 #include <linux/pkt_cls.h>
 
-#include "bpf/abi.h"
+#include "bpf/globalnet.h"
 #include "common/log.h"
 #include "globalnet/gn_nat.h"
 #include "tests/unit/gn_pkt.h"

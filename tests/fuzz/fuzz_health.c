@@ -2,7 +2,7 @@
 #include <stdint.h>
 #include <stddef.h>
 
-#include "agent/health.h"
+#include "agent/engine/health.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -4,7 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "broker/client.h"
+#include "broker/client/client.h"
+#include "common/name.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -16,7 +17,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (!ev.object)
 			abort();
 		if ((ev.type == BRK_EV_ADDED || ev.type == BRK_EV_MODIFIED ||
-		     ev.type == BRK_EV_DELETED) && (!ev.name || !brk_name_ok(ev.name)))
+		     ev.type == BRK_EV_DELETED) && (!ev.name || !name_is_dns_subdomain(ev.name)))
 			abort();
 		cJSON_Delete(ev.object);
 	}

@@ -18,8 +18,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "agent/cable.h"
-#include "agent/charon.h"
+#include "agent/cable/cable.h"
+#include "agent/cable/strongswan/charon.h"
 #include "common/log.h"
 #include "common/util.h"
 

@@ -15,8 +15,8 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-#include "bpf/abi.h"
-#include "bpf/tc_counter.skel.h"
+#include "tests/bpf/tc_counter.h"
+#include "tests/bpf/tc_counter.skel.h"
 #include "tests/unit/harness.h"
 
 static unsigned long long read_counter(struct tc_counter_bpf *skel, __u32 key)

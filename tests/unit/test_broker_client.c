@@ -1,5 +1,5 @@
-/* Unit tests for broker/client.c and broker/informer.c over real TLS (GnuTLS peers on
- * loopback, certificates from broker/pki.c): CA pinning, host names, failover on refused
+/* Unit tests for broker/client/client.c and broker/client/informer.c over real TLS (GnuTLS peers on
+ * loopback, certificates from broker/creds/pki.c): CA pinning, host names, failover on refused
  * connections and on 5xx, Status errors, size limits, and the informer's list/watch/relist
  * logic against scripted streams (bad lines, BOOKMARK, 410, a silent stream). */
 #include <errno.h>
@@ -8,8 +8,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "broker/client.h"
-#include "broker/pki.h"
+#include "broker/client/client.h"
+#include "broker/creds/pki.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "tests/unit/harness.h"

@@ -1,4 +1,4 @@
-/* Unit tests for broker/broker_info.c: a valid document round-trips, and each kind of
+/* Unit tests for broker/creds/broker_info.c: a valid document round-trips, and each kind of
  * malformed document is refused with a message that names the problem. */
 #include <errno.h>
 #include <stdlib.h>
@@ -8,8 +8,9 @@
 
 #include <cjson/cJSON.h>
 
-#include "broker/broker_info.h"
-#include "broker/pki.h"
+#include "broker/creds/broker_info.h"
+#include "common/name.h"
+#include "broker/creds/pki.h"
 #include "common/util.h"
 #include "tests/unit/harness.h"
 
@@ -249,14 +250,14 @@ static void test_validators(void)
 	CHECK(brk_url_parse("HTTPS://h", host, sizeof(host), &port) == -EINVAL);
 	CHECK(brk_hostport_parse("127.0.0.1:2379", host, sizeof(host), &port) == 0 && port == 2379);
 	CHECK(brk_hostport_parse("127.0.0.1", host, sizeof(host), &port) == -EINVAL);
-	CHECK(brk_cluster_id_ok("c1"));
-	CHECK(brk_cluster_id_ok("a-b-0"));
-	CHECK(!brk_cluster_id_ok("C1"));
-	CHECK(!brk_cluster_id_ok("-c"));
-	CHECK(!brk_cluster_id_ok("c-"));
-	CHECK(!brk_cluster_id_ok(""));
-	CHECK(!brk_cluster_id_ok("a.b"));
-	CHECK(!brk_cluster_id_ok("0123456789012345678901234567890123456789012345678901234567890123"));
+	CHECK(name_is_dns_label("c1"));
+	CHECK(name_is_dns_label("a-b-0"));
+	CHECK(!name_is_dns_label("C1"));
+	CHECK(!name_is_dns_label("-c"));
+	CHECK(!name_is_dns_label("c-"));
+	CHECK(!name_is_dns_label(""));
+	CHECK(!name_is_dns_label("a.b"));
+	CHECK(!name_is_dns_label("0123456789012345678901234567890123456789012345678901234567890123"));
 	CHECK(brk_proposals_ok("aes256gcm16-prfsha256-ecp256,aes128-sha256-modp2048"));
 	CHECK(!brk_proposals_ok(""));
 	CHECK(!brk_proposals_ok("aes,"));

@@ -5,9 +5,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "broker/objects.h"
-#include "broker/store.h"
-#include "broker/validate.h"
+#include "broker/server/objects.h"
+#include "common/name.h"
+#include "broker/store/store.h"
+#include "broker/server/validate.h"
 #include "tests/unit/harness.h"
 
 static char dir[64];
@@ -175,11 +176,11 @@ static void test_validate(void)
 			      "\"clusterID\":\"c1\",\"service\":\"10.96.0.1\"}}"), -EINVAL);
 	CHECK_EQ_INT(validate("globalegressips", "{\"metadata\":{\"name\":\"c1-p\"},\"spec\":{"
 			      "\"clusterID\":\"c1\",\"pod\":\"10.1.2.7\"},\"status\":[]}"), -EINVAL);
-	CHECK(brk_valid_label("a-b0"));
-	CHECK(!brk_valid_label("-ab"));
-	CHECK(!brk_valid_label("aB"));
-	CHECK(brk_valid_name("c1-gw.example"));
-	CHECK(!brk_valid_name("c1..gw"));
+	CHECK(name_is_dns_label("a-b0"));
+	CHECK(!name_is_dns_label("-ab"));
+	CHECK(!name_is_dns_label("aB"));
+	CHECK(name_is_dns_subdomain("c1-gw.example"));
+	CHECK(!name_is_dns_subdomain("c1..gw"));
 }
 
 int main(void)

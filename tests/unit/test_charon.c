@@ -1,4 +1,4 @@
-/* Tests agent/charon.c and agent/vici_conn.c against the real charon. The process moves
+/* Tests agent/cable/strongswan/charon.c and agent/cable/strongswan/vici_conn.c against the real charon. The process moves
  * into its own network namespace first, so charon binds nothing in the root namespace;
  * each charon gets its own mount namespace from the supervisor. Skips when not root or
  * when charon is not installed. */
@@ -13,8 +13,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "agent/charon.h"
-#include "agent/vici_conn.h"
+#include "agent/cable/strongswan/charon.h"
+#include "agent/cable/strongswan/vici_conn.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "tests/unit/harness.h"

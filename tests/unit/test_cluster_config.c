@@ -1,12 +1,12 @@
-/* Unit tests for broker/cluster_config.c: save/load round trip, modes, strict loading. */
+/* Unit tests for broker/creds/cluster_config.c: save/load round trip, modes, strict loading. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "broker/cluster_config.h"
-#include "broker/pki.h"
+#include "broker/creds/cluster_config.h"
+#include "broker/creds/pki.h"
 #include "common/util.h"
 #include "tests/unit/harness.h"
 

@@ -1,5 +1,6 @@
-/* Unit tests for agent/endpoint.c: valid objects round-trip; garbage is refused with a reason. */
-#include "agent/endpoint.h"
+/* Unit tests for agent/engine/endpoint.c: valid objects round-trip; garbage is refused with a reason. */
+#include "agent/engine/endpoint.h"
+#include "common/name.h"
 #include "tests/unit/harness.h"
 
 static const char *good =
@@ -76,13 +77,13 @@ static void test_garbage_refused(void)
 
 static void test_labels(void)
 {
-	CHECK(endpoint_valid_label("c1"));
-	CHECK(endpoint_valid_label("a-b-0"));
-	CHECK(!endpoint_valid_label(""));
-	CHECK(!endpoint_valid_label("A"));
-	CHECK(!endpoint_valid_label("a-"));
-	CHECK(!endpoint_valid_label("a_b"));
-	CHECK(!endpoint_valid_label("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"));
+	CHECK(name_is_dns_label("c1"));
+	CHECK(name_is_dns_label("a-b-0"));
+	CHECK(!name_is_dns_label(""));
+	CHECK(!name_is_dns_label("A"));
+	CHECK(!name_is_dns_label("a-"));
+	CHECK(!name_is_dns_label("a_b"));
+	CHECK(!name_is_dns_label("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"));
 }
 
 int main(void)

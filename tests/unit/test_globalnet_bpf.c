@@ -24,7 +24,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-#include "bpf/abi.h"
+#include "bpf/globalnet.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "globalnet/gn_nat.h"

@@ -8,7 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "agent/health.h"
+#include "agent/engine/health.h"
 #include "common/util.h"
 #include "tests/unit/harness.h"
 

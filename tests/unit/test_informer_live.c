@@ -12,7 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "broker/client.h"
+#include "broker/client/client.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "tests/unit/harness.h"

@@ -1,11 +1,11 @@
-/* agent/netlink.c against the real kernel, in a private network namespace; the results are
+/* agent/routing/netlink.c against the real kernel, in a private network namespace; the results are
  * read back with iproute2, the way an operator would check them. */
 #include <net/if.h>
 #include <sched.h>
 #include <stdio.h>
 #include <unistd.h>
 
-#include "agent/netlink.h"
+#include "agent/routing/netlink.h"
 #include "tests/unit/harness.h"
 
 static int sh_contains(const char *cmd, const char *needle)

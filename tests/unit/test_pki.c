@@ -1,4 +1,4 @@
-/* Unit tests for broker/pki.c: real GnuTLS chain verification. */
+/* Unit tests for broker/creds/pki.c: real GnuTLS chain verification. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -6,7 +6,7 @@
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
 
-#include "broker/pki.h"
+#include "broker/creds/pki.h"
 #include "common/util.h"
 #include "tests/unit/harness.h"
 

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "agent/probe.h"
+#include "agent/engine/probe.h"
 #include "tests/unit/harness.h"
 
 static void test_probes(void)

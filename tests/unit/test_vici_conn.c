@@ -1,4 +1,4 @@
-/* Unit tests for agent/vici_conn.c error paths against a scripted server on a real unix
+/* Unit tests for agent/cable/strongswan/vici_conn.c error paths against a scripted server on a real unix
  * socket (the happy paths run against the real charon in test_charon.c): timeouts,
  * garbage lengths, a peer that hangs up, responses trickling in byte by byte with events
  * interleaved, and unexpected packet types. */
@@ -12,7 +12,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "agent/vici_conn.h"
+#include "agent/cable/strongswan/vici_conn.h"
 #include "common/util.h"
 #include "tests/unit/harness.h"
 

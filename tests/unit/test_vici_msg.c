@@ -1,8 +1,8 @@
-/* Unit tests for agent/vici_msg.c: the VICI codec. */
+/* Unit tests for agent/cable/strongswan/vici_msg.c: the VICI codec. */
 #include <errno.h>
 #include <stdint.h>
 
-#include "agent/vici_msg.h"
+#include "agent/cable/strongswan/vici_msg.h"
 #include "common/util.h"
 #include "tests/unit/harness.h"
 

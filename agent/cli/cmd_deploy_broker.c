@@ -1,0 +1,433 @@
+/* subagent deploy-broker: creates the broker's state directory (CA, TLS certificate,
+ * tokens, PSK, config.json, broker-info.subm). See CONTRACT.md for the layout. */
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <cjson/cJSON.h>
+
+#include "agent/cli/cli.h"
+#include "agent/cli/cmd.h"
+#include "broker/creds/broker_info.h"
+#include "broker/creds/pki.h"
+#include "common/cidr.h"
+#include "common/util.h"
+
+#define PROG "subagent deploy-broker"
+
+struct opts {
+	const char *dir;
+	const char *listen;
+	const char *store;
+	char *urls[BRK_MAX_URLS];
+	size_t n_urls;
+	struct brk_globalnet_settings gn;
+	bool gn_range_set, gn_size_set;
+	bool force;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: " PROG " --dir DIR [--listen ADDR:PORT] [--url URL[,URL...]]\n"
+		"       [--store sqlite|etcd://HOST:PORT[,HOST:PORT...]] [--globalnet]\n"
+		"       [--globalnet-cidr-range CIDR] [--globalnet-cluster-size N] [--force]\n\n"
+		"Creates the broker's state directory DIR: a CA, the broker's TLS certificate\n"
+		"(names: the hosts of every URL, 127.0.0.1 and localhost), an admin token, a join\n"
+		"token, the IKE pre-shared key, config.json, and broker-info.subm, the file to\n"
+		"carry to every cluster ('subagent join broker-info.subm ...').\n\n"
+		"  --dir DIR                    state directory (must be absent or empty)\n"
+		"  --listen ADDR:PORT           where 'subagent broker' listens (default 0.0.0.0:8443)\n"
+		"  --url URL[,URL...]           https URL(s) clusters use to reach the broker; default\n"
+		"                               https://ADDR:PORT of --listen (required with 0.0.0.0)\n"
+		"  --store sqlite|etcd://...    storage backend (default sqlite: DIR/broker.db)\n"
+		"  --globalnet                  allocate global CIDRs to clusters (overlapping CIDRs)\n"
+		"  --globalnet-cidr-range CIDR  global range (default " BRK_DEFAULT_GN_RANGE ")\n"
+		"  --globalnet-cluster-size N   addresses per cluster, a power of two (default %d)\n"
+		"  --force                      overwrite the credentials in a non-empty DIR\n"
+		"                               (an existing broker.db is kept)\n",
+		BRK_DEFAULT_GN_CLUSTER_SIZE);
+}
+
+static bool is_ip_literal(const char *host, bool *v6)
+{
+	uint32_t a;
+	unsigned char a6[16];
+
+	*v6 = strchr(host, ':') != NULL;
+	if (*v6)
+		return inet_pton(AF_INET6, host, a6) == 1;
+	return ip4_parse(host, &a) == 0;
+}
+
+static int add_urls(struct opts *o, const char *arg)
+{
+	char *copy = strdup(arg), *save = NULL, host[256];
+	unsigned port;
+	int ret = 0;
+
+	if (!copy)
+		return cli_error(PROG, 2, "out of memory");
+	for (char *u = strtok_r(copy, ",", &save); u; u = strtok_r(NULL, ",", &save)) {
+		if (brk_url_parse(u, host, sizeof(host), &port)) {
+			ret = cli_error(PROG, 2, "--url '%s' is not an https://HOST[:PORT] URL", u);
+			break;
+		}
+		for (size_t i = 0; i < o->n_urls; i++)
+			if (!strcmp(o->urls[i], u))
+				goto next;
+		if (o->n_urls == BRK_MAX_URLS) {
+			ret = cli_error(PROG, 2, "at most %d --url values", BRK_MAX_URLS);
+			break;
+		}
+		o->urls[o->n_urls] = strdup(u);
+		if (!o->urls[o->n_urls]) {
+			ret = cli_error(PROG, 2, "out of memory");
+			break;
+		}
+		o->n_urls++;
+next:;
+	}
+	free(copy);
+	return ret;
+}
+
+static int check_store(const char *s)
+{
+	char *copy, *save = NULL, host[256];
+	unsigned port, n = 0;
+	int ret = 0;
+
+	if (!strcmp(s, "sqlite"))
+		return 0;
+	if (strncmp(s, "etcd://", 7) || strlen(s) > 1024)
+		return cli_error(PROG, 2, "--store '%s' is neither 'sqlite' nor etcd://HOST:PORT[,HOST:PORT...]", s);
+	copy = strdup(s + 7);
+	if (!copy)
+		return cli_error(PROG, 2, "out of memory");
+	for (char *hp = strtok_r(copy, ",", &save); hp; hp = strtok_r(NULL, ",", &save), n++) {
+		if (brk_hostport_parse(hp, host, sizeof(host), &port)) {
+			ret = cli_error(PROG, 2, "--store: '%s' is not an etcd HOST:PORT", hp);
+			break;
+		}
+	}
+	if (!ret && (n == 0 || s[strlen(s) - 1] == ','))
+		ret = cli_error(PROG, 2, "--store '%s' names no etcd endpoint", s);
+	free(copy);
+	return ret;
+}
+
+static int parse_u32(const char *s, uint32_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	if (!*s || *s == '-' || *s == '+')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || *end || v > UINT32_MAX)
+		return -EINVAL;
+	*out = (uint32_t)v;
+	return 0;
+}
+
+static int parse_opts(int argc, char **argv, struct opts *o)
+{
+	enum { O_DIR = 1, O_LISTEN, O_URL, O_STORE, O_GN, O_GN_RANGE, O_GN_SIZE, O_FORCE, O_HELP };
+	static const struct option lopts[] = {
+		{ "dir", required_argument, NULL, O_DIR },
+		{ "listen", required_argument, NULL, O_LISTEN },
+		{ "url", required_argument, NULL, O_URL },
+		{ "store", required_argument, NULL, O_STORE },
+		{ "globalnet", no_argument, NULL, O_GN },
+		{ "globalnet-cidr-range", required_argument, NULL, O_GN_RANGE },
+		{ "globalnet-cluster-size", required_argument, NULL, O_GN_SIZE },
+		{ "force", no_argument, NULL, O_FORCE },
+		{ "help", no_argument, NULL, O_HELP },
+		{ NULL, 0, NULL, 0 },
+	};
+	char err[BRK_ERR_MAX], host[256];
+	struct cidr4 range;
+	unsigned port;
+	int c, ret;
+
+	o->listen = "0.0.0.0:8443";
+	o->store = "sqlite";
+	strcpy(o->gn.cidr_range, BRK_DEFAULT_GN_RANGE);
+	o->gn.cluster_size = BRK_DEFAULT_GN_CLUSTER_SIZE;
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+h", lopts, NULL)) != -1) {
+		switch (c) {
+		case O_DIR: o->dir = optarg; break;
+		case O_LISTEN: o->listen = optarg; break;
+		case O_URL:
+			ret = add_urls(o, optarg);
+			if (ret)
+				return ret;
+			break;
+		case O_STORE: o->store = optarg; break;
+		case O_GN: o->gn.enabled = true; break;
+		case O_GN_RANGE:
+			if (cidr4_parse(optarg, &range))
+				return cli_error(PROG, 2, "--globalnet-cidr-range '%s' is not an IPv4 CIDR (a.b.c.d/n, host bits zero)",
+					   optarg);
+			cidr4_format(&range, o->gn.cidr_range);
+			o->gn_range_set = true;
+			break;
+		case O_GN_SIZE:
+			if (parse_u32(optarg, &o->gn.cluster_size))
+				return cli_error(PROG, 2, "--globalnet-cluster-size '%s' is not a number", optarg);
+			o->gn_size_set = true;
+			break;
+		case O_FORCE: o->force = true; break;
+		case 'h':
+		case O_HELP: usage(stdout); return -1;
+		case ':':
+			return cli_error(PROG, 2, "option '%s' needs a value", argv[optind - 1]);
+		default:
+			return cli_error(PROG, 2, "unknown option '%s'; see '" PROG " --help'", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return cli_error(PROG, 2, "unexpected argument '%s'", argv[optind]);
+	if (!o->dir || !*o->dir)
+		return cli_error(PROG, 2, "--dir DIR is required");
+	if (brk_hostport_parse(o->listen, host, sizeof(host), &port))
+		return cli_error(PROG, 2, "--listen '%s' is not ADDR:PORT (IPv4 address, or [IPv6] address)",
+			   o->listen);
+	{
+		bool v6;
+
+		if (!is_ip_literal(host, &v6))
+			return cli_error(PROG, 2, "--listen '%s': the address must be an IP address, not a name",
+				   o->listen);
+		if (!o->n_urls) {
+			char url[BRK_URL_MAX + 1];
+
+			if (!strcmp(host, "0.0.0.0") || !strcmp(host, "::"))
+				return cli_error(PROG, 2, "--url is required when listening on %s: clusters need an address they can reach",
+					   host);
+			snprintf(url, sizeof(url), v6 ? "https://[%s]:%u" : "https://%s:%u", host, port);
+			ret = add_urls(o, url);
+			if (ret)
+				return ret;
+		}
+	}
+	ret = check_store(o->store);
+	if (ret)
+		return ret;
+	if ((o->gn_range_set || o->gn_size_set) && !o->gn.enabled)
+		return cli_error(PROG, 2, "--globalnet-cidr-range and --globalnet-cluster-size need --globalnet");
+	if (brk_globalnet_validate(&o->gn, err))
+		return cli_error(PROG, 2, "%s", err);
+	return 0;
+}
+
+/* 1 when dir has entries, 0 when empty or absent, -errno on error. */
+static int dir_nonempty(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	while ((e = readdir(d)))
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+			n = 1;
+	closedir(d);
+	return n;
+}
+
+static int write_in(const char *dir, const char *name, const char *data, mode_t mode)
+{
+	char path[PATH_MAX];
+	int err;
+
+	if (snprintf(path, sizeof(path), "%s/%s", dir, name) >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	err = util_write_file(path, data, strlen(data), mode);
+	if (err)
+		fprintf(stderr, PROG ": write %s: %s\n", path, strerror(-err));
+	return err;
+}
+
+static char *config_json(const struct opts *o)
+{
+	cJSON *root = cJSON_CreateObject(), *urls, *gn;
+	char *s = NULL;
+
+	if (!root || !cJSON_AddStringToObject(root, "listen", o->listen) ||
+	    !cJSON_AddStringToObject(root, "store", o->store) ||
+	    !(urls = cJSON_AddArrayToObject(root, "urls")))
+		goto out;
+	for (size_t i = 0; i < o->n_urls; i++)
+		if (!cJSON_AddItemToArray(urls, cJSON_CreateString(o->urls[i])))
+			goto out;
+	if (!(gn = cJSON_AddObjectToObject(root, "globalnet")) ||
+	    !cJSON_AddBoolToObject(gn, "enabled", o->gn.enabled) ||
+	    !cJSON_AddStringToObject(gn, "cidrRange", o->gn.cidr_range) ||
+	    !cJSON_AddNumberToObject(gn, "clusterSize", o->gn.cluster_size))
+		goto out;
+	s = cJSON_Print(root);
+	if (s) {
+		size_t n = strlen(s);
+		char *t = realloc(s, n + 2);
+
+		if (!t) {
+			free(s);
+			s = NULL;
+			goto out;
+		}
+		s = t;
+		s[n] = '\n';
+		s[n + 1] = '\0';
+	}
+out:
+	cJSON_Delete(root);
+	return s;
+}
+
+static int deploy(const struct opts *o)
+{
+	const char *dns[BRK_MAX_URLS + 1], *ips[BRK_MAX_URLS + 1];
+	struct pki_cert_req req = { .cn = "subagent broker", .dns = dns, .ips = ips,
+				    .flags = PKI_F_SERVER };
+	char hosts[BRK_MAX_URLS][256], admin[65], join[65], psk[65], err[BRK_ERR_MAX];
+	char *ca = NULL, *ca_key = NULL, *tls = NULL, *tls_key = NULL, *cfg = NULL, *info = NULL;
+	struct broker_info bi = { 0 };
+	int ret, nonempty;
+
+	nonempty = dir_nonempty(o->dir);
+	if (nonempty < 0) {
+		fprintf(stderr, PROG ": %s: %s\n", o->dir, strerror(-nonempty));
+		return 1;
+	}
+	if (nonempty && !o->force) {
+		fprintf(stderr, PROG ": %s exists and is not empty; use --force to overwrite its credentials\n",
+			o->dir);
+		return 1;
+	}
+	ret = util_mkdir_p(o->dir, 0700);
+	if (ret) {
+		fprintf(stderr, PROG ": create %s: %s\n", o->dir, strerror(-ret));
+		return 1;
+	}
+	if (chmod(o->dir, 0700) < 0)
+		fprintf(stderr, PROG ": warning: chmod 0700 %s: %s\n", o->dir, strerror(errno));
+
+	/* SANs: every URL host, plus loopback so a local 'subagent broker' check works */
+	ips[req.n_ips++] = "127.0.0.1";
+	dns[req.n_dns++] = "localhost";
+	for (size_t i = 0; i < o->n_urls; i++) {
+		unsigned port;
+		bool v6, dup = false;
+
+		if (brk_url_parse(o->urls[i], hosts[i], sizeof(hosts[i]), &port))
+			continue;	/* checked in parse_opts */
+		if (is_ip_literal(hosts[i], &v6)) {
+			for (size_t j = 0; j < req.n_ips; j++)
+				dup |= !strcmp(ips[j], hosts[i]);
+			if (!dup)
+				ips[req.n_ips++] = hosts[i];
+		} else {
+			for (size_t j = 0; j < req.n_dns; j++)
+				dup |= !strcasecmp(dns[j], hosts[i]);
+			if (!dup)
+				dns[req.n_dns++] = hosts[i];
+		}
+	}
+	ret = pki_ca_create("subagent broker CA", &ca, &ca_key);
+	if (ret) {
+		fprintf(stderr, PROG ": create the CA: %s\n", strerror(-ret));
+		goto out;
+	}
+	ret = pki_cert_issue(ca, ca_key, &req, &tls, &tls_key);
+	if (ret) {
+		fprintf(stderr, PROG ": issue the TLS certificate: %s\n", strerror(-ret));
+		goto out;
+	}
+	printf("✓ Created the broker CA (ECDSA P-256, valid %d years)\n", PKI_CA_DAYS / 365);
+	printf("✓ Created the TLS certificate for");
+	for (size_t i = 0; i < req.n_ips; i++)
+		printf(" %s", ips[i]);
+	for (size_t i = 0; i < req.n_dns; i++)
+		printf(" %s", dns[i]);
+	printf("\n");
+	if ((ret = util_random_hex(admin, 32)) || (ret = util_random_hex(join, 32)) ||
+	    (ret = util_random_hex(psk, 32))) {
+		fprintf(stderr, PROG ": random: %s\n", strerror(-ret));
+		goto out;
+	}
+	bi.version = BROKER_INFO_VERSION;
+	for (size_t i = 0; i < o->n_urls; i++)
+		bi.urls[i] = o->urls[i];
+	bi.n_urls = o->n_urls;
+	bi.ca_pem = ca;
+	bi.join_token = join;
+	bi.psk = psk;
+	strcpy(bi.ike.ike_proposals, BRK_DEFAULT_IKE_PROPOSALS);
+	strcpy(bi.ike.esp_proposals, BRK_DEFAULT_ESP_PROPOSALS);
+	bi.ike.natt_port = BRK_DEFAULT_NATT_PORT;
+	bi.globalnet = o->gn;
+	info = broker_info_encode(&bi, err);
+	cfg = config_json(o);
+	if (!info || !cfg) {
+		fprintf(stderr, PROG ": broker-info: %s\n", info ? "out of memory" : err);
+		ret = -EINVAL;
+		goto out;
+	}
+	if ((ret = write_in(o->dir, "ca.pem", ca, 0644)) ||
+	    (ret = write_in(o->dir, "ca-key.pem", ca_key, 0600)) ||
+	    (ret = write_in(o->dir, "tls.pem", tls, 0644)) ||
+	    (ret = write_in(o->dir, "tls-key.pem", tls_key, 0600)) ||
+	    (ret = write_in(o->dir, "admin.token", admin, 0600)) ||
+	    (ret = write_in(o->dir, "join.token", join, 0600)) ||
+	    (ret = write_in(o->dir, "psk", psk, 0600)) ||
+	    (ret = write_in(o->dir, "config.json", cfg, 0644)) ||
+	    (ret = write_in(o->dir, "broker-info.subm", info, 0600)))
+		goto out;
+	printf("✓ Created the admin token, the join token and the IKE pre-shared key\n");
+	printf("✓ Wrote %s (store: %s, globalnet: %s)\n", o->dir, o->store,
+	       o->gn.enabled ? "on" : "off");
+	printf("\nStart the broker:      subagent broker --dir %s\n", o->dir);
+	printf("Then, on each cluster: subagent join %s/broker-info.subm --clusterid ID ...\n",
+	       o->dir);
+	printf("broker-info.subm holds the join token and the PSK: carry it like a password.\n");
+out:
+	free(ca);
+	util_free_secret(ca_key);
+	free(tls);
+	util_free_secret(tls_key);
+	util_free_secret(info);
+	free(cfg);
+	explicit_bzero(admin, sizeof(admin));
+	explicit_bzero(join, sizeof(join));
+	explicit_bzero(psk, sizeof(psk));
+	return ret ? 1 : 0;
+}
+
+int cmd_deploy_broker(int argc, char **argv)
+{
+	struct opts o = { 0 };
+	int ret;
+
+	ret = parse_opts(argc, argv, &o);
+	if (ret == 0)
+		ret = deploy(&o);
+	else if (ret < 0)
+		ret = 0;	/* --help */
+	for (size_t i = 0; i < o.n_urls; i++)
+		free(o.urls[i]);
+	return ret;
+}

@@ -1,0 +1,453 @@
+/* subagent join: registers a cluster with the broker named in broker-info.subm and writes
+ * the cluster's configuration directory. Idempotent for the same ID and directory. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "agent/cli/cli.h"
+#include "agent/cli/cmd.h"
+#include "common/name.h"
+#include "broker/creds/broker_info.h"
+#include "broker/client/client.h"
+#include "broker/creds/cluster_config.h"
+#include "common/cidr.h"
+#include "common/json.h"
+#include "common/log.h"
+#include "common/util.h"
+
+#define PROG "subagent join"
+
+struct opts {
+	const char *info_path, *cluster_id, *dir, *cable;
+	struct cidr4 cluster[CC_MAX_CIDRS], service[CC_MAX_CIDRS];
+	size_t n_cluster, n_service;
+	struct cidr4 global;
+	bool global_set;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: " PROG " BROKER-INFO --clusterid ID --clustercidr CIDR[,CIDR...]\n"
+		"       --servicecidr CIDR[,CIDR...] --config-dir DIR [--cable-driver ipsec|vxlan]\n"
+		"       [--globalnet-cidr CIDR]\n\n"
+		"Registers this cluster with the broker described by BROKER-INFO (the\n"
+		"broker-info.subm made by 'subagent deploy-broker') and writes the cluster's\n"
+		"configuration to DIR (cluster.json, ca.pem, token, psk) for 'subagent agent'.\n"
+		"Joining again with the same ID and DIR updates the registration.\n\n"
+		"  --clusterid ID            cluster ID: a DNS label (1-63 of a-z, 0-9, '-')\n"
+		"  --clustercidr CIDR,...    the cluster's pod CIDRs\n"
+		"  --servicecidr CIDR,...    the cluster's service CIDRs\n"
+		"  --config-dir DIR          where to write the configuration\n"
+		"  --cable-driver DRIVER     ipsec (default, encrypted) or vxlan (not encrypted)\n"
+		"  --globalnet-cidr CIDR     ask for this global CIDR (globalnet brokers only)\n");
+}
+
+static int add_cidrs(const char *flag, const char *arg, struct cidr4 *out, size_t *n)
+{
+	char *copy = strdup(arg), *save = NULL;
+	int ret = 0;
+
+	if (!copy)
+		return cli_error(PROG, 2, "out of memory");
+	for (char *s = strtok_r(copy, ",", &save); s; s = strtok_r(NULL, ",", &save)) {
+		if (*n == CC_MAX_CIDRS) {
+			ret = cli_error(PROG, 2, "at most %d %s values", CC_MAX_CIDRS, flag);
+			break;
+		}
+		if (cidr4_parse(s, &out[*n])) {
+			ret = cli_error(PROG, 2, "%s '%s' is not an IPv4 CIDR (a.b.c.d/n with the host bits zero)",
+				  flag, s);
+			break;
+		}
+		(*n)++;
+	}
+	free(copy);
+	return ret;
+}
+
+static int parse_opts(int argc, char **argv, struct opts *o)
+{
+	enum { O_ID = 1, O_CC, O_SC, O_DIR, O_CABLE, O_GCIDR, O_HELP };
+	static const struct option lopts[] = {
+		{ "clusterid", required_argument, NULL, O_ID },
+		{ "clustercidr", required_argument, NULL, O_CC },
+		{ "servicecidr", required_argument, NULL, O_SC },
+		{ "config-dir", required_argument, NULL, O_DIR },
+		{ "cable-driver", required_argument, NULL, O_CABLE },
+		{ "globalnet-cidr", required_argument, NULL, O_GCIDR },
+		{ "help", no_argument, NULL, O_HELP },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct cluster_config tmp;
+	char err[BRK_ERR_MAX];
+	int c, ret;
+
+	o->cable = "ipsec";
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "h", lopts, NULL)) != -1) {
+		switch (c) {
+		case O_ID: o->cluster_id = optarg; break;
+		case O_CC:
+			if ((ret = add_cidrs("--clustercidr", optarg, o->cluster, &o->n_cluster)))
+				return ret;
+			break;
+		case O_SC:
+			if ((ret = add_cidrs("--servicecidr", optarg, o->service, &o->n_service)))
+				return ret;
+			break;
+		case O_DIR: o->dir = optarg; break;
+		case O_CABLE: o->cable = optarg; break;
+		case O_GCIDR:
+			if (cidr4_parse(optarg, &o->global))
+				return cli_error(PROG, 2, "--globalnet-cidr '%s' is not an IPv4 CIDR", optarg);
+			o->global_set = true;
+			break;
+		case 'h':
+		case O_HELP: usage(stdout); return -1;
+		case ':':
+			return cli_error(PROG, 2, "option '%s' needs a value", argv[optind - 1]);
+		default:
+			return cli_error(PROG, 2, "unknown option '%s'; see '" PROG " --help'", argv[optind - 1]);
+		}
+	}
+	if (optind == argc)
+		return cli_error(PROG, 2, "BROKER-INFO (the broker-info.subm file) is required");
+	if (argc - optind > 1)
+		return cli_error(PROG, 2, "unexpected argument '%s'", argv[optind + 1]);
+	o->info_path = argv[optind];
+	if (!o->cluster_id)
+		return cli_error(PROG, 2, "--clusterid ID is required");
+	if (!name_is_dns_label(o->cluster_id))
+		return cli_error(PROG, 2, "--clusterid '%s' is not valid: use 1-63 characters of a-z, 0-9 and '-', not starting or ending with '-'",
+			   o->cluster_id);
+	if (!o->n_cluster)
+		return cli_error(PROG, 2, "--clustercidr CIDR is required");
+	if (!o->n_service)
+		return cli_error(PROG, 2, "--servicecidr CIDR is required");
+	if (!o->dir || !*o->dir)
+		return cli_error(PROG, 2, "--config-dir DIR is required");
+	if (strcmp(o->cable, "ipsec") && strcmp(o->cable, "vxlan"))
+		return cli_error(PROG, 2, "--cable-driver '%s' is neither ipsec nor vxlan", o->cable);
+	/* the same overlap rules the configuration must obey */
+	memset(&tmp, 0, sizeof(tmp));
+	memcpy(tmp.cluster_cidrs, o->cluster, sizeof(o->cluster));
+	tmp.n_cluster_cidrs = o->n_cluster;
+	memcpy(tmp.service_cidrs, o->service, sizeof(o->service));
+	tmp.n_service_cidrs = o->n_service;
+	strcpy(tmp.cluster_id, o->cluster_id);
+	{
+		char *u = (char *)"https://x";
+
+		tmp.broker_urls[0] = u;
+		tmp.n_broker_urls = 1;
+	}
+	strcpy(tmp.cable_driver, o->cable);
+	strcpy(tmp.ike.ike_proposals, BRK_DEFAULT_IKE_PROPOSALS);
+	strcpy(tmp.ike.esp_proposals, BRK_DEFAULT_ESP_PROPOSALS);
+	tmp.ike.natt_port = BRK_DEFAULT_NATT_PORT;
+	strcpy(tmp.globalnet.cidr_range, BRK_DEFAULT_GN_RANGE);
+	tmp.globalnet.cluster_size = BRK_DEFAULT_GN_CLUSTER_SIZE;
+	if (cluster_config_validate(&tmp, err) && strstr(err, "overlaps"))
+		return cli_error(PROG, 2, "%s", err);
+	return 0;
+}
+
+
+/* Sets spec's fields from the flags (keeps a broker-allocated globalCIDRs unless the
+ * operator asked for one). */
+static int fill_spec(cJSON *spec, const struct opts *o)
+{
+	cJSON *v;
+
+	cJSON_DeleteItemFromObjectCaseSensitive(spec, "clusterID");
+	cJSON_DeleteItemFromObjectCaseSensitive(spec, "clusterCIDRs");
+	cJSON_DeleteItemFromObjectCaseSensitive(spec, "serviceCIDRs");
+	cJSON_DeleteItemFromObjectCaseSensitive(spec, "cableDriver");
+	if (!cJSON_AddStringToObject(spec, "clusterID", o->cluster_id) ||
+	    !cJSON_AddItemToObject(spec, "clusterCIDRs", json_cidr_array(o->cluster, o->n_cluster)) ||
+	    !cJSON_AddItemToObject(spec, "serviceCIDRs", json_cidr_array(o->service, o->n_service)) ||
+	    !cJSON_AddStringToObject(spec, "cableDriver", o->cable))
+		return -ENOMEM;
+	if (o->global_set) {
+		cJSON_DeleteItemFromObjectCaseSensitive(spec, "globalCIDRs");
+		v = json_cidr_array(&o->global, 1);
+		if (!v || !cJSON_AddItemToObject(spec, "globalCIDRs", v))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static cJSON *new_cluster_obj(const struct opts *o)
+{
+	cJSON *obj = cJSON_CreateObject(), *meta, *spec;
+
+	if (!obj || !cJSON_AddStringToObject(obj, "apiVersion", "subagent.io/v1") ||
+	    !cJSON_AddStringToObject(obj, "kind", "Cluster") ||
+	    !(meta = cJSON_AddObjectToObject(obj, "metadata")) ||
+	    !cJSON_AddStringToObject(meta, "name", o->cluster_id) ||
+	    !(spec = cJSON_AddObjectToObject(obj, "spec")) || fill_spec(spec, o)) {
+		cJSON_Delete(obj);
+		return NULL;
+	}
+	return obj;
+}
+
+/* The broker's answer decides the global CIDRs. */
+static int take_global_cidrs(const cJSON *obj, struct cluster_config *cfg)
+{
+	const cJSON *spec = cJSON_GetObjectItemCaseSensitive(obj, "spec");
+	const cJSON *arr = cJSON_GetObjectItemCaseSensitive(spec, "globalCIDRs"), *it;
+
+	cfg->n_global_cidrs = 0;
+	if (!arr)
+		return 0;
+	if (!cJSON_IsArray(arr))
+		return -EINVAL;
+	cJSON_ArrayForEach(it, arr) {
+		if (cfg->n_global_cidrs == CC_MAX_CIDRS || !cJSON_IsString(it) ||
+		    strlen(it->valuestring) >= CIDR4_STRLEN ||
+		    cidr4_parse(it->valuestring, &cfg->global_cidrs[cfg->n_global_cidrs]))
+			return -EINVAL;
+		cfg->n_global_cidrs++;
+	}
+	return 0;
+}
+
+/* Re-join: update our own Cluster object with our own token (PUT with resourceVersion;
+ * one retry on a Conflict). */
+static int update_cluster(struct brk_client *c, const struct opts *o, cJSON **out,
+			  struct brk_status *st)
+{
+	for (int attempt = 0; attempt < 3; attempt++) {
+		cJSON *obj = NULL, *spec;
+		int ret;
+
+		ret = brk_get(c, "clusters", o->cluster_id, &obj, st);
+		if (ret)
+			return ret;
+		spec = cJSON_GetObjectItemCaseSensitive(obj, "spec");
+		if (!cJSON_IsObject(spec)) {
+			cJSON_Delete(obj);
+			snprintf(st->message, sizeof(st->message), "the broker's Cluster object has no spec");
+			return -EBADMSG;
+		}
+		ret = fill_spec(spec, o);
+		if (!ret)
+			ret = brk_update(c, "clusters", o->cluster_id, obj, out, st);
+		cJSON_Delete(obj);
+		if (ret != -ESTALE)
+			return ret;
+	}
+	return -ESTALE;
+}
+
+static int join(const struct opts *o)
+{
+	char err[BRK_ERR_MAX], ca_tmp[64];
+	struct broker_info bi;
+	struct cluster_config old, cfg;
+	struct brk_client *c = NULL;
+	struct brk_status st;
+	cJSON *who = NULL, *res = NULL, *obj = NULL;
+	const char *token, *what;
+	bool rejoin = false, registered = false;
+	int ret, fd = -1, rc = 1;
+
+	memset(&cfg, 0, sizeof(cfg));
+	memset(&old, 0, sizeof(old));
+	ret = broker_info_load(o->info_path, &bi, err);
+	if (ret)
+		return cli_step_failed("Read broker-info", "%s", err);
+	printf("✓ Read broker-info %s (%zu broker URL%s, globalnet %s)\n", o->info_path, bi.n_urls,
+	       bi.n_urls == 1 ? "" : "s", bi.globalnet.enabled ? "on" : "off");
+	if (o->global_set) {
+		struct cidr4 range;
+
+		if (!bi.globalnet.enabled) {
+			rc = cli_step_failed("Check flags", "--globalnet-cidr needs a broker with globalnet on; this one has it off");
+			goto out;
+		}
+		if (!cidr4_parse(bi.globalnet.cidr_range, &range) &&
+		    (!cidr4_overlap(&range, &o->global) || o->global.len < range.len)) {
+			rc = cli_step_failed("Check flags", "--globalnet-cidr is outside the broker's globalnet range %s",
+				       bi.globalnet.cidr_range);
+			goto out;
+		}
+	}
+
+	ret = cluster_config_load_err(o->dir, &old, err);
+	if (ret == 0) {
+		if (strcmp(old.cluster_id, o->cluster_id)) {
+			rc = cli_step_failed("Check configuration directory",
+				       "%s already holds the configuration of cluster %s; run 'subagent leave --config-dir %s' first or use another directory",
+				       o->dir, old.cluster_id, o->dir);
+			goto out;
+		}
+		rejoin = true;
+	} else if (ret != -ENOENT) {
+		rc = cli_step_failed("Check configuration directory",
+			       "%s holds a configuration that does not load (%s); remove it or use another directory",
+			       o->dir, err);
+		goto out;
+	}
+	token = rejoin ? old.token : bi.join_token;
+
+	/* curl reads the CA from a file: an anonymous memory file until DIR is written, so
+	 * that nothing is left behind whatever happens to this process */
+	fd = memfd_create("subagent-broker-ca", MFD_CLOEXEC);
+	snprintf(ca_tmp, sizeof(ca_tmp), "/proc/self/fd/%d", fd);
+	if (fd < 0 || write(fd, bi.ca_pem, strlen(bi.ca_pem)) != (ssize_t)strlen(bi.ca_pem)) {
+		rc = cli_step_failed("Prepare", "write a temporary CA file: %s", strerror(errno));
+		goto out;
+	}
+	c = brk_client_new(bi.urls, bi.n_urls, ca_tmp, token);
+	if (!c || brk_client_set_ca_label(c, "the CA in broker-info")) {
+		rc = cli_step_failed("Prepare", "broker client: %s", strerror(errno));
+		goto out;
+	}
+	ret = brk_whoami(c, &who, &st);
+	if (ret) {
+		if (ret == -EACCES && rejoin)
+			rc = cli_step_failed("Contact the broker",
+				       "the broker refused the token stored in %s (%s): was cluster %s removed? Run 'subagent leave --config-dir %s --force', then join again",
+				       o->dir, st.message, o->cluster_id, o->dir);
+		else
+			rc = cli_step_failed("Contact the broker", "%s", st.message);
+		goto out;
+	}
+	{
+		const cJSON *addr = cJSON_GetObjectItemCaseSensitive(who, "remoteAddr");
+
+		printf("✓ Broker reachable (%s%s%s)\n", st.url,
+		       cJSON_IsString(addr) ? ", it sees this host as " : "",
+		       cJSON_IsString(addr) ? addr->valuestring : "");
+	}
+
+	if (rejoin) {
+		ret = update_cluster(c, o, &res, &st);
+		what = "Update cluster";
+	} else {
+		obj = new_cluster_obj(o);
+		ret = obj ? brk_create(c, "clusters", obj, &res, &st) : -ENOMEM;
+		what = "Register cluster";
+	}
+	if (ret) {
+		rc = cli_step_failed(what, "%s: %s", o->cluster_id,
+			       ret == -ENOMEM ? "out of memory" : st.message);
+		goto out;
+	}
+	registered = !rejoin;
+
+	/* the configuration: broker-info's URLs, CA and IKE settings, our spec, the token */
+	strcpy(cfg.cluster_id, o->cluster_id);
+	for (size_t i = 0; i < bi.n_urls; i++) {
+		cfg.broker_urls[i] = bi.urls[i];
+		bi.urls[i] = NULL;
+	}
+	cfg.n_broker_urls = bi.n_urls;
+	bi.n_urls = 0;
+	memcpy(cfg.cluster_cidrs, o->cluster, sizeof(o->cluster));
+	cfg.n_cluster_cidrs = o->n_cluster;
+	memcpy(cfg.service_cidrs, o->service, sizeof(o->service));
+	cfg.n_service_cidrs = o->n_service;
+	strcpy(cfg.cable_driver, o->cable);
+	cfg.ike = bi.ike;
+	cfg.globalnet = bi.globalnet;
+	cfg.ca_pem = bi.ca_pem;
+	bi.ca_pem = NULL;
+	cfg.psk = bi.psk;
+	bi.psk = NULL;
+	if (rejoin) {
+		cfg.token = old.token;
+		old.token = NULL;
+	} else {
+		const cJSON *cred = cJSON_GetObjectItemCaseSensitive(res, "credential");
+		const cJSON *tok = cJSON_GetObjectItemCaseSensitive(cred, "token");
+
+		if (!cJSON_IsString(tok) ||
+		    !brk_hex_ok(tok->valuestring, BRK_TOKEN_HEX_LEN, BRK_TOKEN_HEX_LEN)) {
+			rc = cli_step_failed(what, "the broker's answer carries no valid credential token");
+			goto out;
+		}
+		cfg.token = strdup(tok->valuestring);
+		explicit_bzero(tok->valuestring, strlen(tok->valuestring));
+		if (!cfg.token) {
+			rc = cli_step_failed(what, "out of memory");
+			goto out;
+		}
+	}
+	if (take_global_cidrs(res, &cfg)) {
+		rc = cli_step_failed(what, "the broker's answer has malformed spec.globalCIDRs");
+		goto out;
+	}
+	printf("✓ %s %s%s\n", rejoin ? "Updated cluster" : "Registered cluster", o->cluster_id,
+	       rejoin ? " (already registered; same credential)" : "");
+	if (cfg.n_global_cidrs) {
+		char buf[CIDR4_STRLEN];
+
+		cidr4_format(&cfg.global_cidrs[0], buf);
+		printf("  global CIDR: %s\n", buf);
+	}
+	ret = cluster_config_save(o->dir, &cfg, err);
+	if (ret) {
+		rc = cli_step_failed("Write configuration", "%s", err);
+		goto out;
+	}
+	printf("✓ Wrote configuration to %s\n", o->dir);
+	registered = false;	/* complete: nothing to roll back */
+	rc = 0;
+out:
+	if (registered && cfg.token) {
+		/* registered but could not finish: take the registration back with the new token */
+		struct brk_client *rb = brk_client_new(cfg.broker_urls,
+						       cfg.n_broker_urls, ca_tmp, cfg.token);
+
+		if (rb && brk_delete(rb, "clusters", o->cluster_id, NULL, &st) == 0)
+			fprintf(stderr, "  (the registration of %s was withdrawn)\n", o->cluster_id);
+		else
+			fprintf(stderr, "  (could not withdraw the registration of %s: %s)\n",
+				o->cluster_id, rb ? st.message : "out of memory");
+		brk_client_free(rb);
+	}
+	if (fd >= 0)
+		close(fd);
+	cJSON_Delete(who);
+	cJSON_Delete(obj);
+	if (res) {
+		const cJSON *cred = cJSON_GetObjectItemCaseSensitive(res, "credential");
+		const cJSON *tok = cJSON_GetObjectItemCaseSensitive(cred, "token");
+
+		if (cJSON_IsString(tok))
+			explicit_bzero(tok->valuestring, strlen(tok->valuestring));
+		cJSON_Delete(res);
+	}
+	brk_client_free(c);
+	cluster_config_free(&cfg);
+	cluster_config_free(&old);
+	broker_info_free(&bi);
+	return rc;
+}
+
+int cmd_join(int argc, char **argv)
+{
+	struct opts o = { 0 };
+	int ret = parse_opts(argc, argv, &o);
+
+	setvbuf(stdout, NULL, _IOLBF, 0);	/* progress lines show up as they happen */
+
+	if (ret < 0)
+		return 0;
+	if (ret)
+		return ret;
+	return join(&o);
+}

@@ -1,0 +1,19 @@
+/* The table of subcommands: exact names, one line of help each. */
+#include "agent/cli/cmd.h"
+
+#include "common/util.h"
+
+const struct command commands[] = {
+	{ "version", cmd_version, "print the version" },
+	{ "broker", cmd_broker, "run the broker (HTTPS API over SQLite or etcd)" },
+	{ "deploy-broker", cmd_deploy_broker, "create a broker's CA, credentials and broker-info.subm" },
+	{ "join", cmd_join, "register this cluster with a broker and write its configuration" },
+	{ "leave", cmd_leave, "remove this cluster from the broker and delete its configuration" },
+	{ "agent", cmd_agent, "run the per-node daemon (gateway engine)" },
+	{ "show", cmd_show, "show connections, endpoints, gateways or networks" },
+	{ "verify", cmd_verify, "check connectivity and encryption to every remote cluster" },
+	{ "globalnet", cmd_globalnet, "global egress/ingress IPs of pods and services (overlapping CIDRs)" },
+	{ "export", cmd_export, "export a service: give it a global IP (globalnet)" },
+};
+
+const unsigned n_commands = ARRAY_SIZE(commands);

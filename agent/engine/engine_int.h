@@ -1,0 +1,68 @@
+/* The gateway engine's state, shared by its files: engine.c (start, stop, events),
+ * remote.c (the table of remote clusters), cache.c (that table on disk), publish.c (this
+ * cluster's Endpoint) and conns.c (connection status). Not a public interface. */
+#ifndef SA_ENGINE_INT_H
+#define SA_ENGINE_INT_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "agent/cable/cable.h"
+#include "agent/cable/strongswan/charon.h"
+#include "agent/engine/endpoint.h"
+#include "agent/engine/engine.h"
+
+#define ENGINE_MAX_REMOTES 64
+
+struct eng_remote {
+	struct sa_endpoint ep;
+	uint32_t use_ip;	/* the remote address the cable uses */
+	bool nat;		/* either side is behind NAT */
+	bool connected;		/* the cable accepted the connection */
+	uint64_t since_ns;	/* when the connection was (re)made */
+};
+
+struct engine {
+	struct engine_cfg c;
+	const struct cable_ops *cops;
+	struct cable_driver *cable;
+	int cable_fd;
+	struct charon_opts charon;
+	char charon_dir[PATH_MAX];
+	struct health *health;
+	struct responder *responder;	/* echo for `subagent verify` */
+	struct gn_agent *gn;		/* globalnet */
+	struct brk_queue *q;
+	struct brk_informer *inf;
+	bool synced_once;
+	unsigned flags;			/* ENGINE_F_* gathered for engine_on_fd() */
+
+	struct sa_endpoint local;
+	uint32_t private_ip, public_ip;
+	bool local_published;
+	uint64_t next_publish_ns, publish_backoff_ns;
+
+	struct eng_remote r[ENGINE_MAX_REMOTES];
+	unsigned n;
+};
+
+/* remote.c: 1 when the table changed. */
+int eng_remote_upsert(struct engine *e, const cJSON *obj);
+int eng_remote_delete(struct engine *e, const cJSON *obj);
+/* After a (re)list: remotes that came from the disk cache but are gone from the broker. */
+int eng_remote_reconcile(struct engine *e);
+void eng_remote_drop(struct engine *e, struct eng_remote *r, const char *why);
+void eng_to_cable(const struct sa_endpoint *ep, struct cable_endpoint *out);
+
+/* cache.c */
+void eng_cache_save(struct engine *e);
+void eng_cache_load(struct engine *e);
+
+/* publish.c */
+int eng_local_init(struct engine *e) __attribute__((warn_unused_result));
+void eng_publish_endpoint(struct engine *e, uint64_t now);
+
+#endif

@@ -1,0 +1,70 @@
+/* The node's own addresses: on the cluster network, and that network's broadcast. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <ifaddrs.h>
+#include <string.h>
+
+#include "agent/node/node_int.h"
+#include "agent/routing/netlink.h"
+#include "broker/creds/broker_info.h"
+
+int node_find_ip(struct node *n)
+{
+	struct ifaddrs *ifa, *i;
+	uint32_t avoid = 0;
+	int rc = -ENOENT;
+
+	if (n->o->node_ip)
+		return ip4_parse(n->o->node_ip, &n->node_ip) ? -EINVAL : 0;
+	if (n->cfg.n_broker_urls) {
+		char host[BRK_URL_MAX + 1];
+		unsigned port;
+		uint32_t b;
+
+		if (!brk_url_parse(n->cfg.broker_urls[0], host, sizeof(host), &port) &&
+		    !ip4_parse(host, &b))
+			(void)!netlink_source_for(b, &avoid);
+	}
+	if (getifaddrs(&ifa) < 0)
+		return -errno;
+	for (int pass = 0; pass < 2 && rc; pass++) {
+		for (i = ifa; i; i = i->ifa_next) {
+			uint32_t a;
+			bool skip = false;
+
+			if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET || !strcmp(i->ifa_name, "lo"))
+				continue;
+			a = ntohl(((struct sockaddr_in *)i->ifa_addr)->sin_addr.s_addr);
+			for (size_t k = 0; k < n->cfg.n_cluster_cidrs; k++)
+				skip |= cidr4_contains(&n->cfg.cluster_cidrs[k], a);
+			for (size_t k = 0; k < n->cfg.n_service_cidrs; k++)
+				skip |= cidr4_contains(&n->cfg.service_cidrs[k], a);
+			if (skip || (a >> 24) >= 240 || (a >> 16) == 0xa9fe || (pass == 0 && a == avoid))
+				continue;
+			n->node_ip = a;
+			rc = 0;
+			break;
+		}
+	}
+	freeifaddrs(ifa);
+	return rc;
+}
+
+uint32_t node_broadcast_of(uint32_t addr)
+{
+	struct ifaddrs *ifa, *i;
+	uint32_t b = 0;
+
+	if (getifaddrs(&ifa) < 0)
+		return 0;
+	for (i = ifa; i; i = i->ifa_next) {
+		if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET || !i->ifa_netmask)
+			continue;
+		if (ntohl(((struct sockaddr_in *)i->ifa_addr)->sin_addr.s_addr) != addr)
+			continue;
+		b = addr | ~ntohl(((struct sockaddr_in *)i->ifa_netmask)->sin_addr.s_addr);
+		break;
+	}
+	freeifaddrs(ifa);
+	return b;
+}

@@ -1,0 +1,44 @@
+/* The node daemon's state, shared by node.c (setup, the loop, roles), addr.c (the node's
+ * addresses) and status.c (what it tells the broker and the node). Not a public interface. */
+#ifndef SA_NODE_INT_H
+#define SA_NODE_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "agent/engine/endpoint.h"
+#include "agent/node/node.h"
+#include "broker/creds/cluster_config.h"
+#include "common/cidr.h"
+
+struct node {
+	const struct node_opts *o;
+	struct cluster_config cfg;
+	struct brk_client *brk;
+	const struct cable_ops *cops;
+	struct elector *el;
+	struct route_agent *ra;
+	struct engine *eng;		/* while this node is the active gateway */
+	uint32_t node_ip, health_ip;
+	struct cidr4 pod_cidr;
+	bool roles_dirty;
+	int epfd, sigfd;
+	uint64_t next_status_ns;
+	/* this cluster's Endpoint as the engine last published it (kept when it stops) */
+	struct sa_endpoint local;
+};
+
+/* addr.c */
+/* The node's address on the cluster network: as given, else the first address that is
+ * not loopback, not in the cluster's own subnets and not the underlay towards the broker. */
+int node_find_ip(struct node *n) __attribute__((warn_unused_result));
+/* The broadcast address of the subnet that holds addr (0: none). */
+uint32_t node_broadcast_of(uint32_t addr);
+
+/* status.c: conns is engine_connections_json() (an empty array when no engine runs). */
+void node_publish_status(struct node *n, uint64_t now, const cJSON *conns);
+void node_write_status_file(struct node *n, const cJSON *conns);
+
+#endif
