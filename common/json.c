@@ -74,7 +74,6 @@ int json_get_uint(const cJSON *obj, const char *key, double max, unsigned long *
 	return 0;
 }
 
-
 const cJSON *json_at(const cJSON *obj, const char *path)
 {
 	const cJSON *v = obj;

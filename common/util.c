@@ -207,3 +207,24 @@ uint16_t util_inet_csum(const void *data, size_t len)
 		sum = (sum & 0xffff) + (sum >> 16);
 	return htons((uint16_t)~sum);
 }
+
+int util_parse_u64(const char *s, uint64_t max, uint64_t *out)
+{
+	uint64_t v = 0;
+	size_t n;
+
+	if (!s)
+		return -EINVAL;
+	n = strnlen(s, 21);
+	if (n == 0 || n > 20 || strspn(s, "0123456789") != n || (n > 1 && s[0] == '0'))
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		unsigned d = (unsigned)(s[i] - '0');
+
+		if (d > max || v > (max - d) / 10)
+			return -EINVAL;
+		v = v * 10 + d;
+	}
+	*out = v;
+	return 0;
+}

@@ -28,6 +28,9 @@ int util_random_hex(char *out, size_t nbytes) __attribute__((warn_unused_result)
 void util_free_secret(char *s);
 /* The Internet checksum (RFC 1071) of data, in network byte order. */
 uint16_t util_inet_csum(const void *data, size_t len);
+/* A decimal number without sign or leading zeros, at most max (a resourceVersion, a
+ * counter). 0 or -EINVAL. */
+int util_parse_u64(const char *s, uint64_t max, uint64_t *out) __attribute__((warn_unused_result));
 /* Monotonic clock in nanoseconds. */
 uint64_t util_now_ns(void);
 

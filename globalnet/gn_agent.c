@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/magic.h>
 #include <net/if.h>
 #include <poll.h>
 #include <pthread.h>
@@ -16,15 +17,13 @@
 #include <sys/statfs.h>
 #include <unistd.h>
 
-#include <linux/magic.h>
-
 #include "agent/engine/endpoint.h"
+#include "bpf/globalnet.h"
 #include "broker/client/client.h"
 #include "broker/client/queue.h"
 #include "broker/creds/cluster_config.h"
 #include "common/json.h"
 #include "common/log.h"
-#include "bpf/globalnet.h"
 #include "common/util.h"
 #include "globalnet/gn_nat.h"
 #include "globalnet/gn_pool.h"

@@ -12,8 +12,6 @@
  * with backoff, and every known connection is loaded again and initiated from this side
  * whatever its role, since the peer still holds SAs that the new charon does not know
  * (the INITIAL_CONTACT of the new IKE_SA makes the peer drop them). */
-#include "agent/cable/cable.h"
-
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,10 +21,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "agent/cable/cable.h"
 #include "agent/cable/strongswan/charon.h"
+#include "agent/cable/strongswan/vici_conn.h"
 #include "agent/routing/netlink.h"
 #include "agent/routing/routes.h"
-#include "agent/cable/strongswan/vici_conn.h"
 #include "common/log.h"
 #include "common/util.h"
 

@@ -7,10 +7,10 @@
 #include <unistd.h>
 
 #include "agent/cli/cmd.h"
-#include "common/name.h"
 #include "agent/engine/endpoint.h"
 #include "agent/node/node.h"
 #include "common/log.h"
+#include "common/name.h"
 
 static void usage(FILE *f)
 {

@@ -66,7 +66,7 @@ int cmd_broker(int argc, char **argv)
 	}
 	log_set_component("broker");
 	log_set_timestamps(1);
-	err = brk_server_run(dir, listen);
+	err = srv_server_run(dir, listen);
 	if (err) {
 		pr_err("broker: %s\n", strerror(-err));
 		return 1;

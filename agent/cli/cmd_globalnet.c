@@ -13,13 +13,13 @@
 #include "agent/cli/cli.h"
 #include "agent/cli/cmd.h"
 #include "agent/cli/gn_objects.h"
-#include "globalnet/gn_agent.h"
 #include "agent/cli/print.h"
 #include "broker/client/client.h"
 #include "broker/creds/cluster_config.h"
 #include "common/cidr.h"
 #include "common/json.h"
 #include "common/util.h"
+#include "globalnet/gn_agent.h"
 
 static void usage(FILE *f)
 {

@@ -14,13 +14,13 @@
 
 #include "agent/cli/cli.h"
 #include "agent/cli/cmd.h"
-#include "common/name.h"
-#include "broker/creds/broker_info.h"
 #include "broker/client/client.h"
+#include "broker/creds/broker_info.h"
 #include "broker/creds/cluster_config.h"
 #include "common/cidr.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "common/name.h"
 #include "common/util.h"
 
 #define PROG "subagent join"
@@ -161,7 +161,6 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		return cli_error(PROG, 2, "%s", err);
 	return 0;
 }
-
 
 /* Sets spec's fields from the flags (keeps a broker-allocated globalCIDRs unless the
  * operator asked for one). */

@@ -10,12 +10,12 @@
 
 #include "agent/cli/cmd.h"
 #include "agent/cli/gn_objects.h"
-#include "globalnet/gn_agent.h"
 #include "agent/cli/print.h"
 #include "broker/client/client.h"
 #include "broker/creds/cluster_config.h"
 #include "common/json.h"
 #include "common/util.h"
+#include "globalnet/gn_agent.h"
 
 #define STALE_SECONDS 30
 

@@ -12,9 +12,9 @@
 #include <unistd.h>
 
 #include "agent/cli/cmd.h"
+#include "agent/cli/print.h"
 #include "agent/engine/endpoint.h"
 #include "agent/engine/probe.h"
-#include "agent/cli/print.h"
 #include "broker/client/client.h"
 #include "broker/creds/cluster_config.h"
 #include "common/log.h"

@@ -1,6 +1,5 @@
 /* The table of subcommands: exact names, one line of help each. */
 #include "agent/cli/cmd.h"
-
 #include "common/util.h"
 
 const struct command commands[] = {

@@ -18,13 +18,10 @@
  *   whose sequence is not above the highest it has seen from that node (replays).
  * - The epoch a standby sends is the highest it has seen: a node that starts learns it. */
 #include "agent/election/election.h"
-#include "common/name.h"
-#include "agent/election/election_int.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <gnutls/crypto.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <netinet/in.h>
@@ -36,7 +33,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <gnutls/crypto.h>
+
+#include "agent/election/election_int.h"
 #include "common/log.h"
+#include "common/name.h"
 #include "common/util.h"
 
 #define DEF_INTERVAL_NS	100000000ull

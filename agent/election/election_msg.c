@@ -14,13 +14,14 @@
  *        2  tunnel MTU: u16
  *  then HMAC-SHA256 over every byte before it (32 bytes).
  * The total length field must equal the datagram's length. */
-#include "agent/election/election.h"
-#include "common/name.h"
-
 #include <arpa/inet.h>
 #include <errno.h>
-#include <gnutls/crypto.h>
 #include <string.h>
+
+#include <gnutls/crypto.h>
+
+#include "agent/election/election.h"
+#include "common/name.h"
 
 #define MSG_MAGIC	0x5341656cu	/* "SAel" */
 #define MSG_VERSION	1

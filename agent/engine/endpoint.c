@@ -1,13 +1,14 @@
 /* Endpoint objects: JSON <-> struct, strict validation of every field. */
 #include "agent/engine/endpoint.h"
-#include "common/json.h"
-#include "common/name.h"
 
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+
+#include "common/json.h"
+#include "common/name.h"
 
 __attribute__((format(printf, 3, 4)))
 static int fail(char *err, size_t errlen, const char *fmt, ...)

@@ -1,6 +1,5 @@
 /* This cluster's Endpoint: the addresses it is reached at, and publishing it in the broker
  * with the election's epoch (older endpoints of the cluster are deleted). */
-
 #include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
@@ -17,7 +16,6 @@
 #include "broker/creds/cluster_config.h"
 #include "common/log.h"
 #include "common/util.h"
-
 
 /* The first broker URL's host as an IPv4 address (resolving a name if needed). */
 static int broker_addr(struct engine *e, uint32_t *out)

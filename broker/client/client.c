@@ -1,16 +1,15 @@
 /* The broker client: libcurl requests with failover across broker URLs, the broker CA as
  * the only trust anchor, bounded responses and Status errors. */
-#include "broker/client/client_int.h"
-#include "common/name.h"
-
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "broker/client/client_int.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "common/name.h"
 #include "common/util.h"
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -628,23 +627,7 @@ const char *brk_obj_rv(const cJSON *obj)
 
 int brk_rv_parse(const char *s, uint64_t *out)
 {
-	uint64_t v = 0;
-	size_t n;
-
-	if (!s)
-		return -EINVAL;
-	n = strnlen(s, 21);
-	if (n == 0 || n > 20 || strspn(s, "0123456789") != n || (n > 1 && s[0] == '0'))
-		return -EINVAL;
-	for (size_t i = 0; i < n; i++) {
-		unsigned d = (unsigned)(s[i] - '0');
-
-		if (v > (UINT64_MAX - d) / 10)
-			return -EINVAL;
-		v = v * 10 + d;
-	}
-	*out = v;
-	return 0;
+	return util_parse_u64(s, UINT64_MAX, out);
 }
 
 int brk_watch_event_parse(const char *line, size_t len, struct brk_watch_event *ev,

@@ -1,16 +1,15 @@
 /* The informer: lists a resource, then watches it from the list's resourceVersion, keeping
  * a local cache and reporting changes. Reconnects resume from the last resourceVersion;
  * a 410 Gone or a failed reconnect relists and reports the difference. */
-#include "broker/client/client_int.h"
-#include "common/name.h"
-
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "broker/client/client_int.h"
 #include "common/log.h"
+#include "common/name.h"
 #include "common/util.h"
 
 #define BACKOFF_MIN_MS 250

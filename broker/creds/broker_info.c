@@ -1,7 +1,6 @@
 /* broker-info.subm encoder/decoder (cJSON) and the validators shared with the
  * cluster configuration and deploy-broker. Input is untrusted: every field is checked. */
 #include "broker/creds/broker_info.h"
-#include "common/name.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -13,8 +12,9 @@
 
 #include <cjson/cJSON.h>
 
-#include "common/json.h"
 #include "broker/creds/pki.h"
+#include "common/json.h"
+#include "common/name.h"
 #include "common/util.h"
 
 #define fail json_fail

@@ -1,6 +1,5 @@
 /* The cluster configuration directory: written by join, read (strictly) by the agent. */
 #include "broker/creds/cluster_config.h"
-#include "common/name.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -12,9 +11,10 @@
 
 #include <cjson/cJSON.h>
 
-#include "common/json.h"
 #include "broker/creds/pki.h"
+#include "common/json.h"
 #include "common/log.h"
+#include "common/name.h"
 #include "common/util.h"
 
 #define fail json_fail
@@ -119,7 +119,6 @@ int cluster_config_validate(const struct cluster_config *cfg, char err[BRK_ERR_M
 }
 
 /* ---- save ---- */
-
 
 static char *render(const struct cluster_config *cfg)
 {

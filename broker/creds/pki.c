@@ -1,6 +1,5 @@
 /* The broker's PKI on GnuTLS: CA creation, certificate issuance, chain verification. */
 #include "broker/creds/pki.h"
-#include "common/name.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -14,6 +13,7 @@
 #include <gnutls/x509.h>
 
 #include "common/log.h"
+#include "common/name.h"
 #include "common/util.h"
 
 #define KEY_ID_MAX 64

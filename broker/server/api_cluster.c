@@ -4,19 +4,23 @@
  * x/lock/clusters: the transaction also rewrites that key on the condition that it did
  * not change since the checks read it. Two replicas on one etcd are then serialized the
  * same way as two threads on SQLite; a loser retries with fresh data. */
-#include "broker/server/api_int.h"
-#include "common/name.h"
-
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "broker/store/store.h"
+#include "broker/server/api_cluster.h"
+#include "broker/server/auth.h"
+#include "broker/server/objects.h"
+#include "broker/server/reply.h"
+#include "broker/server/update.h"
 #include "broker/server/validate.h"
+#include "broker/store/store.h"
 #include "common/cidr.h"
+#include "common/json.h"
 #include "common/log.h"
+#include "common/name.h"
 #include "common/util.h"
 
 #define LOCK_KEY	"x/lock/clusters"
@@ -48,7 +52,7 @@ static void parse_cidrs(const cJSON *spec, const char *field, struct cidr4 *out,
 
 static void cl_from_spec(struct cl *c, const cJSON *spec)
 {
-	const char *id = brk_str(spec, "clusterID", NULL);
+	const char *id = json_str(spec, "clusterID", NULL);
 
 	memset(c, 0, sizeof(*c));
 	snprintf(c->id, sizeof(c->id), "%s", id ? id : "?");
@@ -112,10 +116,10 @@ static int set_global(cJSON *spec, const struct cidr4 *g)
 }
 
 /* The overlap rules and global CIDR allocation; 0, or -EINVAL with rp filled (422). */
-static int check_cluster(struct brk_server *srv, cJSON *spec, const struct cl_list *all,
-			 struct brk_reply *rp)
+static int check_cluster(struct srv_server *srv, cJSON *spec, const struct cl_list *all,
+			 struct srv_reply *rp)
 {
-	const struct brk_config *cfg = &srv->cfg;
+	const struct srv_config *cfg = &srv->cfg;
 	struct cl me;
 	char a[CIDR4_STRLEN], b[CIDR4_STRLEN];
 	int i, j;
@@ -126,12 +130,12 @@ static int check_cluster(struct brk_server *srv, cJSON *spec, const struct cl_li
 			if (cidr4_overlap(&me.nets[i], &me.nets[j])) {
 				cidr4_format(&me.nets[i], a);
 				cidr4_format(&me.nets[j], b);
-				reply_status(rp, 422, "cluster %s: its own CIDRs %s and %s overlap", me.id, a, b);
+				srv_reply_status(rp, 422, "cluster %s: its own CIDRs %s and %s overlap", me.id, a, b);
 				return -EINVAL;
 			}
 	if (!cfg->gn_enabled) {
 		if (me.ng) {
-			reply_status(rp, 422, "spec.globalCIDRs: globalnet is disabled on this broker");
+			srv_reply_status(rp, 422, "spec.globalCIDRs: globalnet is disabled on this broker");
 			return -EINVAL;
 		}
 		for (size_t k = 0; k < all->n; k++) {
@@ -140,7 +144,7 @@ static int check_cluster(struct brk_server *srv, cJSON *spec, const struct cl_li
 			if (overlaps(me.nets, me.nnets, all->v[k].nets, all->v[k].nnets, &i, &j)) {
 				cidr4_format(&me.nets[i], a);
 				cidr4_format(&all->v[k].nets[j], b);
-				reply_status(rp, 422, "CIDR %s of cluster %s overlaps %s of cluster %s;"
+				srv_reply_status(rp, 422, "CIDR %s of cluster %s overlaps %s of cluster %s;"
 					     " use other CIDRs or enable globalnet", a, me.id, b,
 					     all->v[k].id);
 				return -EINVAL;
@@ -153,7 +157,7 @@ static int check_cluster(struct brk_server *srv, cJSON *spec, const struct cl_li
 		cidr4_format(&me.g[i], a);
 		if (me.g[i].len < cfg->gn_range.len || !cidr4_contains(&cfg->gn_range, me.g[i].addr)) {
 			cidr4_format(&cfg->gn_range, b);
-			reply_status(rp, 422, "spec.globalCIDRs: %s is outside the global range %s", a, b);
+			srv_reply_status(rp, 422, "spec.globalCIDRs: %s is outside the global range %s", a, b);
 			return -EINVAL;
 		}
 		for (size_t k = 0; k < all->n; k++) {
@@ -161,7 +165,7 @@ static int check_cluster(struct brk_server *srv, cJSON *spec, const struct cl_li
 
 			if (strcmp(all->v[k].id, me.id) &&
 			    overlaps(&me.g[i], 1, all->v[k].g, all->v[k].ng, &x, &y)) {
-				reply_status(rp, 422, "spec.globalCIDRs: %s is taken by cluster %s", a,
+				srv_reply_status(rp, 422, "spec.globalCIDRs: %s is taken by cluster %s", a,
 					     all->v[k].id);
 				return -EINVAL;
 			}
@@ -183,7 +187,7 @@ static int check_cluster(struct brk_server *srv, cJSON *spec, const struct cl_li
 					overlaps(&c, 1, all->v[k].g, all->v[k].ng, &i, &j);
 			if (!taken) {
 				if (set_global(spec, &c)) {
-					reply_status(rp, 500, "out of memory");
+					srv_reply_status(rp, 500, "out of memory");
 					return -ENOMEM;
 				}
 				return 0;
@@ -191,13 +195,13 @@ static int check_cluster(struct brk_server *srv, cJSON *spec, const struct cl_li
 		}
 	}
 	cidr4_format(&cfg->gn_range, a);
-	reply_status(rp, 422, "the global range %s is exhausted", a);
+	srv_reply_status(rp, 422, "the global range %s is exhausted", a);
 	return -EINVAL;
 }
 
 /* Reads the lock's revision and every cluster; 0 or a store error (rp filled). */
-static int snapshot(struct brk_server *srv, uint64_t *lock_rev, struct cl_list *all,
-		    struct brk_reply *rp)
+static int snapshot(struct srv_server *srv, uint64_t *lock_rev, struct cl_list *all,
+		    struct srv_reply *rp)
 {
 	int err = srv->store->ops->get(srv->store, LOCK_KEY, NULL, lock_rev);
 
@@ -209,22 +213,22 @@ static int snapshot(struct brk_server *srv, uint64_t *lock_rev, struct cl_list *
 	if (!err)
 		err = srv->store->ops->range(srv->store, "r/clusters/", collect_one, all, NULL);
 	if (err)
-		reply_store_error(rp, "list clusters", err);
+		srv_reply_store_error(rp, "list clusters", err);
 	return err;
 }
 
-static struct brk_txn_op lock_op(uint64_t lock_rev)
+static struct store_txn_op lock_op(uint64_t lock_rev)
 {
-	return (struct brk_txn_op){ .key = LOCK_KEY, .value = "1",
-				    .cond = lock_rev ? BRK_IF_REV : BRK_IF_ABSENT, .rev = lock_rev };
+	return (struct store_txn_op){ .key = LOCK_KEY, .value = "1",
+				    .cond = lock_rev ? STORE_IF_REV : STORE_IF_ABSENT, .rev = lock_rev };
 }
 
-void api_cluster_create(struct brk_server *srv, const struct ident *id, cJSON *in,
-			struct brk_reply *rp)
+void srv_api_cluster_create(struct srv_server *srv, const struct ident *id, cJSON *in,
+			struct srv_reply *rp)
 {
-	const char *name = brk_str(in, "metadata", "name");
+	const char *name = json_str(in, "metadata.name", NULL);
 	cJSON *spec = cJSON_GetObjectItemCaseSensitive(in, "spec"), *obj = NULL, *cred;
-	char key[BRK_KEY_MAX], tkey[96], ckey[96], token[65] = "", hash[65];
+	char key[STORE_KEY_MAX], tkey[96], ckey[96], token[65] = "", hash[65];
 	struct cl_list all = { 0 };
 	char *val = NULL;
 	uint64_t lock_rev, rev;
@@ -232,62 +236,62 @@ void api_cluster_create(struct brk_server *srv, const struct ident *id, cJSON *i
 	int err = 0;
 
 	if (id->kind == ID_CLUSTER) {
-		reply_status(rp, 403, "a cluster token may not register clusters");
+		srv_reply_status(rp, 403, "a cluster token may not register clusters");
 		return;
 	}
-	if (api_key(key, sizeof(key), &brk_resources[0], name)) {
-		reply_status(rp, 422, "name too long");
+	if (srv_object_key(key, sizeof(key), &srv_resources[0], name)) {
+		srv_reply_status(rp, 422, "name too long");
 		return;
 	}
-	if (util_random_hex(token, 32) || api_token_hash(token, hash)) {
-		reply_status(rp, 500, "cannot make a token");
+	if (util_random_hex(token, 32) || srv_token_hash(token, hash)) {
+		srv_reply_status(rp, 500, "cannot make a token");
 		goto out;
 	}
 	snprintf(tkey, sizeof(tkey), "x/token/%s", hash);
 	snprintf(ckey, sizeof(ckey), "x/clustertoken/%s", name);
 	for (int tries = 0; tries < MAX_TRIES; tries++) {
-		struct brk_txn_op ops[4];
+		struct store_txn_op ops[4];
 
 		if (snapshot(srv, &lock_rev, &all, rp))
 			goto out;
 		for (size_t k = 0; k < all.n; k++)
 			if (!strcmp(all.v[k].id, name)) {
-				reply_status(rp, 409, "cluster ID %s is taken (re-join with the cluster's"
+				srv_reply_status(rp, 409, "cluster ID %s is taken (re-join with the cluster's"
 					     " own token)", name);
-				reply_reason(rp, "AlreadyExists");
+				srv_reply_reason(rp, "AlreadyExists");
 				goto out;
 			}
 		if (check_cluster(srv, spec, &all, rp))
 			goto out;
 		cJSON_Delete(obj);
 		free(val);
-		obj = brk_object_build(&brk_resources[0], in, NULL);
+		obj = srv_object_build(&srv_resources[0], in, NULL);
 		val = obj ? cJSON_PrintUnformatted(obj) : NULL;
 		if (!val) {
-			reply_status(rp, 500, "out of memory");
+			srv_reply_status(rp, 500, "out of memory");
 			goto out;
 		}
 		ops[0] = lock_op(lock_rev);
-		ops[1] = (struct brk_txn_op){ .key = key, .value = val, .cond = BRK_IF_ABSENT };
-		ops[2] = (struct brk_txn_op){ .key = tkey, .value = name };
-		ops[3] = (struct brk_txn_op){ .key = ckey, .value = hash };
+		ops[1] = (struct store_txn_op){ .key = key, .value = val, .cond = STORE_IF_ABSENT };
+		ops[2] = (struct store_txn_op){ .key = tkey, .value = name };
+		ops[3] = (struct store_txn_op){ .key = ckey, .value = hash };
 		err = srv->store->ops->txn(srv->store, ops, 4, &rev, &failed);
 		if (err != -ECANCELED || failed != 0)
 			break;
 	}
 	if (err == -ECANCELED) {
-		reply_status(rp, failed == 1 ? 409 : 503, "cluster %s: %s", name,
+		srv_reply_status(rp, failed == 1 ? 409 : 503, "cluster %s: %s", name,
 			     failed == 1 ? "ID is taken" : "too much contention; try again");
 		goto out;
 	}
 	if (err) {
-		reply_store_error(rp, "register", err);
+		srv_reply_store_error(rp, "register", err);
 		goto out;
 	}
-	reply_value(rp, 201, val, rev);
+	srv_reply_value(rp, 201, val, rev);
 	cred = cJSON_AddObjectToObject(rp->json, "credential");
 	if (!cred || !cJSON_AddStringToObject(cred, "token", token))
-		reply_status(rp, 500, "out of memory");
+		srv_reply_status(rp, 500, "out of memory");
 	else
 		pr_info("register cluster %s: revision %" PRIu64 "\n", name, rev);
 out:
@@ -297,22 +301,22 @@ out:
 	free(all.v);
 }
 
-void api_cluster_update(struct brk_server *srv, const struct ident *id, const char *name,
-			cJSON *in, struct brk_reply *rp)
+void srv_api_cluster_update(struct srv_server *srv, const struct ident *id, const char *name,
+			cJSON *in, struct srv_reply *rp)
 {
 	cJSON *spec = cJSON_GetObjectItemCaseSensitive(in, "spec"), *old = NULL, *obj = NULL;
 	struct cl_list all = { 0 };
-	char key[BRK_KEY_MAX];
+	char key[STORE_KEY_MAX];
 	char *val = NULL;
 	uint64_t want, lock_rev, rev;
 	size_t failed = 0;
 	int err = 0;
 
-	old = api_update_check(srv, id, &brk_resources[0], name, in, &want, rp);
+	old = srv_update_check(srv, id, &srv_resources[0], name, in, &want, rp);
 	if (!old)
 		return;
-	if (api_key(key, sizeof(key), &brk_resources[0], name)) {
-		reply_status(rp, 422, "name too long");
+	if (srv_object_key(key, sizeof(key), &srv_resources[0], name)) {
+		srv_reply_status(rp, 422, "name too long");
 		goto out;
 	}
 	/* An update that leaves globalCIDRs out keeps the allocated ones. */
@@ -324,7 +328,7 @@ void api_cluster_update(struct brk_server *srv, const struct ident *id, const ch
 			cJSON *d = cJSON_Duplicate(og, 1);
 
 			if (!d) {
-				reply_status(rp, 500, "out of memory");
+				srv_reply_status(rp, 500, "out of memory");
 				goto out;
 			}
 			cJSON_DeleteItemFromObjectCaseSensitive(spec, "globalCIDRs");
@@ -332,7 +336,7 @@ void api_cluster_update(struct brk_server *srv, const struct ident *id, const ch
 		}
 	}
 	for (int tries = 0; tries < MAX_TRIES; tries++) {
-		struct brk_txn_op ops[2];
+		struct store_txn_op ops[2];
 
 		if (snapshot(srv, &lock_rev, &all, rp))
 			goto out;
@@ -340,25 +344,25 @@ void api_cluster_update(struct brk_server *srv, const struct ident *id, const ch
 			goto out;
 		cJSON_Delete(obj);
 		free(val);
-		obj = brk_object_build(&brk_resources[0], in, old);
+		obj = srv_object_build(&srv_resources[0], in, old);
 		val = obj ? cJSON_PrintUnformatted(obj) : NULL;
 		if (!val) {
-			reply_status(rp, 500, "out of memory");
+			srv_reply_status(rp, 500, "out of memory");
 			goto out;
 		}
 		ops[0] = lock_op(lock_rev);
-		ops[1] = (struct brk_txn_op){ .key = key, .value = val, .cond = BRK_IF_REV, .rev = want };
+		ops[1] = (struct store_txn_op){ .key = key, .value = val, .cond = STORE_IF_REV, .rev = want };
 		err = srv->store->ops->txn(srv->store, ops, 2, &rev, &failed);
 		if (err != -ECANCELED || failed != 0)
 			break;
 	}
 	if (err == -ECANCELED)
-		reply_status(rp, 409, "Operation cannot be fulfilled on clusters \"%s\": the object has"
+		srv_reply_status(rp, 409, "Operation cannot be fulfilled on clusters \"%s\": the object has"
 			     " been modified; read it and try again", name);
 	else if (err)
-		reply_store_error(rp, "update", err);
+		srv_reply_store_error(rp, "update", err);
 	else
-		reply_value(rp, 200, val, rev);
+		srv_reply_value(rp, 200, val, rev);
 out:
 	cJSON_Delete(old);
 	cJSON_Delete(obj);
@@ -378,7 +382,7 @@ static int collect_dep(const char *key, const char *value, uint64_t mod_rev, voi
 {
 	struct dep_ctx *d = ctx;
 	cJSON *o = cJSON_Parse(value);
-	const char *cid = brk_str(o, "spec", "clusterID");
+	const char *cid = json_str(o, "spec.clusterID", NULL);
 	bool mine = cid && !strcmp(cid, d->cid);
 
 	cJSON_Delete(o);
@@ -407,20 +411,20 @@ static int collect_dep(const char *key, const char *value, uint64_t mod_rev, voi
 
 /* Deletes every object owned by cluster cid, one change per object (so each gets its
  * own revision and watch event). */
-static int delete_dependents(struct brk_server *srv, const char *cid)
+static int delete_dependents(struct srv_server *srv, const char *cid)
 {
 	int err = 0;
 
-	for (unsigned i = 0; i < brk_n_resources && !err; i++) {
+	for (unsigned i = 0; i < srv_n_resources && !err; i++) {
 		struct dep_ctx d = { .cid = cid };
 		char prefix[64];
 
-		if (brk_resources[i].is_cluster)
+		if (srv_resources[i].is_cluster)
 			continue;
-		snprintf(prefix, sizeof(prefix), "r/%s/", brk_resources[i].name);
+		snprintf(prefix, sizeof(prefix), "r/%s/", srv_resources[i].name);
 		err = srv->store->ops->range(srv->store, prefix, collect_dep, &d, NULL);
 		for (size_t k = 0; k < d.n; k++) {
-			struct brk_txn_op op = { .del = true, .key = d.keys[k] };
+			struct store_txn_op op = { .del = true, .key = d.keys[k] };
 
 			if (!err)
 				err = srv->store->ops->txn(srv->store, &op, 1, NULL, NULL);
@@ -432,26 +436,26 @@ static int delete_dependents(struct brk_server *srv, const char *cid)
 	return err;
 }
 
-void api_cluster_delete(struct brk_server *srv, const struct ident *id, const char *name,
-			struct brk_reply *rp)
+void srv_api_cluster_delete(struct srv_server *srv, const struct ident *id, const char *name,
+			struct srv_reply *rp)
 {
-	char key[BRK_KEY_MAX], tkey[96], ckey[96], *val = NULL, *hash = NULL;
-	struct brk_txn_op ops[3];
+	char key[STORE_KEY_MAX], tkey[96], ckey[96], *val = NULL, *hash = NULL;
+	struct store_txn_op ops[3];
 	uint64_t cur;
 	size_t nops;
 	int err;
 
 	if (!(id->kind == ID_ADMIN || (id->kind == ID_CLUSTER && !strcmp(id->cluster, name)))) {
-		reply_status(rp, 403, "only the admin or cluster %s itself may delete it", name);
+		srv_reply_status(rp, 403, "only the admin or cluster %s itself may delete it", name);
 		return;
 	}
-	if (api_key(key, sizeof(key), &brk_resources[0], name) || !name_is_dns_label(name)) {
-		reply_status(rp, 404, "clusters \"%.64s\" not found", name);
+	if (srv_object_key(key, sizeof(key), &srv_resources[0], name) || !name_is_dns_label(name)) {
+		srv_reply_status(rp, 404, "clusters \"%.64s\" not found", name);
 		return;
 	}
 	err = srv->store->ops->get(srv->store, key, &val, &cur);
 	if (err == -ENOENT) {
-		reply_status(rp, 404, "clusters \"%s\" not found", name);
+		srv_reply_status(rp, 404, "clusters \"%s\" not found", name);
 		return;
 	}
 	if (err)
@@ -464,11 +468,11 @@ void api_cluster_delete(struct brk_server *srv, const struct ident *id, const ch
 	if (err && err != -ENOENT)
 		goto store_err;
 	nops = 0;
-	ops[nops++] = (struct brk_txn_op){ .del = true, .key = key };
-	ops[nops++] = (struct brk_txn_op){ .del = true, .key = ckey };
+	ops[nops++] = (struct store_txn_op){ .del = true, .key = key };
+	ops[nops++] = (struct store_txn_op){ .del = true, .key = ckey };
 	if (hash && strlen(hash) == 64) {
 		snprintf(tkey, sizeof(tkey), "x/token/%s", hash);
-		ops[nops++] = (struct brk_txn_op){ .del = true, .key = tkey };
+		ops[nops++] = (struct store_txn_op){ .del = true, .key = tkey };
 	}
 	err = srv->store->ops->txn(srv->store, ops, nops, NULL, NULL);
 	if (err)
@@ -478,12 +482,12 @@ void api_cluster_delete(struct brk_server *srv, const struct ident *id, const ch
 	if (err)
 		pr_warn("delete cluster %s: dependents left: %s\n", name, strerror(-err));
 	pr_info("delete cluster %s: token revoked\n", name);
-	reply_value(rp, 200, val, cur);
+	srv_reply_value(rp, 200, val, cur);
 	free(val);
 	free(hash);
 	return;
 store_err:
-	reply_store_error(rp, "delete cluster", err);
+	srv_reply_store_error(rp, "delete cluster", err);
 	free(val);
 	free(hash);
 }

@@ -9,42 +9,34 @@
 #include <time.h>
 
 #include "broker/server/validate.h"
+#include "common/json.h"
 #include "common/util.h"
 
-const struct brk_resource brk_resources[] = {
-	{ "clusters", "Cluster", "ClusterList", brk_validate_cluster_spec, 1 },
-	{ "endpoints", "Endpoint", "EndpointList", brk_validate_endpoint_spec, 0 },
-	{ "gatewaystatuses", "GatewayStatus", "GatewayStatusList", brk_validate_gwstatus_spec, 0 },
-	{ "globalegressips", "GlobalEgressIP", "GlobalEgressIPList", brk_validate_gegress_spec, 0 },
-	{ "globalingressips", "GlobalIngressIP", "GlobalIngressIPList", brk_validate_gingress_spec, 0 },
+const struct srv_resource srv_resources[] = {
+	{ "clusters", "Cluster", "ClusterList", srv_validate_cluster_spec, 1 },
+	{ "endpoints", "Endpoint", "EndpointList", srv_validate_endpoint_spec, 0 },
+	{ "gatewaystatuses", "GatewayStatus", "GatewayStatusList", srv_validate_gwstatus_spec, 0 },
+	{ "globalegressips", "GlobalEgressIP", "GlobalEgressIPList", srv_validate_gegress_spec, 0 },
+	{ "globalingressips", "GlobalIngressIP", "GlobalIngressIPList", srv_validate_gingress_spec, 0 },
 };
-const unsigned brk_n_resources = ARRAY_SIZE(brk_resources);
+const unsigned srv_n_resources = ARRAY_SIZE(srv_resources);
 
-const struct brk_resource *brk_resource_find(const char *name, size_t len)
+const struct srv_resource *srv_resource_find(const char *name, size_t len)
 {
-	for (unsigned i = 0; i < brk_n_resources; i++)
-		if (strlen(brk_resources[i].name) == len && !memcmp(brk_resources[i].name, name, len))
-			return &brk_resources[i];
+	for (unsigned i = 0; i < srv_n_resources; i++)
+		if (strlen(srv_resources[i].name) == len && !memcmp(srv_resources[i].name, name, len))
+			return &srv_resources[i];
 	return NULL;
 }
 
-const struct brk_resource *brk_resource_of_key(const char *key)
+const struct srv_resource *srv_resource_of_key(const char *key)
 {
 	const char *slash;
 
 	if (strncmp(key, "r/", 2))
 		return NULL;
 	slash = strchr(key + 2, '/');
-	return slash ? brk_resource_find(key + 2, (size_t)(slash - key - 2)) : NULL;
-}
-
-const char *brk_str(const cJSON *obj, const char *a, const char *b)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, a);
-
-	if (b)
-		v = cJSON_GetObjectItemCaseSensitive(v, b);
-	return cJSON_IsString(v) ? v->valuestring : NULL;
+	return slash ? srv_resource_find(key + 2, (size_t)(slash - key - 2)) : NULL;
 }
 
 static int make_uid(char out[37])
@@ -84,13 +76,13 @@ static int add_dup(cJSON *dst, const char *name, const cJSON *src)
 	return 0;
 }
 
-cJSON *brk_object_build(const struct brk_resource *r, const cJSON *in, const cJSON *old)
+cJSON *srv_object_build(const struct srv_resource *r, const cJSON *in, const cJSON *old)
 {
 	const cJSON *imd = cJSON_GetObjectItemCaseSensitive(in, "metadata");
 	const cJSON *omd = cJSON_GetObjectItemCaseSensitive(old, "metadata");
 	const cJSON *labels = cJSON_GetObjectItemCaseSensitive(imd, "labels");
 	const cJSON *status = cJSON_GetObjectItemCaseSensitive(in, "status");
-	const char *uid = brk_str(omd, "uid", NULL), *ts = brk_str(omd, "creationTimestamp", NULL);
+	const char *uid = json_str(omd, "uid", NULL), *ts = json_str(omd, "creationTimestamp", NULL);
 	char uidbuf[37], tsbuf[32];
 	cJSON *o = cJSON_CreateObject(), *md;
 
@@ -105,10 +97,10 @@ cJSON *brk_object_build(const struct brk_resource *r, const cJSON *in, const cJS
 		now_rfc3339(tsbuf);
 		ts = tsbuf;
 	}
-	if (!cJSON_AddStringToObject(o, "apiVersion", BRK_API_GROUP) ||
+	if (!cJSON_AddStringToObject(o, "apiVersion", SRV_API_GROUP) ||
 	    !cJSON_AddStringToObject(o, "kind", r->kind) ||
 	    !(md = cJSON_AddObjectToObject(o, "metadata")) ||
-	    !cJSON_AddStringToObject(md, "name", brk_str(imd, "name", NULL)) ||
+	    !cJSON_AddStringToObject(md, "name", json_str(imd, "name", NULL)) ||
 	    !cJSON_AddStringToObject(md, "uid", uid) ||
 	    !cJSON_AddStringToObject(md, "creationTimestamp", ts))
 		goto err;
@@ -124,7 +116,7 @@ err:
 	return NULL;
 }
 
-cJSON *brk_object_load(const char *value, uint64_t rev)
+cJSON *srv_object_load(const char *value, uint64_t rev)
 {
 	cJSON *o = cJSON_Parse(value), *md, *s;
 	char buf[24];
@@ -147,7 +139,7 @@ cJSON *brk_object_load(const char *value, uint64_t rev)
 	return o;
 }
 
-const char *brk_reason(int code)
+const char *srv_reason(int code)
 {
 	switch (code) {
 	case 400: return "BadRequest";
@@ -164,7 +156,7 @@ const char *brk_reason(int code)
 	}
 }
 
-cJSON *brk_status(int code, const char *reason, const char *fmt, ...)
+cJSON *srv_status(int code, const char *reason, const char *fmt, ...)
 {
 	char msg[512];
 	va_list ap;
@@ -180,10 +172,17 @@ cJSON *brk_status(int code, const char *reason, const char *fmt, ...)
 	    !cJSON_AddObjectToObject(o, "metadata") ||
 	    !cJSON_AddStringToObject(o, "status", "Failure") ||
 	    !cJSON_AddStringToObject(o, "message", msg) ||
-	    !cJSON_AddStringToObject(o, "reason", reason ? reason : brk_reason(code)) ||
+	    !cJSON_AddStringToObject(o, "reason", reason ? reason : srv_reason(code)) ||
 	    !cJSON_AddNumberToObject(o, "code", code)) {
 		cJSON_Delete(o);
 		return NULL;
 	}
 	return o;
+}
+
+int srv_object_key(char *buf, size_t len, const struct srv_resource *r, const char *name)
+{
+	if (snprintf(buf, len, "r/%s/%s", r->name, name) >= (int)len)
+		return -ENAMETOOLONG;
+	return 0;
 }

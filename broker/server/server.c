@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
+#include <microhttpd.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
@@ -20,11 +21,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <microhttpd.h>
-
 #include "broker/server/objects.h"
-#include "broker/store/store.h"
 #include "broker/server/watch.h"
+#include "broker/store/store.h"
 #include "common/log.h"
 #include "common/util.h"
 
@@ -44,7 +43,7 @@ static int json_uint(const cJSON *o, const char *f, unsigned lo, unsigned hi, un
 	return 0;
 }
 
-void brk_config_free(struct brk_config *cfg)
+void srv_config_free(struct srv_config *cfg)
 {
 	free(cfg->dir);
 	free(cfg->listen);
@@ -52,7 +51,7 @@ void brk_config_free(struct brk_config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 }
 
-int brk_config_load(const char *dir, struct brk_config *cfg)
+int srv_config_load(const char *dir, struct srv_config *cfg)
 {
 	char path[PATH_MAX], *buf;
 	const cJSON *gn, *v;
@@ -117,7 +116,7 @@ int brk_config_load(const char *dir, struct brk_config *cfg)
 out:
 	cJSON_Delete(root);
 	if (err)
-		brk_config_free(cfg);
+		srv_config_free(cfg);
 	return err;
 }
 
@@ -169,19 +168,19 @@ static void remote_addr(struct MHD_Connection *c, char *buf, size_t len)
 			  (socklen_t)len);
 }
 
-static enum MHD_Result send_reply(struct MHD_Connection *c, struct brk_reply *rp)
+static enum MHD_Result send_reply(struct MHD_Connection *c, struct srv_reply *rp)
 {
 	struct MHD_Response *resp;
 	enum MHD_Result ret;
 
 	if (rp->watch) {
 		resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 8 * 1024,
-							 brk_watcher_read, rp->watch, brk_watcher_free);
+							 srv_watcher_read, rp->watch, srv_watcher_free);
 		if (!resp) {
-			brk_watcher_free(rp->watch);
+			srv_watcher_free(rp->watch);
 			return MHD_NO;
 		}
-		brk_watcher_attach(rp->watch, c);
+		srv_watcher_attach(rp->watch, c);
 		MHD_add_response_header(resp, "Content-Type", "application/json");
 		MHD_add_response_header(resp, "Cache-Control", "no-store");
 	} else if (rp->text) {
@@ -213,10 +212,10 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 			      const char *method, const char *version, const char *upload_data,
 			      size_t *upload_data_size, void **con_cls)
 {
-	struct brk_server *srv = cls;
+	struct srv_server *srv = cls;
 	struct conn_req *cr = *con_cls;
-	struct brk_request rq = { 0 };
-	struct brk_reply rp = { 0 };
+	struct srv_request rq = { 0 };
+	struct srv_reply rp = { 0 };
 	char addr[INET6_ADDRSTRLEN];
 
 	if (!cr) {
@@ -226,9 +225,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 		if (!cr)
 			return MHD_NO;
 		*con_cls = cr;
-		if (cl && strtoull(cl, NULL, 10) > BRK_BODY_MAX) {
+		if (cl && strtoull(cl, NULL, 10) > SRV_BODY_MAX) {
 			/* Answer before reading the body (MHD then closes the connection). */
-			cJSON *st = brk_status(413, NULL, "request body larger than %d bytes", BRK_BODY_MAX);
+			cJSON *st = srv_status(413, NULL, "request body larger than %d bytes", SRV_BODY_MAX);
 
 			rp.code = 413;
 			rp.json = st;
@@ -243,7 +242,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 		*upload_data_size = 0;
 		if (cr->too_large)
 			return MHD_YES;
-		if (cr->len + n > BRK_BODY_MAX) {
+		if (cr->len + n > SRV_BODY_MAX) {
 			cr->too_large = true;
 			free(cr->body);
 			cr->body = NULL;
@@ -276,7 +275,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	rq.body = cr->body;
 	rq.body_len = cr->len;
 	rq.body_too_large = cr->too_large;
-	brk_api_handle(srv, &rq, &rp);
+	srv_api_handle(srv, &rq, &rp);
 	pr_debug("%s %s %s -> %d\n", addr, method, url, rp.code);
 	return send_reply(c, &rp);
 }
@@ -332,9 +331,9 @@ static void raise_nofile(void)
 	}
 }
 
-int brk_server_run(const char *dir, const char *listen_override)
+int srv_server_run(const char *dir, const char *listen_override)
 {
-	struct brk_server srv = { 0 };
+	struct srv_server srv = { 0 };
 	struct MHD_Daemon *d = NULL;
 	struct sockaddr_in sa;
 	char *cert = NULL, *key = NULL;
@@ -342,7 +341,7 @@ int brk_server_run(const char *dir, const char *listen_override)
 	uint64_t head = 0;
 	int sig, err;
 
-	err = brk_config_load(dir, &srv.cfg);
+	err = srv_config_load(dir, &srv.cfg);
 	if (err)
 		return err;
 	if (listen_override) {
@@ -379,7 +378,7 @@ int brk_server_run(const char *dir, const char *listen_override)
 	signal(SIGPIPE, SIG_IGN);
 	raise_nofile();
 
-	srv.store = brk_store_open(srv.cfg.store, dir, srv.cfg.history_limit);
+	srv.store = store_open(srv.cfg.store, dir, srv.cfg.history_limit);
 	if (!srv.store) {
 		err = -errno;
 		goto out;
@@ -387,14 +386,14 @@ int brk_server_run(const char *dir, const char *listen_override)
 	err = srv.store->ops->revision(srv.store, &head);
 	if (err)
 		goto out;
-	srv.hub = brk_hub_new(srv.store, head,
+	srv.hub = srv_hub_new(srv.store, head,
 			      srv.cfg.history_limit < 4096 ? srv.cfg.history_limit : 4096,
 			      srv.cfg.bookmark_ms);
 	if (!srv.hub) {
 		err = -ENOMEM;
 		goto out;
 	}
-	err = srv.store->ops->feed_start(srv.store, head, brk_hub_publish, srv.hub);
+	err = srv.store->ops->feed_start(srv.store, head, srv_hub_publish, srv.hub);
 	if (err)
 		goto out;
 
@@ -429,20 +428,20 @@ out:
 	/* End every watch stream first: MHD must not stop with suspended connections. */
 	if (d)
 		MHD_quiesce_daemon(d);
-	brk_hub_shutdown(srv.hub);
+	srv_hub_shutdown(srv.hub);
 	if (d) {
 		uint64_t deadline = util_now_ns() + 3000000000ull;
 
-		while (brk_hub_watchers(srv.hub) && util_now_ns() < deadline)
+		while (srv_hub_watchers(srv.hub) && util_now_ns() < deadline)
 			usleep(10000);
 		MHD_stop_daemon(d);
 	}
-	brk_store_close(srv.store);	/* stops the feed before the hub goes */
-	brk_hub_free(srv.hub);
+	store_close(srv.store);	/* stops the feed before the hub goes */
+	srv_hub_free(srv.hub);
 	util_free_secret(srv.admin_token);
 	util_free_secret(srv.join_token);
 	util_free_secret(key);
 	free(cert);
-	brk_config_free(&srv.cfg);
+	srv_config_free(&srv.cfg);
 	return err;
 }

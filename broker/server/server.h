@@ -11,11 +11,11 @@
 
 #include "common/cidr.h"
 
-struct brk_store;
-struct brk_hub;
-struct brk_watcher;
+struct store;
+struct srv_hub;
+struct srv_watcher;
 
-struct brk_config {
+struct srv_config {
 	char *dir;
 	char *listen;		/* "ADDR:PORT" */
 	char *store;		/* "sqlite" | "etcd://h:p[,h:p]" */
@@ -28,18 +28,18 @@ struct brk_config {
 };
 
 /* Reads DIR/config.json; 0 or -errno (with a message logged). */
-int brk_config_load(const char *dir, struct brk_config *cfg) __attribute__((warn_unused_result));
-void brk_config_free(struct brk_config *cfg);
+int srv_config_load(const char *dir, struct srv_config *cfg) __attribute__((warn_unused_result));
+void srv_config_free(struct srv_config *cfg);
 
-struct brk_server {
-	struct brk_config cfg;
+struct srv_server {
+	struct srv_config cfg;
 	char *admin_token, *join_token;
-	struct brk_store *store;
-	struct brk_hub *hub;
+	struct store *store;
+	struct srv_hub *hub;
 };
 
 /* What api.c needs from one HTTP request. */
-struct brk_request {
+struct srv_request {
 	const char *method, *path;
 	const char *authorization;	/* header value or NULL */
 	const char *watch, *resource_version;	/* query parameters or NULL */
@@ -50,16 +50,16 @@ struct brk_request {
 };
 
 /* What it answers: JSON (or text) with a code, or a watch stream. */
-struct brk_reply {
+struct srv_reply {
 	int code;
 	cJSON *json;
 	const char *text;
-	struct brk_watcher *watch;
+	struct srv_watcher *watch;
 };
 
-void brk_api_handle(struct brk_server *srv, const struct brk_request *rq, struct brk_reply *rp);
+void srv_api_handle(struct srv_server *srv, const struct srv_request *rq, struct srv_reply *rp);
 
 /* Runs the daemon until SIGTERM/SIGINT; 0 or -errno. */
-int brk_server_run(const char *dir, const char *listen_override) __attribute__((warn_unused_result));
+int srv_server_run(const char *dir, const char *listen_override) __attribute__((warn_unused_result));
 
 #endif

@@ -2,7 +2,6 @@
  * type, syntax and size here before anything reaches the store; fields the broker does
  * not know are kept (newer agents may send more) but bounded by the body size limit. */
 #include "broker/server/validate.h"
-#include "common/name.h"
 
 #include <errno.h>
 #include <math.h>
@@ -13,6 +12,8 @@
 
 #include "broker/server/objects.h"
 #include "common/cidr.h"
+#include "common/name.h"
+#include "common/util.h"
 
 #define MAX_CIDRS	64
 #define MAX_CONNS	1024
@@ -30,13 +31,13 @@ static int fail(char *msg, size_t len, const char *fmt, ...)
 	return -EINVAL;
 }
 
-cJSON *brk_decode_body(const char *buf, size_t len, char *msg, size_t msglen)
+cJSON *srv_decode_body(const char *buf, size_t len, char *msg, size_t msglen)
 {
 	const char *end = NULL;
 	cJSON *obj;
 
-	if (len > BRK_BODY_MAX) {
-		snprintf(msg, msglen, "request body larger than %d bytes", BRK_BODY_MAX);
+	if (len > SRV_BODY_MAX) {
+		snprintf(msg, msglen, "request body larger than %d bytes", SRV_BODY_MAX);
 		errno = EMSGSIZE;
 		return NULL;
 	}
@@ -69,21 +70,6 @@ cJSON *brk_decode_body(const char *buf, size_t len, char *msg, size_t msglen)
 		return NULL;
 	}
 	return obj;
-}
-
-int brk_parse_rv(const char *s, unsigned long long *out)
-{
-	unsigned long long v = 0;
-
-	if (!s || !*s || (s[0] == '0' && s[1]) || strlen(s) > 19)
-		return -EINVAL;
-	for (; *s; s++) {
-		if (*s < '0' || *s > '9')
-			return -EINVAL;
-		v = v * 10 + (unsigned long long)(*s - '0');
-	}
-	*out = v;
-	return 0;
 }
 
 static bool printable(const char *s)
@@ -191,7 +177,7 @@ static int hostname_field(const cJSON *o, char *msg, size_t len)
 	return 0;
 }
 
-int brk_validate_cluster_spec(const cJSON *spec, char *msg, size_t len)
+int srv_validate_cluster_spec(const cJSON *spec, char *msg, size_t len)
 {
 	int err;
 
@@ -205,7 +191,7 @@ int brk_validate_cluster_spec(const cJSON *spec, char *msg, size_t len)
 	return err;
 }
 
-int brk_validate_endpoint_spec(const cJSON *spec, char *msg, size_t len)
+int srv_validate_endpoint_spec(const cJSON *spec, char *msg, size_t len)
 {
 	const cJSON *b, *e;
 	int err;
@@ -244,7 +230,7 @@ int brk_validate_endpoint_spec(const cJSON *spec, char *msg, size_t len)
 	return 0;
 }
 
-int brk_validate_gwstatus_spec(const cJSON *spec, char *msg, size_t len)
+int srv_validate_gwstatus_spec(const cJSON *spec, char *msg, size_t len)
 {
 	const cJSON *conns, *c;
 	const char *s;
@@ -312,7 +298,7 @@ static int cidr_field(const cJSON *o, const char *f, char *msg, size_t len)
 	return 0;
 }
 
-int brk_validate_gegress_spec(const cJSON *spec, char *msg, size_t len)
+int srv_validate_gegress_spec(const cJSON *spec, char *msg, size_t len)
 {
 	int err = one_of(spec, "pod", "cidr", msg, len);
 
@@ -323,7 +309,7 @@ int brk_validate_gegress_spec(const cJSON *spec, char *msg, size_t len)
 	return err;
 }
 
-int brk_validate_gingress_spec(const cJSON *spec, char *msg, size_t len)
+int srv_validate_gingress_spec(const cJSON *spec, char *msg, size_t len)
 {
 	int err = one_of(spec, "pod", "service", msg, len);
 
@@ -334,18 +320,18 @@ int brk_validate_gingress_spec(const cJSON *spec, char *msg, size_t len)
 	return err;
 }
 
-int brk_validate_object(const struct brk_resource *r, const cJSON *obj, char *msg, size_t len)
+int srv_validate_object(const struct srv_resource *r, const cJSON *obj, char *msg, size_t len)
 {
 	const cJSON *md, *spec, *v;
 	const char *name, *cid;
-	unsigned long long rv;
+	uint64_t rv;
 	size_t n;
 
 	if (!cJSON_IsObject(obj))
 		return fail(msg, len, "not a JSON object");
 	v = cJSON_GetObjectItemCaseSensitive(obj, "apiVersion");
-	if (v && !(cJSON_IsString(v) && !strcmp(v->valuestring, BRK_API_GROUP)))
-		return fail(msg, len, "apiVersion: must be \"%s\"", BRK_API_GROUP);
+	if (v && !(cJSON_IsString(v) && !strcmp(v->valuestring, SRV_API_GROUP)))
+		return fail(msg, len, "apiVersion: must be \"%s\"", SRV_API_GROUP);
 	v = cJSON_GetObjectItemCaseSensitive(obj, "kind");
 	if (v && !(cJSON_IsString(v) && !strcmp(v->valuestring, r->kind)))
 		return fail(msg, len, "kind: must be \"%s\" for %s", r->kind, r->name);
@@ -360,7 +346,7 @@ int brk_validate_object(const struct brk_resource *r, const cJSON *obj, char *ms
 		return fail(msg, len, "metadata.name: not a DNS %s (lowercase a-z, 0-9, '-'%s)",
 			    r->is_cluster ? "label" : "name", r->is_cluster ? ", 1..63 chars" : ", '.'");
 	v = cJSON_GetObjectItemCaseSensitive(md, "resourceVersion");
-	if (v && !cJSON_IsNull(v) && !(cJSON_IsString(v) && !brk_parse_rv(v->valuestring, &rv)))
+	if (v && !cJSON_IsNull(v) && !(cJSON_IsString(v) && !util_parse_u64(v->valuestring, INT64_MAX, &rv)))
 		return fail(msg, len, "metadata.resourceVersion: must be a decimal string");
 	v = cJSON_GetObjectItemCaseSensitive(md, "labels");
 	if (v && !cJSON_IsNull(v)) {

@@ -8,26 +8,23 @@
 
 #include <cjson/cJSON.h>
 
-struct brk_resource;
+struct srv_resource;
 
 /* Parses a request body (exactly len bytes, not NUL-terminated) that must be one JSON
  * object. Returns it, or NULL with a message: errno EMSGSIZE (too large), EINVAL. */
-cJSON *brk_decode_body(const char *buf, size_t len, char *msg, size_t msglen);
+cJSON *srv_decode_body(const char *buf, size_t len, char *msg, size_t msglen);
 
 /* Checks an object sent for resource r: kind/apiVersion (if given), metadata.name,
  * metadata.resourceVersion syntax, spec (required fields, IPs, CIDRs, sizes), status.
  * 0 or -EINVAL with a message naming the field. */
-int brk_validate_object(const struct brk_resource *r, const cJSON *obj, char *msg, size_t len)
+int srv_validate_object(const struct srv_resource *r, const cJSON *obj, char *msg, size_t len)
 	__attribute__((warn_unused_result));
 
-/* Decimal uint64 without sign or leading zeros; 0 or -EINVAL. */
-int brk_parse_rv(const char *s, unsigned long long *out) __attribute__((warn_unused_result));
-
 /* Spec checks, used through the resource table. */
-int brk_validate_cluster_spec(const cJSON *spec, char *msg, size_t len);
-int brk_validate_endpoint_spec(const cJSON *spec, char *msg, size_t len);
-int brk_validate_gwstatus_spec(const cJSON *spec, char *msg, size_t len);
-int brk_validate_gegress_spec(const cJSON *spec, char *msg, size_t len);
-int brk_validate_gingress_spec(const cJSON *spec, char *msg, size_t len);
+int srv_validate_cluster_spec(const cJSON *spec, char *msg, size_t len);
+int srv_validate_endpoint_spec(const cJSON *spec, char *msg, size_t len);
+int srv_validate_gwstatus_spec(const cJSON *spec, char *msg, size_t len);
+int srv_validate_gegress_spec(const cJSON *spec, char *msg, size_t len);
+int srv_validate_gingress_spec(const cJSON *spec, char *msg, size_t len);
 
 #endif

@@ -4,13 +4,12 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <microhttpd.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-#include <microhttpd.h>
 
 #include "broker/server/objects.h"
 #include "broker/store/store.h"
@@ -27,13 +26,13 @@ struct line {
 
 struct hev {
 	uint64_t rev;
-	const struct brk_resource *res;
+	const struct srv_resource *res;
 	struct line *line;
 };
 
-struct brk_watcher {
-	struct brk_hub *hub;
-	const struct brk_resource *res;
+struct srv_watcher {
+	struct srv_hub *hub;
+	const struct srv_resource *res;
 	struct MHD_Connection *conn;
 	uint64_t last;		/* revision of the last change sent */
 	uint64_t next_seq;	/* next ring slot to look at */
@@ -42,20 +41,20 @@ struct brk_watcher {
 	struct line **backlog;	/* catch-up lines sent before the ring */
 	size_t nback, iback, capback;
 	bool suspended, bookmark_due, ended, linked;
-	struct brk_watcher *prev, *next;
+	struct srv_watcher *prev, *next;
 };
 
-struct brk_hub {
+struct srv_hub {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	struct brk_store *st;
+	struct store *st;
 	struct hev *ring;
 	unsigned size;
 	uint64_t seq;		/* events ever published; ring[i % size] */
 	uint64_t head;		/* revision of the newest event */
 	uint64_t dropped;	/* newest revision no longer in the ring */
 	uint64_t dropped_res[MAX_RES];	/* the same, per resource */
-	struct brk_watcher *watchers;
+	struct srv_watcher *watchers;
 	unsigned n_watchers;
 	unsigned bookmark_ms;
 	bool closing;
@@ -76,10 +75,10 @@ static struct line *line_get(struct line *l)
 }
 
 /* {"type":T,"object":OBJ}\n, with OBJ's resourceVersion set to rev. */
-static struct line *event_line(enum brk_ev_type type, const char *value, uint64_t rev)
+static struct line *event_line(enum store_ev_type type, const char *value, uint64_t rev)
 {
 	static const char *const types[] = { "ADDED", "MODIFIED", "DELETED" };
-	cJSON *obj = brk_object_load(value, rev), *ev = NULL;
+	cJSON *obj = srv_object_load(value, rev), *ev = NULL;
 	struct line *l = NULL;
 	char *s = NULL;
 	size_t n;
@@ -125,7 +124,7 @@ static struct line *bookmark_line(uint64_t rev)
 	return l;
 }
 
-static void resume(struct brk_watcher *w)
+static void resume(struct srv_watcher *w)
 {
 	if (w->suspended) {
 		w->suspended = false;
@@ -133,17 +132,17 @@ static void resume(struct brk_watcher *w)
 	}
 }
 
-void brk_hub_publish(const struct brk_event *ev, void *ctx)
+void srv_hub_publish(const struct store_event *ev, void *ctx)
 {
-	struct brk_hub *h = ctx;
-	const struct brk_resource *r = ev->key ? brk_resource_of_key(ev->key) : NULL;
+	struct srv_hub *h = ctx;
+	const struct srv_resource *r = ev->key ? srv_resource_of_key(ev->key) : NULL;
 	struct line *l = NULL;
 	struct hev *slot;
 
 	if (!ev->key) {
 		/* History lost: every stream ends; clients resume and get 410 if they must. */
 		pthread_mutex_lock(&h->lock);
-		for (struct brk_watcher *w = h->watchers; w; w = w->next) {
+		for (struct srv_watcher *w = h->watchers; w; w = w->next) {
 			w->ended = true;
 			resume(w);
 		}
@@ -168,7 +167,7 @@ void brk_hub_publish(const struct brk_event *ev, void *ctx)
 		pr_err("watch event %s at %" PRIu64 ": cannot serialize; streams restart\n",
 		       ev->key, ev->rev);
 		/* Streams must not skip a change silently: end them all, clients resume. */
-		for (struct brk_watcher *w = h->watchers; w; w = w->next) {
+		for (struct srv_watcher *w = h->watchers; w; w = w->next) {
 			w->ended = true;
 			resume(w);
 		}
@@ -182,7 +181,7 @@ void brk_hub_publish(const struct brk_event *ev, void *ctx)
 	slot = &h->ring[h->seq % h->size];
 	if (slot->line) {
 		h->dropped = slot->rev;
-		h->dropped_res[slot->res - brk_resources] = slot->rev;
+		h->dropped_res[slot->res - srv_resources] = slot->rev;
 		line_put(slot->line);
 	}
 	slot->rev = ev->rev;
@@ -190,7 +189,7 @@ void brk_hub_publish(const struct brk_event *ev, void *ctx)
 	slot->line = l;
 	h->seq++;
 	h->head = ev->rev;
-	for (struct brk_watcher *w = h->watchers; w; w = w->next)
+	for (struct srv_watcher *w = h->watchers; w; w = w->next)
 		if (w->res == r)
 			resume(w);
 	pthread_mutex_unlock(&h->lock);
@@ -198,7 +197,7 @@ void brk_hub_publish(const struct brk_event *ev, void *ctx)
 
 static void *timer_main(void *arg)
 {
-	struct brk_hub *h = arg;
+	struct srv_hub *h = arg;
 	struct timespec ts;
 
 	pthread_mutex_lock(&h->lock);
@@ -214,7 +213,7 @@ static void *timer_main(void *arg)
 			;
 		if (h->closing)
 			break;
-		for (struct brk_watcher *w = h->watchers; w; w = w->next) {
+		for (struct srv_watcher *w = h->watchers; w; w = w->next) {
 			w->bookmark_due = true;
 			resume(w);
 		}
@@ -223,11 +222,11 @@ static void *timer_main(void *arg)
 	return NULL;
 }
 
-struct brk_hub *brk_hub_new(struct brk_store *st, uint64_t head, unsigned ring, unsigned bookmark_ms)
+struct srv_hub *srv_hub_new(struct store *st, uint64_t head, unsigned ring, unsigned bookmark_ms)
 {
-	struct brk_hub *h;
+	struct srv_hub *h;
 
-	if (brk_n_resources > MAX_RES) {
+	if (srv_n_resources > MAX_RES) {
 		errno = EINVAL;
 		return NULL;
 	}
@@ -254,13 +253,13 @@ struct brk_hub *brk_hub_new(struct brk_store *st, uint64_t head, unsigned ring, 
 	return h;
 }
 
-void brk_hub_shutdown(struct brk_hub *h)
+void srv_hub_shutdown(struct srv_hub *h)
 {
 	if (!h)
 		return;
 	pthread_mutex_lock(&h->lock);
 	h->closing = true;
-	for (struct brk_watcher *w = h->watchers; w; w = w->next) {
+	for (struct srv_watcher *w = h->watchers; w; w = w->next) {
 		w->ended = true;
 		resume(w);
 	}
@@ -272,11 +271,11 @@ void brk_hub_shutdown(struct brk_hub *h)
 	}
 }
 
-void brk_hub_free(struct brk_hub *h)
+void srv_hub_free(struct srv_hub *h)
 {
 	if (!h)
 		return;
-	brk_hub_shutdown(h);
+	srv_hub_shutdown(h);
 	for (unsigned i = 0; i < h->size; i++)
 		line_put(h->ring[i].line);
 	free(h->ring);
@@ -285,7 +284,7 @@ void brk_hub_free(struct brk_hub *h)
 	free(h);
 }
 
-uint64_t brk_hub_head(struct brk_hub *h)
+uint64_t srv_hub_head(struct srv_hub *h)
 {
 	uint64_t v;
 
@@ -295,7 +294,7 @@ uint64_t brk_hub_head(struct brk_hub *h)
 	return v;
 }
 
-unsigned brk_hub_watchers(struct brk_hub *h)
+unsigned srv_hub_watchers(struct srv_hub *h)
 {
 	unsigned v;
 
@@ -305,7 +304,7 @@ unsigned brk_hub_watchers(struct brk_hub *h)
 	return v;
 }
 
-static int backlog_add(struct brk_watcher *w, struct line *l)
+static int backlog_add(struct srv_watcher *w, struct line *l)
 {
 	if (!l)
 		return -ENOMEM;
@@ -325,7 +324,7 @@ static int backlog_add(struct brk_watcher *w, struct line *l)
 }
 
 struct fill {
-	struct brk_watcher *w;
+	struct srv_watcher *w;
 	int err;
 };
 
@@ -333,21 +332,21 @@ static int add_current(const char *key, const char *value, uint64_t mod_rev, voi
 {
 	struct fill *f = ctx;
 
-	f->err = backlog_add(f->w, event_line(BRK_EV_ADDED, value, mod_rev));
+	f->err = backlog_add(f->w, event_line(STORE_EV_ADDED, value, mod_rev));
 	return f->err;
 }
 
-static void add_history(const struct brk_event *ev, void *ctx)
+static void add_history(const struct store_event *ev, void *ctx)
 {
 	struct fill *f = ctx;
 
-	if (f->err || ev->rev <= f->w->last || brk_resource_of_key(ev->key) != f->w->res)
+	if (f->err || ev->rev <= f->w->last || srv_resource_of_key(ev->key) != f->w->res)
 		return;
 	f->err = backlog_add(f->w, event_line(ev->type, ev->value, ev->rev));
 	f->w->last = ev->rev;
 }
 
-static void watcher_destroy(struct brk_watcher *w)
+static void watcher_destroy(struct srv_watcher *w)
 {
 	line_put(w->cur);
 	for (size_t i = w->iback; i < w->nback; i++)
@@ -356,10 +355,10 @@ static void watcher_destroy(struct brk_watcher *w)
 	free(w);
 }
 
-int brk_hub_watch(struct brk_hub *h, const struct brk_resource *r, bool from_current,
-		  uint64_t rv, struct brk_watcher **out)
+int srv_hub_watch(struct srv_hub *h, const struct srv_resource *r, bool from_current,
+		  uint64_t rv, struct srv_watcher **out)
 {
-	struct brk_watcher *w = calloc(1, sizeof(*w));
+	struct srv_watcher *w = calloc(1, sizeof(*w));
 	struct fill f = { .w = w };
 	char prefix[64];
 	int err;
@@ -389,7 +388,7 @@ int brk_hub_watch(struct brk_hub *h, const struct brk_resource *r, bool from_cur
 			err = -ESHUTDOWN;
 			goto err;
 		}
-		if (h->dropped_res[r - brk_resources] <= w->last) {
+		if (h->dropped_res[r - srv_resources] <= w->last) {
 			uint64_t in_ring = h->seq < h->size ? h->seq : h->size;
 
 			w->next_seq = h->seq - in_ring;
@@ -402,7 +401,7 @@ int brk_hub_watch(struct brk_hub *h, const struct brk_resource *r, bool from_cur
 			pthread_mutex_unlock(&h->lock);
 			break;
 		}
-		upto = h->dropped_res[r - brk_resources];
+		upto = h->dropped_res[r - srv_resources];
 		pthread_mutex_unlock(&h->lock);
 		if (tries > 8) {
 			err = -ESTALE;	/* writes outrun us; the client relists */
@@ -423,14 +422,14 @@ err:
 	return err;
 }
 
-void brk_watcher_attach(struct brk_watcher *w, struct MHD_Connection *c)
+void srv_watcher_attach(struct srv_watcher *w, struct MHD_Connection *c)
 {
 	w->conn = c;
 }
 
-static struct line *next_line(struct brk_watcher *w)
+static struct line *next_line(struct srv_watcher *w)
 {
-	struct brk_hub *h = w->hub;
+	struct srv_hub *h = w->hub;
 
 	if (w->iback < w->nback)
 		return w->backlog[w->iback++];
@@ -438,7 +437,7 @@ static struct line *next_line(struct brk_watcher *w)
 		struct hev *e;
 
 		if (h->seq - w->next_seq > h->size) {
-			if (h->dropped_res[w->res - brk_resources] > w->last) {
+			if (h->dropped_res[w->res - srv_resources] > w->last) {
 				/* Events of this stream left the ring unsent (a client that does not
 				 * read): end it; the client resumes from its last resourceVersion,
 				 * from the store's history, or relists on 410. */
@@ -458,10 +457,10 @@ static struct line *next_line(struct brk_watcher *w)
 	return NULL;
 }
 
-ssize_t brk_watcher_read(void *cls, uint64_t pos, char *buf, size_t max)
+ssize_t srv_watcher_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
-	struct brk_watcher *w = cls;
-	struct brk_hub *h = w->hub;
+	struct srv_watcher *w = cls;
+	struct srv_hub *h = w->hub;
 	size_t n = 0;
 
 	pthread_mutex_lock(&h->lock);
@@ -502,10 +501,10 @@ ssize_t brk_watcher_read(void *cls, uint64_t pos, char *buf, size_t max)
 	return (ssize_t)n;
 }
 
-void brk_watcher_free(void *cls)
+void srv_watcher_free(void *cls)
 {
-	struct brk_watcher *w = cls;
-	struct brk_hub *h = w->hub;
+	struct srv_watcher *w = cls;
+	struct srv_hub *h = w->hub;
 
 	pthread_mutex_lock(&h->lock);
 	if (w->linked) {

@@ -8,8 +8,6 @@
  * over "/subagent/r/" with prev_kv (a delete carries the last value), reconnected from the
  * last revision seen, so every replica sees the writes of every other. Several endpoints
  * ("etcd://a:2379,b:2379") are tried in turn when one cannot be reached. */
-#include "broker/store/store.h"
-
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -22,6 +20,7 @@
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
 
+#include "broker/store/store.h"
 #include "common/log.h"
 #include "common/util.h"
 
@@ -43,7 +42,7 @@ struct etcd {
 	pthread_t feed;
 	bool feed_running;
 	volatile bool stop;
-	brk_event_fn fn;
+	store_event_fn fn;
 	void *ctx;
 	uint64_t feed_last;
 };
@@ -294,7 +293,7 @@ out:
 
 static int range_req(struct etcd *e, const char *key, bool prefix, cJSON **resp)
 {
-	char full[BRK_KEY_MAX + 16], end[BRK_KEY_MAX + 16];
+	char full[STORE_KEY_MAX + 16], end[STORE_KEY_MAX + 16];
 	cJSON *body = cJSON_CreateObject();
 	int err = -ENOMEM;
 
@@ -312,7 +311,7 @@ out:
 	return err;
 }
 
-static int etcd_get(struct brk_store *st, const char *key, char **value, uint64_t *mod_rev)
+static int etcd_get(struct store *st, const char *key, char **value, uint64_t *mod_rev)
 {
 	cJSON *resp, *kv;
 	int err = range_req(st->priv, key, false, &resp);
@@ -335,7 +334,7 @@ static int etcd_get(struct brk_store *st, const char *key, char **value, uint64_
 	return err;
 }
 
-static int etcd_range(struct brk_store *st, const char *prefix, brk_kv_fn fn, void *ctx,
+static int etcd_range(struct store *st, const char *prefix, store_kv_fn fn, void *ctx,
 		      uint64_t *rev)
 {
 	cJSON *resp, *kv;
@@ -361,7 +360,7 @@ static int etcd_range(struct brk_store *st, const char *prefix, brk_kv_fn fn, vo
 	return err;
 }
 
-static int etcd_revision(struct brk_store *st, uint64_t *rev)
+static int etcd_revision(struct store *st, uint64_t *rev)
 {
 	cJSON *resp;
 	int err = range_req(st->priv, "x/revision-probe", false, &resp);
@@ -377,18 +376,18 @@ static int etcd_revision(struct brk_store *st, uint64_t *rev)
  * later asks history "up to" it, and a watch over "r/" only ends that catch-up when an
  * event at or past that revision arrives; etcd's bare header revision may belong to an
  * internal key the watch never shows. "r/_sync" is no resource, so the hub ignores it. */
-static int etcd_sync_revision(struct brk_store *st, uint64_t *rev)
+static int etcd_sync_revision(struct store *st, uint64_t *rev)
 {
-	struct brk_txn_op op = { .key = "r/_sync", .value = "{}" };
+	struct store_txn_op op = { .key = "r/_sync", .value = "{}" };
 
 	return st->ops->txn(st, &op, 1, rev, NULL);
 }
 
-static int etcd_txn(struct brk_store *st, const struct brk_txn_op *ops, size_t n, uint64_t *rev,
+static int etcd_txn(struct store *st, const struct store_txn_op *ops, size_t n, uint64_t *rev,
 		    size_t *failed)
 {
 	cJSON *body = cJSON_CreateObject(), *cmp, *succ, *fail, *resp = NULL, *o, *r;
-	char full[BRK_KEY_MAX + 16];
+	char full[STORE_KEY_MAX + 16];
 	int err = -ENOMEM;
 
 	if (!body || !(cmp = cJSON_AddArrayToObject(body, "compare")) ||
@@ -397,16 +396,16 @@ static int etcd_txn(struct brk_store *st, const struct brk_txn_op *ops, size_t n
 		goto out;
 	for (size_t i = 0; i < n; i++) {
 		snprintf(full, sizeof(full), PREFIX "%s", ops[i].key);
-		if (ops[i].cond != BRK_IF_ANY) {
+		if (ops[i].cond != STORE_IF_ANY) {
 			char num[24];
 
 			o = cJSON_CreateObject();
 			if (!o || !cJSON_AddItemToArray(cmp, o) || add_b64(o, "key", full))
 				goto out;
-			snprintf(num, sizeof(num), "%" PRIu64, ops[i].cond == BRK_IF_REV ? ops[i].rev : 0);
-			if (!cJSON_AddStringToObject(o, "target", ops[i].cond == BRK_IF_REV ? "MOD" : "CREATE") ||
+			snprintf(num, sizeof(num), "%" PRIu64, ops[i].cond == STORE_IF_REV ? ops[i].rev : 0);
+			if (!cJSON_AddStringToObject(o, "target", ops[i].cond == STORE_IF_REV ? "MOD" : "CREATE") ||
 			    !cJSON_AddStringToObject(o, "result", "EQUAL") ||
-			    !cJSON_AddStringToObject(o, ops[i].cond == BRK_IF_REV ? "mod_revision" :
+			    !cJSON_AddStringToObject(o, ops[i].cond == STORE_IF_REV ? "mod_revision" :
 						     "create_revision", num))
 				goto out;
 			/* on failure, read the key back to tell which condition failed */
@@ -443,11 +442,11 @@ static int etcd_txn(struct brk_store *st, const struct brk_txn_op *ops, size_t n
 			const cJSON *rr, *kv;
 			bool ok;
 
-			if (ops[i].cond == BRK_IF_ANY)
+			if (ops[i].cond == STORE_IF_ANY)
 				continue;
 			rr = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(resps, k++), "response_range");
 			kv = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(rr, "kvs"), 0);
-			ok = ops[i].cond == BRK_IF_ABSENT ? !kv :
+			ok = ops[i].cond == STORE_IF_ABSENT ? !kv :
 			     (kv && j_u64(kv, "mod_revision") == ops[i].rev);
 			if (!ok) {
 				if (failed)
@@ -471,7 +470,7 @@ struct stream {
 	uint64_t last;		/* newest revision delivered */
 	uint64_t compacted;
 	bool created, done;
-	brk_event_fn fn;
+	store_event_fn fn;
 	void *ctx;
 };
 
@@ -482,7 +481,7 @@ static void stream_event(struct stream *s, const cJSON *ev)
 	const char *type = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ev, "type"));
 	bool del = type && !strcmp(type, "DELETE");
 	uint64_t rev = j_u64(kv, "mod_revision");
-	struct brk_event be = { .rev = rev };
+	struct store_event be = { .rev = rev };
 	char *key, *val;
 
 	if (rev <= s->after)
@@ -492,8 +491,8 @@ static void stream_event(struct stream *s, const cJSON *ev)
 	if (key && val && !strncmp(key, PREFIX, strlen(PREFIX)) && (!del || prev)) {
 		be.key = key + strlen(PREFIX);
 		be.value = val;
-		be.type = del ? BRK_EV_DELETED :
-			  j_u64(kv, "create_revision") == rev ? BRK_EV_ADDED : BRK_EV_MODIFIED;
+		be.type = del ? STORE_EV_DELETED :
+			  j_u64(kv, "create_revision") == rev ? STORE_EV_ADDED : STORE_EV_MODIFIED;
 		s->fn(&be, s->ctx);
 	}
 	if (rev > s->last)
@@ -598,7 +597,7 @@ out:
 	return rc;
 }
 
-static int etcd_history(struct brk_store *st, uint64_t after, uint64_t upto, brk_event_fn fn,
+static int etcd_history(struct store *st, uint64_t after, uint64_t upto, store_event_fn fn,
 			void *ctx)
 {
 	struct etcd *e = st->priv;
@@ -622,7 +621,7 @@ static int etcd_history(struct brk_store *st, uint64_t after, uint64_t upto, brk
 
 static void *feed_main(void *arg)
 {
-	struct brk_store *st = arg;
+	struct store *st = arg;
 	struct etcd *e = st->priv;
 	unsigned backoff_ms = 100, ep = e->cur;
 
@@ -636,7 +635,7 @@ static void *feed_main(void *arg)
 			break;
 		if (s.compacted) {
 			uint64_t head = 0;
-			struct brk_event reset = { 0 };
+			struct store_event reset = { 0 };
 
 			/* Changes between feed_last and the compaction are gone: start over at
 			 * the head and make every stream resume (and relist if it must). */
@@ -662,7 +661,7 @@ static void *feed_main(void *arg)
 	return NULL;
 }
 
-static int etcd_feed_start(struct brk_store *st, uint64_t after, brk_event_fn fn, void *ctx)
+static int etcd_feed_start(struct store *st, uint64_t after, store_event_fn fn, void *ctx)
 {
 	struct etcd *e = st->priv;
 
@@ -677,7 +676,7 @@ static int etcd_feed_start(struct brk_store *st, uint64_t after, brk_event_fn fn
 
 /* ---- open/close ---- */
 
-static void etcd_close(struct brk_store *st)
+static void etcd_close(struct store *st)
 {
 	struct etcd *e = st->priv;
 
@@ -705,7 +704,7 @@ static void curl_init_once(void)
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
-static int etcd_open(struct brk_store *st, const char *spec, const char *dir)
+static int etcd_open(struct store *st, const char *spec, const char *dir)
 {
 	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	const char *p = spec + strlen("etcd://");
@@ -750,7 +749,7 @@ err:
 	return err;
 }
 
-const struct brk_store_ops brk_store_etcd_ops = {
+const struct store_ops store_etcd_ops = {
 	.name = "etcd",
 	.open = etcd_open,
 	.close = etcd_close,

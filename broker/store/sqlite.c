@@ -4,24 +4,22 @@
  * log, trimmed to the last history_limit revisions, that serves watch resume. One
  * connection behind one mutex: the broker's write rate is small and this keeps the
  * revision order and the change feed order the same by construction. */
-#include "broker/store/store.h"
-
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <sqlite3.h>
-
+#include "broker/store/store.h"
 #include "common/log.h"
 
 struct sq {
 	sqlite3 *db;
 	pthread_mutex_t lock;
 	uint64_t rev, compacted;
-	brk_event_fn feed;
+	store_event_fn feed;
 	void *feed_ctx;
 	sqlite3_stmt *get, *put, *del, *log, *setmeta, *trim;
 };
@@ -80,7 +78,7 @@ static int meta_get(struct sq *s, const char *k, uint64_t *v)
 	return err;
 }
 
-static void sq_close(struct brk_store *bs)
+static void sq_close(struct store *bs)
 {
 	struct sq *s = bs->priv;
 
@@ -98,7 +96,7 @@ static void sq_close(struct brk_store *bs)
 	bs->priv = NULL;
 }
 
-static int sq_open(struct brk_store *bs, const char *spec, const char *dir)
+static int sq_open(struct store *bs, const char *spec, const char *dir)
 {
 	char path[PATH_MAX];
 	struct sq *s;
@@ -172,7 +170,7 @@ static int lookup(struct sq *s, const char *key, char **value, uint64_t *mod_rev
 	return err;
 }
 
-static int sq_get(struct brk_store *bs, const char *key, char **value, uint64_t *mod_rev)
+static int sq_get(struct store *bs, const char *key, char **value, uint64_t *mod_rev)
 {
 	struct sq *s = bs->priv;
 	int err;
@@ -183,16 +181,16 @@ static int sq_get(struct brk_store *bs, const char *key, char **value, uint64_t 
 	return err;
 }
 
-static int sq_range(struct brk_store *bs, const char *prefix, brk_kv_fn fn, void *ctx,
+static int sq_range(struct store *bs, const char *prefix, store_kv_fn fn, void *ctx,
 		    uint64_t *rev)
 {
 	struct sq *s = bs->priv;
 	sqlite3_stmt *st = NULL;
-	char hi[BRK_KEY_MAX + 2];
+	char hi[STORE_KEY_MAX + 2];
 	size_t n = strlen(prefix);
 	int rc, err = 0;
 
-	if (n == 0 || n >= BRK_KEY_MAX)
+	if (n == 0 || n >= STORE_KEY_MAX)
 		return -EINVAL;
 	/* [prefix, prefix with its last byte + 1): every key starting with prefix. */
 	memcpy(hi, prefix, n + 1);
@@ -238,11 +236,11 @@ static int set_meta(struct sq *s, const char *k, uint64_t v)
 }
 
 struct pending {
-	struct brk_event ev;
+	struct store_event ev;
 	char *old;
 };
 
-static int sq_txn(struct brk_store *bs, const struct brk_txn_op *ops, size_t n, uint64_t *rev_out,
+static int sq_txn(struct store *bs, const struct store_txn_op *ops, size_t n, uint64_t *rev_out,
 		  size_t *failed)
 {
 	struct sq *s = bs->priv;
@@ -260,7 +258,7 @@ static int sq_txn(struct brk_store *bs, const struct brk_txn_op *ops, size_t n, 
 	if (err)
 		goto out;
 	for (size_t i = 0; i < n; i++) {
-		const struct brk_txn_op *op = &ops[i];
+		const struct store_txn_op *op = &ops[i];
 		uint64_t cur = 0;
 		char *old = NULL;
 		int found = lookup(s, op->key, is_public(op->key) ? &old : NULL, &cur);
@@ -269,8 +267,8 @@ static int sq_txn(struct brk_store *bs, const struct brk_txn_op *ops, size_t n, 
 			err = found;
 			goto rollback;
 		}
-		if ((op->cond == BRK_IF_ABSENT && found == 0) ||
-		    (op->cond == BRK_IF_REV && (found || cur != op->rev))) {
+		if ((op->cond == STORE_IF_ABSENT && found == 0) ||
+		    (op->cond == STORE_IF_REV && (found || cur != op->rev))) {
 			free(old);
 			if (failed)
 				*failed = i;
@@ -292,11 +290,11 @@ static int sq_txn(struct brk_store *bs, const struct brk_txn_op *ops, size_t n, 
 			err = step_done(s, s->put, "put");
 		}
 		if (!err && is_public(op->key)) {
-			struct brk_event *ev = &evs[nev].ev;
+			struct store_event *ev = &evs[nev].ev;
 
 			ev->rev = rev;
 			ev->key = op->key;
-			ev->type = op->del ? BRK_EV_DELETED : found ? BRK_EV_ADDED : BRK_EV_MODIFIED;
+			ev->type = op->del ? STORE_EV_DELETED : found ? STORE_EV_ADDED : STORE_EV_MODIFIED;
 			ev->value = op->del ? old : op->value;
 			evs[nev++].old = old;
 			old = NULL;
@@ -344,7 +342,7 @@ out:
 	return err;
 }
 
-static int sq_history(struct brk_store *bs, uint64_t after, uint64_t upto, brk_event_fn fn,
+static int sq_history(struct store *bs, uint64_t after, uint64_t upto, store_event_fn fn,
 		      void *ctx)
 {
 	struct sq *s = bs->priv;
@@ -364,9 +362,9 @@ static int sq_history(struct brk_store *bs, uint64_t after, uint64_t upto, brk_e
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)after);
 	sqlite3_bind_int64(st, 2, (sqlite3_int64)(upto > INT64_MAX ? INT64_MAX : upto));
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct brk_event ev = {
+		struct store_event ev = {
 			.rev = (uint64_t)sqlite3_column_int64(st, 0),
-			.type = (enum brk_ev_type)sqlite3_column_int(st, 1),
+			.type = (enum store_ev_type)sqlite3_column_int(st, 1),
 			.key = (const char *)sqlite3_column_text(st, 2),
 			.value = (const char *)sqlite3_column_text(st, 3),
 		};
@@ -380,7 +378,7 @@ out:
 	return err;
 }
 
-static int sq_revision(struct brk_store *bs, uint64_t *rev)
+static int sq_revision(struct store *bs, uint64_t *rev)
 {
 	struct sq *s = bs->priv;
 
@@ -390,7 +388,7 @@ static int sq_revision(struct brk_store *bs, uint64_t *rev)
 	return 0;
 }
 
-static int sq_feed_start(struct brk_store *bs, uint64_t after, brk_event_fn fn, void *ctx)
+static int sq_feed_start(struct store *bs, uint64_t after, store_event_fn fn, void *ctx)
 {
 	struct sq *s = bs->priv;
 
@@ -403,7 +401,7 @@ static int sq_feed_start(struct brk_store *bs, uint64_t after, brk_event_fn fn, 
 	return after > s->rev ? -EINVAL : 0;
 }
 
-const struct brk_store_ops brk_store_sqlite_ops = {
+const struct store_ops store_sqlite_ops = {
 	.name = "sqlite",
 	.open = sq_open,
 	.close = sq_close,

@@ -7,9 +7,9 @@
 
 #include "common/log.h"
 
-struct brk_store *brk_store_open(const char *spec, const char *dir, unsigned history_limit)
+struct store *store_open(const char *spec, const char *dir, unsigned history_limit)
 {
-	struct brk_store *st;
+	struct store *st;
 	int err;
 
 	st = calloc(1, sizeof(*st));
@@ -17,9 +17,9 @@ struct brk_store *brk_store_open(const char *spec, const char *dir, unsigned his
 		return NULL;
 	st->history_limit = history_limit ? history_limit : 10000;
 	if (!spec || !strcmp(spec, "sqlite")) {
-		st->ops = &brk_store_sqlite_ops;
+		st->ops = &store_sqlite_ops;
 	} else if (!strncmp(spec, "etcd://", 7)) {
-		st->ops = &brk_store_etcd_ops;
+		st->ops = &store_etcd_ops;
 	} else {
 		pr_err("open store: unknown store '%s' (want \"sqlite\" or \"etcd://host:port\")\n", spec);
 		free(st);
@@ -35,7 +35,7 @@ struct brk_store *brk_store_open(const char *spec, const char *dir, unsigned his
 	return st;
 }
 
-void brk_store_close(struct brk_store *st)
+void store_close(struct store *st)
 {
 	if (!st)
 		return;

@@ -8,6 +8,7 @@
  * (repeat 1), which adds the timer's own cost: the "pass, timed per packet" row shows it. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <linux/pkt_cls.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +16,6 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
-#include <linux/pkt_cls.h>
 
 #include "bpf/globalnet.h"
 #include "common/log.h"

@@ -8,37 +8,39 @@
 
 #include "broker/server/objects.h"
 #include "broker/server/validate.h"
+#include "common/json.h"
+#include "common/util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	const struct brk_resource *r;
+	const struct srv_resource *r;
 	char msg[300];
 	cJSON *in, *built, *back, *loaded;
 	char *s;
-	unsigned long long rv;
+	uint64_t rv;
 
 	if (size < 1)
 		return 0;
-	r = &brk_resources[data[0] % brk_n_resources];
-	in = brk_decode_body((const char *)data + 1, size - 1, msg, sizeof(msg));
+	r = &srv_resources[data[0] % srv_n_resources];
+	in = srv_decode_body((const char *)data + 1, size - 1, msg, sizeof(msg));
 	if (!in)
 		return 0;
-	if (brk_validate_object(r, in, msg, sizeof(msg))) {
+	if (srv_validate_object(r, in, msg, sizeof(msg))) {
 		cJSON_Delete(in);
 		return 0;
 	}
-	(void)brk_parse_rv(brk_str(in, "metadata", "resourceVersion"), &rv);
-	built = brk_object_build(r, in, NULL);
+	(void)!util_parse_u64(json_str(in, "metadata.resourceVersion", NULL), INT64_MAX, &rv);
+	built = srv_object_build(r, in, NULL);
 	if (!built)
 		abort();
 	s = cJSON_PrintUnformatted(built);
 	if (!s)
 		abort();
-	back = brk_decode_body(s, strlen(s), msg, sizeof(msg));
-	if (!back || brk_validate_object(r, back, msg, sizeof(msg)))
+	back = srv_decode_body(s, strlen(s), msg, sizeof(msg));
+	if (!back || srv_validate_object(r, back, msg, sizeof(msg)))
 		abort();
-	loaded = brk_object_load(s, 42);
-	if (!loaded || strcmp(brk_str(loaded, "metadata", "resourceVersion"), "42"))
+	loaded = srv_object_load(s, 42);
+	if (!loaded || strcmp(json_str(loaded, "metadata.resourceVersion", NULL), "42"))
 		abort();
 	cJSON_Delete(loaded);
 	cJSON_Delete(back);

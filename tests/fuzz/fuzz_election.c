@@ -1,7 +1,7 @@
 /* libFuzzer target: the election heartbeat decoder and HMAC check (datagrams from the node
  * network), then the peer table and rules fed with whatever decodes. */
-#include <stdint.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "agent/election/election.h"
 #include "agent/election/election_int.h"

@@ -6,6 +6,7 @@
  * still has valid IPv4, L4 and (ICMP errors) quoted IPv4 checksums; a frame that is not
  * IPv4 passes unchanged. Inputs run back to back, so state left by one packet (maps,
  * stack) meets the next: that is how the "non-IPv4 read as parsed" bug was found. */
+#include <linux/pkt_cls.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,7 +15,6 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
-#include <linux/pkt_cls.h>
 
 #include "bpf/globalnet.h"
 #include "common/log.h"

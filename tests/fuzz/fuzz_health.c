@@ -1,6 +1,6 @@
 /* libFuzzer target: the health checker's parser of ICMP packets from the network. */
-#include <stdint.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "agent/engine/health.h"
 

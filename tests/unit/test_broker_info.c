@@ -9,8 +9,8 @@
 #include <cjson/cJSON.h>
 
 #include "broker/creds/broker_info.h"
-#include "common/name.h"
 #include "broker/creds/pki.h"
+#include "common/name.h"
 #include "common/util.h"
 #include "tests/unit/harness.h"
 

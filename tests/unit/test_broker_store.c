@@ -6,9 +6,9 @@
 #include <unistd.h>
 
 #include "broker/server/objects.h"
-#include "common/name.h"
-#include "broker/store/store.h"
 #include "broker/server/validate.h"
+#include "broker/store/store.h"
+#include "common/name.h"
 #include "tests/unit/harness.h"
 
 static char dir[64];
@@ -16,11 +16,11 @@ static char dir[64];
 struct seen {
 	int n;
 	uint64_t revs[64];
-	enum brk_ev_type types[64];
+	enum store_ev_type types[64];
 	char vals[64][32];
 };
 
-static void on_event(const struct brk_event *ev, void *ctx)
+static void on_event(const struct store_event *ev, void *ctx)
 {
 	struct seen *s = ctx;
 
@@ -40,8 +40,8 @@ static int count_kv(const char *key, const char *value, uint64_t rev, void *ctx)
 
 static void test_sqlite_txn(void)
 {
-	struct brk_store *st = brk_store_open("sqlite", dir, 5);
-	struct brk_txn_op op;
+	struct store *st = store_open("sqlite", dir, 5);
+	struct store_txn_op op;
 	struct seen feed = { 0 };
 	uint64_t rev = 0, r1, r2, cur;
 	size_t failed = 99;
@@ -52,12 +52,12 @@ static void test_sqlite_txn(void)
 	CHECK_EQ_INT(st->ops->revision(st, &rev), 0);
 	CHECK_EQ_INT(rev, 0);
 	CHECK_EQ_INT(st->ops->feed_start(st, rev, on_event, &feed), 0);
-	op = (struct brk_txn_op){ .key = "r/endpoints/a", .value = "{\"v\":1}", .cond = BRK_IF_ABSENT };
+	op = (struct store_txn_op){ .key = "r/endpoints/a", .value = "{\"v\":1}", .cond = STORE_IF_ABSENT };
 	CHECK_EQ_INT(st->ops->txn(st, &op, 1, &r1, NULL), 0);
 	CHECK_EQ_INT(r1, 1);
 	CHECK_EQ_INT(st->ops->txn(st, &op, 1, &r1, &failed), -ECANCELED);
 	CHECK_EQ_INT(failed, 0);
-	op = (struct brk_txn_op){ .key = "r/endpoints/a", .value = "{\"v\":2}", .cond = BRK_IF_REV, .rev = 7 };
+	op = (struct store_txn_op){ .key = "r/endpoints/a", .value = "{\"v\":2}", .cond = STORE_IF_REV, .rev = 7 };
 	CHECK_EQ_INT(st->ops->txn(st, &op, 1, &r2, NULL), -ECANCELED);
 	op.rev = r1;
 	CHECK_EQ_INT(st->ops->txn(st, &op, 1, &r2, NULL), 0);
@@ -67,16 +67,16 @@ static void test_sqlite_txn(void)
 	CHECK_EQ_INT(cur, 2);
 	free(v);
 	/* a private key: a revision, but no event */
-	op = (struct brk_txn_op){ .key = "x/token/abc", .value = "c1" };
+	op = (struct store_txn_op){ .key = "x/token/abc", .value = "c1" };
 	CHECK_EQ_INT(st->ops->txn(st, &op, 1, NULL, NULL), 0);
-	op = (struct brk_txn_op){ .del = true, .key = "r/endpoints/a", .cond = BRK_IF_REV, .rev = 2 };
+	op = (struct store_txn_op){ .del = true, .key = "r/endpoints/a", .cond = STORE_IF_REV, .rev = 2 };
 	CHECK_EQ_INT(st->ops->txn(st, &op, 1, &rev, NULL), 0);
 	CHECK_EQ_INT(rev, 4);
 	CHECK_EQ_INT(st->ops->get(st, "r/endpoints/a", NULL, NULL), -ENOENT);
 	CHECK_EQ_INT(feed.n, 3);
-	CHECK_EQ_INT(feed.types[0], BRK_EV_ADDED);
-	CHECK_EQ_INT(feed.types[1], BRK_EV_MODIFIED);
-	CHECK_EQ_INT(feed.types[2], BRK_EV_DELETED);
+	CHECK_EQ_INT(feed.types[0], STORE_EV_ADDED);
+	CHECK_EQ_INT(feed.types[1], STORE_EV_MODIFIED);
+	CHECK_EQ_INT(feed.types[2], STORE_EV_DELETED);
 	CHECK_STR(feed.vals[2], "{\"v\":2}");	/* a delete carries the last value */
 	CHECK_EQ_INT(feed.revs[2], 4);
 	/* history and its trimming to the last 5 revisions */
@@ -87,7 +87,7 @@ static void test_sqlite_txn(void)
 		char key[32];
 
 		snprintf(key, sizeof(key), "r/clusters/c%d", i);
-		op = (struct brk_txn_op){ .key = key, .value = "{}" };
+		op = (struct store_txn_op){ .key = key, .value = "{}" };
 		CHECK_EQ_INT(st->ops->txn(st, &op, 1, &rev, NULL), 0);
 	}
 	CHECK_EQ_INT(rev, 10);
@@ -98,37 +98,37 @@ static void test_sqlite_txn(void)
 	CHECK_EQ_INT(rev, 10);
 	/* all-or-nothing: the second op's condition fails, the first is not applied */
 	{
-		struct brk_txn_op two[2] = {
+		struct store_txn_op two[2] = {
 			{ .key = "r/clusters/new", .value = "{}" },
-			{ .key = "r/clusters/c1", .value = "{}", .cond = BRK_IF_ABSENT },
+			{ .key = "r/clusters/c1", .value = "{}", .cond = STORE_IF_ABSENT },
 		};
 
 		CHECK_EQ_INT(st->ops->txn(st, two, 2, NULL, &failed), -ECANCELED);
 		CHECK_EQ_INT(failed, 1);
 		CHECK_EQ_INT(st->ops->get(st, "r/clusters/new", NULL, NULL), -ENOENT);
 	}
-	brk_store_close(st);
+	store_close(st);
 	/* reopen: data, revision and the trim point persist */
-	st = brk_store_open("sqlite", dir, 5);
+	st = store_open("sqlite", dir, 5);
 	REQUIRE(st);
 	CHECK_EQ_INT(st->ops->revision(st, &rev), 0);
 	CHECK_EQ_INT(rev, 10);
 	CHECK_EQ_INT(st->ops->history(st, 1, 100, on_event, &feed), -ESTALE);
 	CHECK_EQ_INT(st->ops->get(st, "r/clusters/c5", NULL, &cur), 0);
 	CHECK_EQ_INT(cur, 10);
-	brk_store_close(st);
+	store_close(st);
 }
 
 static int validate(const char *res, const char *json)
 {
-	const struct brk_resource *r = brk_resource_find(res, strlen(res));
+	const struct srv_resource *r = srv_resource_find(res, strlen(res));
 	char msg[300];
-	cJSON *o = brk_decode_body(json, strlen(json), msg, sizeof(msg));
+	cJSON *o = srv_decode_body(json, strlen(json), msg, sizeof(msg));
 	int err;
 
 	if (!o)
 		return -EBADMSG;
-	err = brk_validate_object(r, o, msg, sizeof(msg));
+	err = srv_validate_object(r, o, msg, sizeof(msg));
 	cJSON_Delete(o);
 	return err;
 }

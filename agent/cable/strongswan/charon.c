@@ -5,6 +5,9 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/netlink.h>
+#include <linux/udp.h>
+#include <linux/xfrm.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -19,9 +22,6 @@
 #include <unistd.h>
 
 #include <libmnl/libmnl.h>
-#include <linux/netlink.h>
-#include <linux/udp.h>
-#include <linux/xfrm.h>
 
 #include "agent/cable/strongswan/vici_conn.h"
 #include "common/log.h"
