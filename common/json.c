@@ -7,17 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-int json_fail(char err[JSON_ERR_MAX], const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err) {
-		va_start(ap, fmt);
-		vsnprintf(err, JSON_ERR_MAX, fmt, ap);
-		va_end(ap);
-	}
-	return -EINVAL;
-}
+#include "common/util.h"
 
 void json_wipe_str(cJSON *obj, const char *key)
 {
@@ -40,10 +30,10 @@ int json_check_keys(const cJSON *obj, const char *where, const char *const *name
 			if (it->string && !strcmp(it->string, names[i]))
 				break;
 		if (i == n)
-			return json_fail(err, "unknown field \"%.64s\" in %s", it->string ? it->string : "",
+			return util_einval(err, JSON_ERR_MAX, "unknown field \"%.64s\" in %s", it->string ? it->string : "",
 				    where);
 		if (seen & (1U << i))
-			return json_fail(err, "field \"%s\" appears twice in %s", names[i], where);
+			return util_einval(err, JSON_ERR_MAX, "field \"%s\" appears twice in %s", names[i], where);
 		seen |= 1U << i;
 	}
 	return 0;
@@ -55,9 +45,9 @@ int json_get_str(const cJSON *obj, const char *key, size_t max, const char **out
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
 
 	if (!cJSON_IsString(v) || !v->valuestring)
-		return json_fail(err, "\"%s\" is missing or not a string", key);
+		return util_einval(err, JSON_ERR_MAX, "\"%s\" is missing or not a string", key);
 	if (strlen(v->valuestring) > max)
-		return json_fail(err, "\"%s\" is longer than %zu characters", key, max);
+		return util_einval(err, JSON_ERR_MAX, "\"%s\" is longer than %zu characters", key, max);
 	*out = v->valuestring;
 	return 0;
 }
@@ -69,7 +59,7 @@ int json_get_uint(const cJSON *obj, const char *key, double max, unsigned long *
 
 	if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble) || v->valuedouble < 0 ||
 	    v->valuedouble > max || v->valuedouble != floor(v->valuedouble))
-		return json_fail(err, "\"%s\" is missing or not an integer in 0..%.0f", key, max);
+		return util_einval(err, JSON_ERR_MAX, "\"%s\" is missing or not an integer in 0..%.0f", key, max);
 	*out = (unsigned long)v->valuedouble;
 	return 0;
 }

@@ -21,9 +21,6 @@ int json_get_str(const cJSON *obj, const char *key, size_t max, const char **out
 /* obj[key] is an integer in 0..max. */
 int json_get_uint(const cJSON *obj, const char *key, double max, unsigned long *out,
 		  char err[JSON_ERR_MAX]) __attribute__((warn_unused_result));
-/* Formats into err (NULL-safe); returns -EINVAL. */
-int json_fail(char err[JSON_ERR_MAX], const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
 /* Overwrites the string value obj[key] in place (secrets in a tree about to be freed). */
 void json_wipe_str(cJSON *obj, const char *key);
 

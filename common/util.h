@@ -24,6 +24,9 @@ int util_mkdir_p(const char *path, mode_t mode) __attribute__((warn_unused_resul
 int util_random(void *buf, size_t len) __attribute__((warn_unused_result));
 /* Random lowercase hex string of 2*nbytes chars into out (size 2*nbytes+1). */
 int util_random_hex(char *out, size_t nbytes) __attribute__((warn_unused_result));
+/* Formats a reason into err (len bytes, NULL-safe) and returns -EINVAL: the one line
+ * parsers use to refuse their input. */
+int util_einval(char *err, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Wipes and frees a secret string. NULL-safe. */
 void util_free_secret(char *s);
 /* The Internet checksum (RFC 1071) of data, in network byte order. */

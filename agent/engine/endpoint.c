@@ -9,17 +9,8 @@
 
 #include "common/json.h"
 #include "common/name.h"
+#include "common/util.h"
 
-__attribute__((format(printf, 3, 4)))
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -EINVAL;
-}
 
 static int copy_str(char *dst, size_t cap, const char *src)
 {
@@ -39,10 +30,10 @@ static int get_ip(const cJSON *spec, const char *key, char out[16], bool require
 
 	if (!s || !*s) {
 		out[0] = '\0';
-		return required ? fail(err, errlen, "spec.%s: missing", key) : 0;
+		return required ? util_einval(err, errlen, "spec.%s: missing", key) : 0;
 	}
 	if (strlen(s) > 15 || ip4_parse(s, &a))
-		return fail(err, errlen, "spec.%s: not an IPv4 address", key);
+		return util_einval(err, errlen, "spec.%s: not an IPv4 address", key);
 	strcpy(out, s);
 	return 0;
 }
@@ -53,10 +44,10 @@ static int get_uint(const cJSON *spec, const char *key, uint64_t max, uint64_t *
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(spec, key);
 
 	if (!v)
-		return fail(err, errlen, "spec.%s: missing", key);
+		return util_einval(err, errlen, "spec.%s: missing", key);
 	if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble > (double)max ||
 	    floor(v->valuedouble) != v->valuedouble)
-		return fail(err, errlen, "spec.%s: not an integer in range", key);
+		return util_einval(err, errlen, "spec.%s: not an integer in range", key);
 	*out = (uint64_t)v->valuedouble;
 	return 0;
 }
@@ -84,22 +75,22 @@ int endpoint_from_json(const cJSON *obj, struct sa_endpoint *ep, char *err, size
 
 	memset(ep, 0, sizeof(*ep));
 	if (!cJSON_IsObject(obj))
-		return fail(err, errlen, "%s", "not a JSON object");
+		return util_einval(err, errlen, "%s", "not a JSON object");
 	meta = cJSON_GetObjectItemCaseSensitive(obj, "metadata");
 	spec = cJSON_GetObjectItemCaseSensitive(obj, "spec");
 	if (!cJSON_IsObject(meta) || !cJSON_IsObject(spec))
-		return fail(err, errlen, "%s", "metadata or spec missing");
+		return util_einval(err, errlen, "%s", "metadata or spec missing");
 	s = json_str(meta, "name", NULL);
 	if (!s || copy_str(ep->name, sizeof(ep->name), s) || !*s)
-		return fail(err, errlen, "%s", "metadata.name missing or too long");
+		return util_einval(err, errlen, "%s", "metadata.name missing or too long");
 
 	s = json_str(spec, "clusterID", NULL);
 	if (!s || !name_is_dns_label(s))
-		return fail(err, errlen, "spec.%s: not a DNS label", "clusterID");
+		return util_einval(err, errlen, "spec.%s: not a DNS label", "clusterID");
 	strcpy(ep->cluster_id, s);
 	s = json_str(spec, "hostname", NULL);
 	if (!s || !name_is_dns_label(s))
-		return fail(err, errlen, "spec.%s: not a DNS label", "hostname");
+		return util_einval(err, errlen, "spec.%s: not a DNS label", "hostname");
 	strcpy(ep->hostname, s);
 
 	if ((rc = get_ip(spec, "privateIP", ep->private_ip, true, err, errlen)) ||
@@ -109,42 +100,42 @@ int endpoint_from_json(const cJSON *obj, struct sa_endpoint *ep, char *err, size
 	if ((rc = get_uint(spec, "natTPort", 65535, &v, err, errlen)))
 		return rc;
 	if (v == 0)
-		return fail(err, errlen, "spec.%s: must be 1..65535", "natTPort");
+		return util_einval(err, errlen, "spec.%s: must be 1..65535", "natTPort");
 	ep->nat_t_port = (uint16_t)v;
 	if ((rc = get_uint(spec, "epoch", (uint64_t)1 << 53, &ep->epoch, err, errlen)))
 		return rc;
 
 	s = json_str(spec, "cableDriver", NULL);
 	if (!s || (strcmp(s, "ipsec") && strcmp(s, "vxlan")))
-		return fail(err, errlen, "spec.%s: must be \"ipsec\" or \"vxlan\"", "cableDriver");
+		return util_einval(err, errlen, "spec.%s: must be \"ipsec\" or \"vxlan\"", "cableDriver");
 	strcpy(ep->cable_driver, s);
 
 	subnets = cJSON_GetObjectItemCaseSensitive(spec, "subnets");
 	if (!cJSON_IsArray(subnets) || cJSON_GetArraySize(subnets) == 0)
-		return fail(err, errlen, "spec.%s: missing or empty", "subnets");
+		return util_einval(err, errlen, "spec.%s: missing or empty", "subnets");
 	if (cJSON_GetArraySize(subnets) > EP_MAX_SUBNETS)
-		return fail(err, errlen, "spec.%s: too many", "subnets");
+		return util_einval(err, errlen, "spec.%s: too many", "subnets");
 	cJSON_ArrayForEach(sub, subnets) {
 		struct cidr4 *c = &ep->subnets[ep->n_subnets];
 
 		if (!cJSON_IsString(sub) || cidr4_parse(sub->valuestring, c))
-			return fail(err, errlen, "spec.%s: an entry is not a CIDR", "subnets");
+			return util_einval(err, errlen, "spec.%s: an entry is not a CIDR", "subnets");
 		if (c->len == 0)
-			return fail(err, errlen, "spec.%s: 0.0.0.0/0 is not a cluster subnet", "subnets");
+			return util_einval(err, errlen, "spec.%s: 0.0.0.0/0 is not a cluster subnet", "subnets");
 		ep->n_subnets++;
 	}
 
 	backend = cJSON_GetObjectItemCaseSensitive(spec, "backend");
 	if (backend && !cJSON_IsObject(backend))
-		return fail(err, errlen, "spec.%s: not an object", "backend");
+		return util_einval(err, errlen, "spec.%s: not an object", "backend");
 	s = backend ? json_str(backend, "vtepMAC", NULL) : NULL;
 	if (s) {
 		if (!valid_mac(s))
-			return fail(err, errlen, "spec.backend.%s: not a lowercase MAC address", "vtepMAC");
+			return util_einval(err, errlen, "spec.backend.%s: not a lowercase MAC address", "vtepMAC");
 		strcpy(ep->vtep_mac, s);
 	}
 	if (!strcmp(ep->cable_driver, "vxlan") && !ep->vtep_mac[0])
-		return fail(err, errlen, "spec.backend.%s: required by the vxlan driver", "vtepMAC");
+		return util_einval(err, errlen, "spec.backend.%s: required by the vxlan driver", "vtepMAC");
 	return 0;
 }
 

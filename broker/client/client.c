@@ -640,21 +640,21 @@ int brk_watch_event_parse(const char *line, size_t len, struct brk_watch_event *
 
 	memset(ev, 0, sizeof(*ev));
 	if (len > BRK_MAX_WATCH_LINE)
-		return json_fail(err, "watch line longer than %d bytes", BRK_MAX_WATCH_LINE);
+		return util_einval(err, JSON_ERR_MAX, "watch line longer than %d bytes", BRK_MAX_WATCH_LINE);
 	root = cJSON_ParseWithLength(line, len);
 	if (!root)
-		return json_fail(err, "watch line is not JSON");
+		return util_einval(err, JSON_ERR_MAX, "watch line is not JSON");
 	type = cJSON_GetObjectItemCaseSensitive(root, "type");
 	obj = cJSON_GetObjectItemCaseSensitive(root, "object");
 	if (!cJSON_IsString(type) || !cJSON_IsObject(obj)) {
 		cJSON_Delete(root);
-		return json_fail(err, "watch event without a \"type\" string and an \"object\"");
+		return util_einval(err, JSON_ERR_MAX, "watch event without a \"type\" string and an \"object\"");
 	}
 	for (t = 0; t < ARRAY_SIZE(types); t++)
 		if (!strcmp(type->valuestring, types[t]))
 			break;
 	if (t == ARRAY_SIZE(types)) {
-		json_fail(err, "unknown watch event type \"%.32s\"", type->valuestring);
+		util_einval(err, JSON_ERR_MAX, "unknown watch event type \"%.32s\"", type->valuestring);
 		cJSON_Delete(root);
 		return -EINVAL;
 	}
@@ -669,13 +669,13 @@ int brk_watch_event_parse(const char *line, size_t len, struct brk_watch_event *
 		return 0;
 	}
 	if (brk_rv_parse(brk_obj_rv(obj), &ev->rv)) {
-		json_fail(err, "watch event without a valid metadata.resourceVersion");
+		util_einval(err, JSON_ERR_MAX, "watch event without a valid metadata.resourceVersion");
 		goto bad;
 	}
 	if (ev->type != BRK_EV_BOOKMARK) {
 		ev->name = brk_obj_name(obj);
 		if (!ev->name || !name_is_dns_subdomain(ev->name)) {
-			json_fail(err, "watch event without a valid metadata.name");
+			util_einval(err, JSON_ERR_MAX, "watch event without a valid metadata.name");
 			goto bad;
 		}
 	}

@@ -17,7 +17,6 @@
 #include "common/name.h"
 #include "common/util.h"
 
-#define fail json_fail
 
 bool brk_hex_ok(const char *s, size_t min, size_t max)
 {
@@ -145,13 +144,13 @@ int brk_globalnet_validate(const struct brk_globalnet_settings *gn, char err[BRK
 	uint32_t sz = gn->cluster_size;
 
 	if (cidr4_parse(gn->cidr_range, &range))
-		return fail(err, "globalnet CIDR range '%s' is not an IPv4 CIDR (a.b.c.d/n)",
+		return util_einval(err, JSON_ERR_MAX, "globalnet CIDR range '%s' is not an IPv4 CIDR (a.b.c.d/n)",
 			    gn->cidr_range);
 	if (sz < BRK_GN_MIN_CLUSTER_SIZE || (sz & (sz - 1)))
-		return fail(err, "globalnet cluster size %u is not a power of two >= %u",
+		return util_einval(err, JSON_ERR_MAX, "globalnet cluster size %u is not a power of two >= %u",
 			    sz, BRK_GN_MIN_CLUSTER_SIZE);
 	if (sz > cidr4_size(&range))
-		return fail(err, "globalnet cluster size %u is larger than the range %s (%llu addresses)",
+		return util_einval(err, JSON_ERR_MAX, "globalnet cluster size %u is larger than the range %s (%llu addresses)",
 			    sz, gn->cidr_range, (unsigned long long)cidr4_size(&range));
 	return 0;
 }
@@ -162,34 +161,34 @@ int broker_info_validate(const struct broker_info *bi, char err[BRK_ERR_MAX])
 	unsigned port;
 
 	if (bi->version != BROKER_INFO_VERSION)
-		return fail(err, "unsupported version %d (this subagent reads version %d)",
+		return util_einval(err, JSON_ERR_MAX, "unsupported version %d (this subagent reads version %d)",
 			    bi->version, BROKER_INFO_VERSION);
 	if (bi->n_urls == 0 || bi->n_urls > BRK_MAX_URLS)
-		return fail(err, "needs 1 to %d broker URLs, has %zu", BRK_MAX_URLS, bi->n_urls);
+		return util_einval(err, JSON_ERR_MAX, "needs 1 to %d broker URLs, has %zu", BRK_MAX_URLS, bi->n_urls);
 	for (size_t i = 0; i < bi->n_urls; i++) {
 		if (!bi->urls[i] || brk_url_parse(bi->urls[i], host, sizeof(host), &port))
-			return fail(err, "broker URL %zu is not an https://HOST[:PORT] URL", i + 1);
+			return util_einval(err, JSON_ERR_MAX, "broker URL %zu is not an https://HOST[:PORT] URL", i + 1);
 		for (size_t j = 0; j < i; j++)
 			if (!strcmp(bi->urls[i], bi->urls[j]))
-				return fail(err, "broker URL %s is listed twice", bi->urls[i]);
+				return util_einval(err, JSON_ERR_MAX, "broker URL %s is listed twice", bi->urls[i]);
 	}
 	if (!bi->ca_pem || pki_ca_check(bi->ca_pem))
-		return fail(err, "\"ca\" is not the PEM of a CA certificate");
+		return util_einval(err, JSON_ERR_MAX, "\"ca\" is not the PEM of a CA certificate");
 	if (!bi->join_token || !brk_hex_ok(bi->join_token, BRK_TOKEN_HEX_LEN, BRK_TOKEN_HEX_LEN))
-		return fail(err, "\"joinToken\" must be %d lowercase hex characters",
+		return util_einval(err, JSON_ERR_MAX, "\"joinToken\" must be %d lowercase hex characters",
 			    BRK_TOKEN_HEX_LEN);
 	if (!bi->psk || !brk_hex_ok(bi->psk, BRK_PSK_MIN_HEX, BRK_PSK_MAX_HEX) ||
 	    strlen(bi->psk) % 2)
-		return fail(err, "\"ike.psk\" must be %d..%d lowercase hex characters (>= 32 bytes)",
+		return util_einval(err, JSON_ERR_MAX, "\"ike.psk\" must be %d..%d lowercase hex characters (>= 32 bytes)",
 			    BRK_PSK_MIN_HEX, BRK_PSK_MAX_HEX);
 	if (!brk_proposals_ok(bi->ike.ike_proposals))
-		return fail(err, "\"ike.ikeProposals\" is not a proposal list like %s",
+		return util_einval(err, JSON_ERR_MAX, "\"ike.ikeProposals\" is not a proposal list like %s",
 			    BRK_DEFAULT_IKE_PROPOSALS);
 	if (!brk_proposals_ok(bi->ike.esp_proposals))
-		return fail(err, "\"ike.espProposals\" is not a proposal list like %s",
+		return util_einval(err, JSON_ERR_MAX, "\"ike.espProposals\" is not a proposal list like %s",
 			    BRK_DEFAULT_ESP_PROPOSALS);
 	if (bi->ike.natt_port == 0 || bi->ike.natt_port > 65535)
-		return fail(err, "\"ike.natTPort\" must be 1..65535");
+		return util_einval(err, JSON_ERR_MAX, "\"ike.natTPort\" must be 1..65535");
 	return brk_globalnet_validate(&bi->globalnet, err);
 }
 
@@ -226,23 +225,23 @@ static int decode_obj(const cJSON *root, struct broker_info *bi, char err[BRK_ER
 	int err_;
 
 	if (!cJSON_IsObject(root))
-		return fail(err, "not a JSON object");
+		return util_einval(err, JSON_ERR_MAX, "not a JSON object");
 	if ((err_ = json_check_keys(root, "the document", top, ARRAY_SIZE(top), err)))
 		return err_;
 	if ((err_ = json_get_uint(root, "version", 1e6, &v, err)))
 		return err_;
 	bi->version = (int)v;
 	if (bi->version != BROKER_INFO_VERSION)
-		return fail(err, "unsupported version %d (this subagent reads version %d)",
+		return util_einval(err, JSON_ERR_MAX, "unsupported version %d (this subagent reads version %d)",
 			    bi->version, BROKER_INFO_VERSION);
 	urls = cJSON_GetObjectItemCaseSensitive(root, "urls");
 	if (!cJSON_IsArray(urls))
-		return fail(err, "\"urls\" is missing or not an array");
+		return util_einval(err, JSON_ERR_MAX, "\"urls\" is missing or not an array");
 	cJSON_ArrayForEach(u, urls) {
 		if (bi->n_urls == BRK_MAX_URLS)
-			return fail(err, "more than %d broker URLs", BRK_MAX_URLS);
+			return util_einval(err, JSON_ERR_MAX, "more than %d broker URLs", BRK_MAX_URLS);
 		if (!cJSON_IsString(u) || strlen(u->valuestring) > BRK_URL_MAX)
-			return fail(err, "broker URL %zu is not a string of at most %d characters",
+			return util_einval(err, JSON_ERR_MAX, "broker URL %zu is not a string of at most %d characters",
 				    bi->n_urls + 1, BRK_URL_MAX);
 		if (copy_str(u->valuestring, &bi->urls[bi->n_urls]))
 			return -ENOMEM;
@@ -259,7 +258,7 @@ static int decode_obj(const cJSON *root, struct broker_info *bi, char err[BRK_ER
 
 	ike = cJSON_GetObjectItemCaseSensitive(root, "ike");
 	if (!cJSON_IsObject(ike))
-		return fail(err, "\"ike\" is missing or not an object");
+		return util_einval(err, JSON_ERR_MAX, "\"ike\" is missing or not an object");
 	if ((err_ = json_check_keys(ike, "\"ike\"", ike_keys, ARRAY_SIZE(ike_keys), err)))
 		return err_;
 	if ((err_ = json_get_str(ike, "psk", BRK_PSK_MAX_HEX, &s, err)))
@@ -278,12 +277,12 @@ static int decode_obj(const cJSON *root, struct broker_info *bi, char err[BRK_ER
 
 	gn = cJSON_GetObjectItemCaseSensitive(root, "globalnet");
 	if (!cJSON_IsObject(gn))
-		return fail(err, "\"globalnet\" is missing or not an object");
+		return util_einval(err, JSON_ERR_MAX, "\"globalnet\" is missing or not an object");
 	if ((err_ = json_check_keys(gn, "\"globalnet\"", gn_keys, ARRAY_SIZE(gn_keys), err)))
 		return err_;
 	en = cJSON_GetObjectItemCaseSensitive(gn, "enabled");
 	if (!cJSON_IsBool(en))
-		return fail(err, "\"globalnet.enabled\" is missing or not true/false");
+		return util_einval(err, JSON_ERR_MAX, "\"globalnet.enabled\" is missing or not true/false");
 	bi->globalnet.enabled = cJSON_IsTrue(en);
 	if ((err_ = json_get_str(gn, "cidrRange", CIDR4_STRLEN - 1, &s, err)))
 		return err_;
@@ -303,17 +302,17 @@ int broker_info_decode(const char *buf, size_t len, struct broker_info *bi,
 
 	memset(bi, 0, sizeof(*bi));
 	if (len > BROKER_INFO_MAX_SIZE)
-		return fail(err, "larger than %d bytes", BROKER_INFO_MAX_SIZE);
+		return util_einval(err, JSON_ERR_MAX, "larger than %d bytes", BROKER_INFO_MAX_SIZE);
 	if (memchr(buf, '\0', len))
-		return fail(err, "contains a NUL byte");
+		return util_einval(err, JSON_ERR_MAX, "contains a NUL byte");
 	root = cJSON_ParseWithLengthOpts(buf, len, &end, 0);
 	if (!root)
-		return fail(err, "not valid JSON (error near byte %zu)",
+		return util_einval(err, JSON_ERR_MAX, "not valid JSON (error near byte %zu)",
 			    end && end >= buf && end <= buf + len ? (size_t)(end - buf) : (size_t)0);
 	for (; end && end < buf + len; end++) {
 		if (!strchr(" \t\r\n", *end)) {
 			cJSON_Delete(root);
-			return fail(err, "trailing data after the JSON document");
+			return util_einval(err, JSON_ERR_MAX, "trailing data after the JSON document");
 		}
 	}
 	ret = decode_obj(root, bi, err);
@@ -330,7 +329,7 @@ int broker_info_decode(const char *buf, size_t len, struct broker_info *bi,
 	}
 	cJSON_Delete(root);
 	if (ret == -ENOMEM)
-		fail(err, "out of memory");
+		util_einval(err, JSON_ERR_MAX, "out of memory");
 	if (ret)
 		broker_info_free(bi);
 	return ret;
@@ -415,13 +414,13 @@ char *broker_info_encode(const struct broker_info *bi, char err[BRK_ERR_MAX])
 	}
 	cJSON_Delete(root);
 	if (!res) {
-		fail(err, "out of memory");
+		util_einval(err, JSON_ERR_MAX, "out of memory");
 		errno = ENOMEM;
 	}
 	return res;
 nomem:
 	cJSON_Delete(root);
-	fail(err, "out of memory");
+	util_einval(err, JSON_ERR_MAX, "out of memory");
 	errno = ENOMEM;
 	return NULL;
 }

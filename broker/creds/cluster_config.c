@@ -17,7 +17,6 @@
 #include "common/name.h"
 #include "common/util.h"
 
-#define fail json_fail
 
 static const char *const files[] = { "cluster.json", "ca.pem", "token", "psk" };
 
@@ -42,7 +41,7 @@ static int check_cidrs(const struct cidr4 *c, size_t n, const char *what, char e
 			if (cidr4_overlap(&c[i], &c[j])) {
 				cidr4_format(&c[i], a);
 				cidr4_format(&c[j], b);
-				return fail(err, "%s %s overlaps %s", what, a, b);
+				return util_einval(err, JSON_ERR_MAX, "%s %s overlaps %s", what, a, b);
 			}
 		}
 	}
@@ -56,17 +55,17 @@ int cluster_config_validate(const struct cluster_config *cfg, char err[BRK_ERR_M
 	int ret;
 
 	if (!name_is_dns_label(cfg->cluster_id))
-		return fail(err, "cluster ID '%.63s' is not a DNS label (1-63 of a-z, 0-9, '-')",
+		return util_einval(err, JSON_ERR_MAX, "cluster ID '%.63s' is not a DNS label (1-63 of a-z, 0-9, '-')",
 			    cfg->cluster_id);
 	if (cfg->n_broker_urls == 0 || cfg->n_broker_urls > BRK_MAX_URLS)
-		return fail(err, "needs 1 to %d broker URLs", BRK_MAX_URLS);
+		return util_einval(err, JSON_ERR_MAX, "needs 1 to %d broker URLs", BRK_MAX_URLS);
 	for (size_t i = 0; i < cfg->n_broker_urls; i++)
 		if (!cfg->broker_urls[i] ||
 		    brk_url_parse(cfg->broker_urls[i], host, sizeof(host), &port))
-			return fail(err, "broker URL %zu is not an https://HOST[:PORT] URL", i + 1);
+			return util_einval(err, JSON_ERR_MAX, "broker URL %zu is not an https://HOST[:PORT] URL", i + 1);
 	if (cfg->n_cluster_cidrs == 0 || cfg->n_cluster_cidrs > CC_MAX_CIDRS ||
 	    cfg->n_service_cidrs > CC_MAX_CIDRS || cfg->n_global_cidrs > CC_MAX_CIDRS)
-		return fail(err, "needs 1 to %d cluster CIDRs and at most %d service/global CIDRs",
+		return util_einval(err, JSON_ERR_MAX, "needs 1 to %d cluster CIDRs and at most %d service/global CIDRs",
 			    CC_MAX_CIDRS, CC_MAX_CIDRS);
 	if ((ret = check_cidrs(cfg->cluster_cidrs, cfg->n_cluster_cidrs, "cluster CIDR", err)) ||
 	    (ret = check_cidrs(cfg->service_cidrs, cfg->n_service_cidrs, "service CIDR", err)) ||
@@ -77,43 +76,43 @@ int cluster_config_validate(const struct cluster_config *cfg, char err[BRK_ERR_M
 			if (cidr4_overlap(&cfg->cluster_cidrs[i], &cfg->service_cidrs[j])) {
 				cidr4_format(&cfg->cluster_cidrs[i], a);
 				cidr4_format(&cfg->service_cidrs[j], b);
-				return fail(err, "cluster CIDR %s overlaps service CIDR %s", a, b);
+				return util_einval(err, JSON_ERR_MAX, "cluster CIDR %s overlaps service CIDR %s", a, b);
 			}
 		}
 	}
 	if (strcmp(cfg->cable_driver, "ipsec") && strcmp(cfg->cable_driver, "vxlan"))
-		return fail(err, "cable driver '%.7s' is neither ipsec nor vxlan", cfg->cable_driver);
+		return util_einval(err, JSON_ERR_MAX, "cable driver '%.7s' is neither ipsec nor vxlan", cfg->cable_driver);
 	if (!brk_proposals_ok(cfg->ike.ike_proposals) || !brk_proposals_ok(cfg->ike.esp_proposals))
-		return fail(err, "IKE/ESP proposals are not proposal lists");
+		return util_einval(err, JSON_ERR_MAX, "IKE/ESP proposals are not proposal lists");
 	if (cfg->ike.natt_port == 0 || cfg->ike.natt_port > 65535)
-		return fail(err, "NAT-T port must be 1..65535");
+		return util_einval(err, JSON_ERR_MAX, "NAT-T port must be 1..65535");
 	if ((ret = brk_globalnet_validate(&cfg->globalnet, err)))
 		return ret;
 	if (cfg->globalnet.enabled) {
 		struct cidr4 range;
 
 		if (cfg->n_global_cidrs == 0)
-			return fail(err, "globalnet is on but the cluster has no global CIDR");
+			return util_einval(err, JSON_ERR_MAX, "globalnet is on but the cluster has no global CIDR");
 		if (cidr4_parse(cfg->globalnet.cidr_range, &range))
-			return fail(err, "bad globalnet range");
+			return util_einval(err, JSON_ERR_MAX, "bad globalnet range");
 		for (size_t i = 0; i < cfg->n_global_cidrs; i++) {
 			if (!cidr4_overlap(&range, &cfg->global_cidrs[i]) ||
 			    cfg->global_cidrs[i].len < range.len) {
 				cidr4_format(&cfg->global_cidrs[i], a);
-				return fail(err, "global CIDR %s is outside the globalnet range %s", a,
+				return util_einval(err, JSON_ERR_MAX, "global CIDR %s is outside the globalnet range %s", a,
 					    cfg->globalnet.cidr_range);
 			}
 		}
 	} else if (cfg->n_global_cidrs) {
-		return fail(err, "global CIDRs are set but globalnet is off");
+		return util_einval(err, JSON_ERR_MAX, "global CIDRs are set but globalnet is off");
 	}
 	if (!cfg->ca_pem || pki_ca_check(cfg->ca_pem))
-		return fail(err, "ca.pem is not the PEM of a CA certificate");
+		return util_einval(err, JSON_ERR_MAX, "ca.pem is not the PEM of a CA certificate");
 	if (!cfg->token || !brk_hex_ok(cfg->token, BRK_TOKEN_HEX_LEN, BRK_TOKEN_HEX_LEN))
-		return fail(err, "token must be %d lowercase hex characters", BRK_TOKEN_HEX_LEN);
+		return util_einval(err, JSON_ERR_MAX, "token must be %d lowercase hex characters", BRK_TOKEN_HEX_LEN);
 	if (!cfg->psk || !brk_hex_ok(cfg->psk, BRK_PSK_MIN_HEX, BRK_PSK_MAX_HEX) ||
 	    strlen(cfg->psk) % 2)
-		return fail(err, "psk must be %d..%d lowercase hex characters", BRK_PSK_MIN_HEX,
+		return util_einval(err, JSON_ERR_MAX, "psk must be %d..%d lowercase hex characters", BRK_PSK_MIN_HEX,
 			    BRK_PSK_MAX_HEX);
 	return 0;
 }
@@ -181,7 +180,7 @@ int cluster_config_save(const char *dir, const struct cluster_config *cfg, char 
 		return ret;
 	json = render(cfg);
 	if (!json)
-		return fail(err, "out of memory"), -ENOMEM;
+		return util_einval(err, JSON_ERR_MAX, "out of memory"), -ENOMEM;
 	ret = util_mkdir_p(dir, 0700);
 	if (ret) {
 		snprintf(err, BRK_ERR_MAX, "create %.200s: %s", dir, strerror(-ret));
@@ -217,13 +216,13 @@ static int read_cidrs(const cJSON *root, const char *key, struct cidr4 *out, siz
 	if (!arr && !required)
 		return 0;
 	if (!cJSON_IsArray(arr))
-		return fail(err, "\"%s\" is missing or not an array", key);
+		return util_einval(err, JSON_ERR_MAX, "\"%s\" is missing or not an array", key);
 	cJSON_ArrayForEach(it, arr) {
 		if (*n == CC_MAX_CIDRS)
-			return fail(err, "\"%s\" has more than %d entries", key, CC_MAX_CIDRS);
+			return util_einval(err, JSON_ERR_MAX, "\"%s\" has more than %d entries", key, CC_MAX_CIDRS);
 		if (!cJSON_IsString(it) || strlen(it->valuestring) >= CIDR4_STRLEN ||
 		    cidr4_parse(it->valuestring, &out[*n]))
-			return fail(err, "\"%s\" entry %zu is not an IPv4 CIDR", key, *n + 1);
+			return util_einval(err, JSON_ERR_MAX, "\"%s\" entry %zu is not an IPv4 CIDR", key, *n + 1);
 		(*n)++;
 	}
 	return 0;
@@ -245,10 +244,10 @@ static int parse_json(const char *buf, size_t len, struct cluster_config *cfg,
 
 	root = cJSON_ParseWithLength(buf, len);
 	if (!root)
-		return fail(err, "cluster.json is not valid JSON");
+		return util_einval(err, JSON_ERR_MAX, "cluster.json is not valid JSON");
 	ret = -EINVAL;
 	if (!cJSON_IsObject(root)) {
-		fail(err, "cluster.json is not a JSON object");
+		util_einval(err, JSON_ERR_MAX, "cluster.json is not a JSON object");
 		goto out;
 	}
 	if ((ret = json_check_keys(root, "cluster.json", top, ARRAY_SIZE(top), err)) ||
@@ -257,13 +256,13 @@ static int parse_json(const char *buf, size_t len, struct cluster_config *cfg,
 	strcpy(cfg->cluster_id, s);
 	urls = cJSON_GetObjectItemCaseSensitive(root, "brokerURLs");
 	if (!cJSON_IsArray(urls)) {
-		ret = fail(err, "\"brokerURLs\" is missing or not an array");
+		ret = util_einval(err, JSON_ERR_MAX, "\"brokerURLs\" is missing or not an array");
 		goto out;
 	}
 	cJSON_ArrayForEach(u, urls) {
 		if (cfg->n_broker_urls == BRK_MAX_URLS || !cJSON_IsString(u) ||
 		    strlen(u->valuestring) > BRK_URL_MAX) {
-			ret = fail(err, "\"brokerURLs\" must be 1 to %d URL strings", BRK_MAX_URLS);
+			ret = util_einval(err, JSON_ERR_MAX, "\"brokerURLs\" must be 1 to %d URL strings", BRK_MAX_URLS);
 			goto out;
 		}
 		cfg->broker_urls[cfg->n_broker_urls] = strdup(u->valuestring);
@@ -285,7 +284,7 @@ static int parse_json(const char *buf, size_t len, struct cluster_config *cfg,
 	ike = cJSON_GetObjectItemCaseSensitive(root, "ike");
 	gn = cJSON_GetObjectItemCaseSensitive(root, "globalnet");
 	if (!cJSON_IsObject(ike) || !cJSON_IsObject(gn)) {
-		ret = fail(err, "\"ike\" or \"globalnet\" is missing or not an object");
+		ret = util_einval(err, JSON_ERR_MAX, "\"ike\" or \"globalnet\" is missing or not an object");
 		goto out;
 	}
 	if ((ret = json_check_keys(ike, "\"ike\"", ike_keys, ARRAY_SIZE(ike_keys), err)) ||
@@ -302,7 +301,7 @@ static int parse_json(const char *buf, size_t len, struct cluster_config *cfg,
 		goto out;
 	en = cJSON_GetObjectItemCaseSensitive(gn, "enabled");
 	if (!cJSON_IsBool(en)) {
-		ret = fail(err, "\"globalnet.enabled\" is missing or not true/false");
+		ret = util_einval(err, JSON_ERR_MAX, "\"globalnet.enabled\" is missing or not true/false");
 		goto out;
 	}
 	cfg->globalnet.enabled = cJSON_IsTrue(en);
@@ -330,7 +329,7 @@ static int read_in(const char *dir, const char *name, size_t max, bool secret, c
 
 	ret = path_in(path, sizeof(path), dir, name);
 	if (ret)
-		return fail(err, "path too long"), ret;
+		return util_einval(err, JSON_ERR_MAX, "path too long"), ret;
 	buf = util_read_file(path, max, &len);
 	if (!buf) {
 		ret = -errno;
@@ -340,7 +339,7 @@ static int read_in(const char *dir, const char *name, size_t max, bool secret, c
 	}
 	if (memchr(buf, '\0', len)) {
 		util_free_secret(buf);
-		return fail(err, "%.200s contains a NUL byte", path);
+		return util_einval(err, JSON_ERR_MAX, "%.200s contains a NUL byte", path);
 	}
 	if (secret) {
 		while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
@@ -371,7 +370,7 @@ int cluster_config_load_err(const char *dir, struct cluster_config *cfg, char er
 	    (ret = read_in(dir, "psk", 1024, true, &cfg->psk, err)))
 		goto err;
 	if ((ret = path_in(cfg->ca_path, sizeof(cfg->ca_path), dir, "ca.pem"))) {
-		fail(err, "path too long");
+		util_einval(err, JSON_ERR_MAX, "path too long");
 		goto err;
 	}
 	ret = cluster_config_validate(cfg, err);
@@ -380,7 +379,7 @@ int cluster_config_load_err(const char *dir, struct cluster_config *cfg, char er
 	return 0;
 err:
 	if (ret == -ENOMEM)
-		fail(err, "out of memory");
+		util_einval(err, JSON_ERR_MAX, "out of memory");
 	cluster_config_free(cfg);
 	return ret;
 }

@@ -20,16 +20,6 @@
 #define MAX_BACKEND	64
 #define MAX_STR		1024
 
-static int fail(char *msg, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *msg, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, len, fmt, ap);
-	va_end(ap);
-	return -EINVAL;
-}
 
 cJSON *srv_decode_body(const char *buf, size_t len, char *msg, size_t msglen)
 {
@@ -89,15 +79,15 @@ static int str_field(const cJSON *o, const char *f, bool required, size_t max, c
 	*out = NULL;
 	if (!v || cJSON_IsNull(v)) {
 		if (required)
-			return fail(msg, len, "spec.%s: required", f);
+			return util_einval(msg, len, "spec.%s: required", f);
 		return 0;
 	}
 	if (!cJSON_IsString(v) || !v->valuestring)
-		return fail(msg, len, "spec.%s: must be a string", f);
+		return util_einval(msg, len, "spec.%s: must be a string", f);
 	if (strlen(v->valuestring) > max)
-		return fail(msg, len, "spec.%s: longer than %zu bytes", f, max);
+		return util_einval(msg, len, "spec.%s: longer than %zu bytes", f, max);
 	if (!printable(v->valuestring))
-		return fail(msg, len, "spec.%s: control characters", f);
+		return util_einval(msg, len, "spec.%s: control characters", f);
 	*out = v->valuestring;
 	return 0;
 }
@@ -111,7 +101,7 @@ static int ip_field(const cJSON *o, const char *f, bool required, char *msg, siz
 	if (err)
 		return err;
 	if (s && (required || *s) && ip4_parse(s, &a))
-		return fail(msg, len, "spec.%s: \"%s\" is not an IPv4 address", f, s);
+		return util_einval(msg, len, "spec.%s: \"%s\" is not an IPv4 address", f, s);
 	return 0;
 }
 
@@ -121,10 +111,10 @@ static int int_field(const cJSON *o, const char *f, bool required, double lo, do
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, f);
 
 	if (!v || cJSON_IsNull(v))
-		return required ? fail(msg, len, "spec.%s: required", f) : 0;
+		return required ? util_einval(msg, len, "spec.%s: required", f) : 0;
 	if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) ||
 	    v->valuedouble < lo || v->valuedouble > hi)
-		return fail(msg, len, "spec.%s: must be an integer in %.0f..%.0f", f, lo, hi);
+		return util_einval(msg, len, "spec.%s: must be an integer in %.0f..%.0f", f, lo, hi);
 	return 0;
 }
 
@@ -134,19 +124,19 @@ static int cidr_list(const cJSON *o, const char *f, bool required, char *msg, si
 	int i = 0;
 
 	if (!v || cJSON_IsNull(v))
-		return required ? fail(msg, len, "spec.%s: required", f) : 0;
+		return required ? util_einval(msg, len, "spec.%s: required", f) : 0;
 	if (!cJSON_IsArray(v))
-		return fail(msg, len, "spec.%s: must be an array of CIDRs", f);
+		return util_einval(msg, len, "spec.%s: must be an array of CIDRs", f);
 	if (cJSON_GetArraySize(v) > MAX_CIDRS)
-		return fail(msg, len, "spec.%s: more than %d entries", f, MAX_CIDRS);
+		return util_einval(msg, len, "spec.%s: more than %d entries", f, MAX_CIDRS);
 	if (required && cJSON_GetArraySize(v) == 0)
-		return fail(msg, len, "spec.%s: must not be empty", f);
+		return util_einval(msg, len, "spec.%s: must not be empty", f);
 	cJSON_ArrayForEach(e, v) {
 		struct cidr4 c;
 
 		if (!cJSON_IsString(e) || !e->valuestring || strlen(e->valuestring) > 18 ||
 		    cidr4_parse(e->valuestring, &c))
-			return fail(msg, len, "spec.%s[%d]: not an IPv4 CIDR (a.b.c.d/n, host bits zero)",
+			return util_einval(msg, len, "spec.%s[%d]: not an IPv4 CIDR (a.b.c.d/n, host bits zero)",
 				    f, i);
 		i++;
 	}
@@ -161,7 +151,7 @@ static int cable_field(const cJSON *o, bool required, char *msg, size_t len)
 	if (err)
 		return err;
 	if (s && strcmp(s, "ipsec") && strcmp(s, "vxlan"))
-		return fail(msg, len, "spec.cableDriver: \"%s\" is not one of ipsec, vxlan", s);
+		return util_einval(msg, len, "spec.cableDriver: \"%s\" is not one of ipsec, vxlan", s);
 	return 0;
 }
 
@@ -173,7 +163,7 @@ static int hostname_field(const cJSON *o, char *msg, size_t len)
 	if (err)
 		return err;
 	if (!name_is_safe(s, strlen(s), NAME_SUBDOMAIN_MAX))
-		return fail(msg, len, "spec.hostname: must be 1..253 of [A-Za-z0-9._-]");
+		return util_einval(msg, len, "spec.hostname: must be 1..253 of [A-Za-z0-9._-]");
 	return 0;
 }
 
@@ -217,14 +207,14 @@ int srv_validate_endpoint_spec(const cJSON *spec, char *msg, size_t len)
 	if (!b || cJSON_IsNull(b))
 		return 0;
 	if (!cJSON_IsObject(b))
-		return fail(msg, len, "spec.backend: must be an object of strings");
+		return util_einval(msg, len, "spec.backend: must be an object of strings");
 	if (cJSON_GetArraySize(b) > MAX_BACKEND)
-		return fail(msg, len, "spec.backend: more than %d entries", MAX_BACKEND);
+		return util_einval(msg, len, "spec.backend: more than %d entries", MAX_BACKEND);
 	cJSON_ArrayForEach(e, b) {
 		if (!e->string || strlen(e->string) > 253 || !printable(e->string))
-			return fail(msg, len, "spec.backend: invalid key");
+			return util_einval(msg, len, "spec.backend: invalid key");
 		if (!cJSON_IsString(e) || strlen(e->valuestring) > MAX_STR || !printable(e->valuestring))
-			return fail(msg, len, "spec.backend.%s: must be a string of at most %d bytes",
+			return util_einval(msg, len, "spec.backend.%s: must be a string of at most %d bytes",
 				    e->string, MAX_STR);
 	}
 	return 0;
@@ -242,22 +232,22 @@ int srv_validate_gwstatus_spec(const cJSON *spec, char *msg, size_t len)
 	if (err)
 		return err;
 	if (strcmp(s, "active") && strcmp(s, "passive"))
-		return fail(msg, len, "spec.haStatus: \"%s\" is not one of active, passive", s);
+		return util_einval(msg, len, "spec.haStatus: \"%s\" is not one of active, passive", s);
 	conns = cJSON_GetObjectItemCaseSensitive(spec, "connections");
 	if (!conns || cJSON_IsNull(conns))
 		return 0;
 	if (!cJSON_IsArray(conns))
-		return fail(msg, len, "spec.connections: must be an array");
+		return util_einval(msg, len, "spec.connections: must be an array");
 	if (cJSON_GetArraySize(conns) > MAX_CONNS)
-		return fail(msg, len, "spec.connections: more than %d entries", MAX_CONNS);
+		return util_einval(msg, len, "spec.connections: more than %d entries", MAX_CONNS);
 	cJSON_ArrayForEach(c, conns) {
 		char sub[200];
 
 		if (!cJSON_IsObject(c))
-			return fail(msg, len, "spec.connections[%d]: must be an object", i);
+			return util_einval(msg, len, "spec.connections[%d]: must be an object", i);
 		err = str_field(c, "cluster", true, 63, &s, sub, sizeof(sub));
 		if (!err && !name_is_dns_label(s))
-			err = fail(sub, sizeof(sub), "spec.cluster: not a DNS label");
+			err = util_einval(sub, sizeof(sub), "spec.cluster: not a DNS label");
 		if (!err)
 			err = ip_field(c, "remoteIP", false, sub, sizeof(sub));
 		if (!err)
@@ -265,7 +255,7 @@ int srv_validate_gwstatus_spec(const cJSON *spec, char *msg, size_t len)
 		if (!err)
 			err = int_field(c, "rttAvgNs", false, 0, 9007199254740991.0, sub, sizeof(sub));
 		if (err)	/* "spec.x: why" -> "spec.connections[i].x: why" */
-			return fail(msg, len, "spec.connections[%d].%s", i, sub + 5);
+			return util_einval(msg, len, "spec.connections[%d].%s", i, sub + 5);
 		i++;
 	}
 	return 0;
@@ -281,7 +271,7 @@ static int one_of(const cJSON *spec, const char *a, const char *b, char *msg, si
 	int na = va && !cJSON_IsNull(va), nb = vb && !cJSON_IsNull(vb);
 
 	if (na + nb != 1)
-		return fail(msg, len, "spec: exactly one of %s, %s is required", a, b);
+		return util_einval(msg, len, "spec: exactly one of %s, %s is required", a, b);
 	return 0;
 }
 
@@ -294,7 +284,7 @@ static int cidr_field(const cJSON *o, const char *f, char *msg, size_t len)
 	if (err)
 		return err;
 	if (s && cidr4_parse(s, &c))
-		return fail(msg, len, "spec.%s: \"%s\" is not an IPv4 CIDR (host bits zero)", f, s);
+		return util_einval(msg, len, "spec.%s: \"%s\" is not an IPv4 CIDR (host bits zero)", f, s);
 	return 0;
 }
 
@@ -328,51 +318,51 @@ int srv_validate_object(const struct srv_resource *r, const cJSON *obj, char *ms
 	size_t n;
 
 	if (!cJSON_IsObject(obj))
-		return fail(msg, len, "not a JSON object");
+		return util_einval(msg, len, "not a JSON object");
 	v = cJSON_GetObjectItemCaseSensitive(obj, "apiVersion");
 	if (v && !(cJSON_IsString(v) && !strcmp(v->valuestring, SRV_API_GROUP)))
-		return fail(msg, len, "apiVersion: must be \"%s\"", SRV_API_GROUP);
+		return util_einval(msg, len, "apiVersion: must be \"%s\"", SRV_API_GROUP);
 	v = cJSON_GetObjectItemCaseSensitive(obj, "kind");
 	if (v && !(cJSON_IsString(v) && !strcmp(v->valuestring, r->kind)))
-		return fail(msg, len, "kind: must be \"%s\" for %s", r->kind, r->name);
+		return util_einval(msg, len, "kind: must be \"%s\" for %s", r->kind, r->name);
 	md = cJSON_GetObjectItemCaseSensitive(obj, "metadata");
 	if (!cJSON_IsObject(md))
-		return fail(msg, len, "metadata: required object");
+		return util_einval(msg, len, "metadata: required object");
 	v = cJSON_GetObjectItemCaseSensitive(md, "name");
 	if (!cJSON_IsString(v) || !v->valuestring)
-		return fail(msg, len, "metadata.name: required string");
+		return util_einval(msg, len, "metadata.name: required string");
 	name = v->valuestring;
 	if (r->is_cluster ? !name_is_dns_label(name) : !name_is_dns_subdomain(name))
-		return fail(msg, len, "metadata.name: not a DNS %s (lowercase a-z, 0-9, '-'%s)",
+		return util_einval(msg, len, "metadata.name: not a DNS %s (lowercase a-z, 0-9, '-'%s)",
 			    r->is_cluster ? "label" : "name", r->is_cluster ? ", 1..63 chars" : ", '.'");
 	v = cJSON_GetObjectItemCaseSensitive(md, "resourceVersion");
 	if (v && !cJSON_IsNull(v) && !(cJSON_IsString(v) && !util_parse_u64(v->valuestring, INT64_MAX, &rv)))
-		return fail(msg, len, "metadata.resourceVersion: must be a decimal string");
+		return util_einval(msg, len, "metadata.resourceVersion: must be a decimal string");
 	v = cJSON_GetObjectItemCaseSensitive(md, "labels");
 	if (v && !cJSON_IsNull(v)) {
 		const cJSON *l;
 
 		if (!cJSON_IsObject(v) || cJSON_GetArraySize(v) > 64)
-			return fail(msg, len, "metadata.labels: must be an object of at most 64 strings");
+			return util_einval(msg, len, "metadata.labels: must be an object of at most 64 strings");
 		cJSON_ArrayForEach(l, v)
 			if (!cJSON_IsString(l) || strlen(l->valuestring) > 63 || strlen(l->string) > 253)
-				return fail(msg, len, "metadata.labels: values are strings <= 63 bytes");
+				return util_einval(msg, len, "metadata.labels: values are strings <= 63 bytes");
 	}
 	spec = cJSON_GetObjectItemCaseSensitive(obj, "spec");
 	if (!cJSON_IsObject(spec))
-		return fail(msg, len, "spec: required object");
+		return util_einval(msg, len, "spec: required object");
 	v = cJSON_GetObjectItemCaseSensitive(obj, "status");
 	if (v && !cJSON_IsNull(v) && !cJSON_IsObject(v))
-		return fail(msg, len, "status: must be an object");
+		return util_einval(msg, len, "status: must be an object");
 	if (str_field(spec, "clusterID", true, 63, &cid, msg, len))
 		return -EINVAL;
 	if (!name_is_dns_label(cid))
-		return fail(msg, len, "spec.clusterID: \"%s\" is not a DNS label (a-z, 0-9, '-', 1..63 chars)",
+		return util_einval(msg, len, "spec.clusterID: \"%s\" is not a DNS label (a-z, 0-9, '-', 1..63 chars)",
 			    cid);
 	n = strlen(cid);
 	if (r->is_cluster && strcmp(name, cid))
-		return fail(msg, len, "metadata.name: must equal spec.clusterID \"%s\"", cid);
+		return util_einval(msg, len, "metadata.name: must equal spec.clusterID \"%s\"", cid);
 	if (!r->is_cluster && (strncmp(name, cid, n) || name[n] != '-' || !name[n + 1]))
-		return fail(msg, len, "metadata.name: must be \"%s-<hostname>\"", cid);
+		return util_einval(msg, len, "metadata.name: must be \"%s-<hostname>\"", cid);
 	return r->validate_spec(spec, msg, len);
 }
