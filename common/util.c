@@ -241,3 +241,18 @@ int util_einval(char *err, size_t len, const char *fmt, ...)
 	}
 	return -EINVAL;
 }
+
+uint64_t util_backoff(uint64_t last, uint64_t first, uint64_t max)
+{
+	uint64_t next = last ? last * 2 : first;
+
+	return next > max || next < last ? max : next;
+}
+
+uint64_t util_realtime_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
+}

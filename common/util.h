@@ -34,7 +34,11 @@ uint16_t util_inet_csum(const void *data, size_t len);
 /* A decimal number without sign or leading zeros, at most max (a resourceVersion, a
  * counter). 0 or -EINVAL. */
 int util_parse_u64(const char *s, uint64_t max, uint64_t *out) __attribute__((warn_unused_result));
+/* The next delay of an exponential backoff: first, then twice the last, at most max. */
+uint64_t util_backoff(uint64_t last, uint64_t first, uint64_t max);
 /* Monotonic clock in nanoseconds. */
 uint64_t util_now_ns(void);
+/* Wall clock (CLOCK_REALTIME) in nanoseconds. */
+uint64_t util_realtime_ns(void);
 
 #endif

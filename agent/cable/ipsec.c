@@ -22,64 +22,13 @@
 #include <unistd.h>
 
 #include "agent/cable/cable.h"
+#include "agent/cable/ipsec_int.h"
 #include "agent/cable/strongswan/charon.h"
 #include "agent/cable/strongswan/vici_conn.h"
 #include "agent/routing/netlink.h"
 #include "agent/routing/routes.h"
 #include "common/log.h"
 #include "common/util.h"
-
-#define CMD_TIMEOUT_MS		5000
-#define CHARON_START_MS		10000
-#define BACKOFF_MAX_S		10
-#define PSK_ID			"subagent-psk"
-#define NS_PER_S		1000000000ull
-#define TICK_NS			500000000L
-
-struct peer {
-	struct cable_endpoint remote;
-	struct cable_endpoint local;
-	uint32_t remote_ip;
-	bool ike_up, child_up;
-	uint64_t ike_uid, child_uid;	/* charon's unique IDs of the SAs we consider current */
-	bool recovering;		/* initiate whatever the role: our charon restarted, or
-					 * this gateway just took over (see ipsec_connect) */
-	uint32_t sa_remote;		/* remote address of the current IKE_SA, 0: none */
-	unsigned backoff_s;		/* between initiation attempts */
-	uint64_t next_try_ns;
-};
-
-struct cable_driver {
-	char local_id[CABLE_ID_MAX];
-	char *psk;
-	char *ike_proposals, *esp_proposals;
-	char *vici_path;
-	unsigned dpd_delay_s;
-	enum cable_start start;
-	cable_event_cb on_event;
-	void *ctx;
-
-	struct charon *charon;		/* NULL: charon is someone else's */
-	struct vici_conn *vc;
-	int epfd, tfd;
-	int ep_vc_fd, ep_pid_fd;	/* fds currently registered in epfd, -1 if none */
-	unsigned backoff_s;		/* between charon restart attempts */
-	uint64_t next_recover_ns;
-
-	struct peer *peers;
-	size_t n_peers;
-
-	/* kernel-libipsec: charon's own routes cannot carry a service CIDR that has no local
-	 * address, so the driver routes remote subnets through the TUN device itself */
-	uint64_t started_ns;
-	struct netlink *nl;
-	uint32_t health_ip;
-	uint32_t anchors[CABLE_MAX_SUBNETS];	/* addresses we put on lo, see ensure_anchors() */
-	unsigned n_anchors;
-};
-
-#define LIBIPSEC_DEV "ipsec0"
-#define INITIATE_ALL_NS (10 * NS_PER_S)
 
 /* Routes to the remote subnets through charon's TUN device, with a source address inside
  * our subnets so the node's own traffic matches the tunnel's selectors too. */
@@ -162,12 +111,6 @@ static int start_tick(struct cable_driver *d)
 	return timerfd_settime(d->tfd, 0, &its, NULL) < 0 ? -errno : 0;
 }
 
-static unsigned next_backoff(unsigned s)
-{
-	s = s ? s * 2 : 1;
-	return s > BACKOFF_MAX_S ? BACKOFF_MAX_S : s;
-}
-
 /* ---- events ---- */
 
 static struct peer *find_peer(struct cable_driver *d, const char *id)
@@ -248,63 +191,6 @@ static void on_vici_event(void *ctx, const char *name, const struct vici_node *m
 
 /* ---- VICI requests ---- */
 
-static int call(struct cable_driver *d, const char *cmd, struct vici_builder *b,
-		const char *what)
-{
-	char errmsg[256];
-	int err;
-
-	if (!d->vc)
-		return -ENOTCONN;
-	err = vici_conn_call(d->vc, cmd, b, CMD_TIMEOUT_MS, errmsg, sizeof(errmsg));
-	if (err)
-		pr_warn("ipsec: %s %s: %s\n", cmd, what,
-			err == -EREMOTEIO ? errmsg : strerror(-err));
-	return err;
-}
-
-static int load_shared(struct cable_driver *d)
-{
-	struct vici_builder *b = vici_builder_new();
-	int err;
-
-	if (!b)
-		return -ENOMEM;
-	vici_add_kv_str(b, "id", PSK_ID);
-	vici_add_kv_str(b, "type", "IKE");
-	vici_add_kv_str(b, "data", d->psk);
-	/* Owned by our identity: charon uses it towards any peer. */
-	vici_begin_list(b, "owners");
-	vici_add_item_str(b, d->local_id);
-	vici_end_list(b);
-	err = call(d, "load-shared", b, "psk");
-	vici_builder_free(b);
-	return err;
-}
-
-static void add_proposals(struct vici_builder *b, const char *key, const char *props)
-{
-	char buf[512], *save = NULL, *tok;
-
-	vici_begin_list(b, key);
-	snprintf(buf, sizeof(buf), "%s", props ? props : "default");
-	for (tok = strtok_r(buf, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save))
-		vici_add_item_str(b, tok);
-	vici_end_list(b);
-}
-
-static void add_subnets(struct vici_builder *b, const char *key, const struct cable_endpoint *e)
-{
-	char buf[CIDR4_STRLEN];
-
-	vici_begin_list(b, key);
-	for (uint32_t i = 0; i < e->n_subnets && i < CABLE_MAX_SUBNETS; i++) {
-		cidr4_format(&e->subnets[i], buf);
-		vici_add_item_str(b, buf);
-	}
-	vici_end_list(b);
-}
-
 static bool endpoint_equal(const struct cable_endpoint *a, const struct cable_endpoint *b)
 {
 	if (strcmp(a->cluster_id, b->cluster_id) || strcmp(a->hostname, b->hostname) ||
@@ -316,154 +202,6 @@ static bool endpoint_equal(const struct cable_endpoint *a, const struct cable_en
 		if (a->subnets[i].addr != b->subnets[i].addr || a->subnets[i].len != b->subnets[i].len)
 			return false;
 	return true;
-}
-
-/* Who initiates: a gateway behind NAT can only be reached once it has sent something, so
- * the side behind NAT initiates; when both are (two NATs) both do, which punches the hole
- * from both ends; otherwise the cluster with the smaller ID does. */
-static bool we_initiate(const struct cable_driver *d, const struct peer *p)
-{
-	bool local_nat = p->local.public_ip && p->local.public_ip != p->local.private_ip;
-	bool remote_nat = p->remote.public_ip && p->remote.public_ip != p->remote.private_ip;
-
-	/* The same NAT on both sides (one site): they talk over private addresses. */
-	if (local_nat && remote_nat && p->local.public_ip == p->remote.public_ip)
-		local_nat = remote_nat = false;
-	if (local_nat != remote_nat)
-		return local_nat;
-	if (local_nat)
-		return true;
-	return strcmp(d->local_id, p->remote.cluster_id) < 0;
-}
-
-/* Whether this side should (re)initiate when the peer has no IKE_SA. */
-static bool wants_initiate(const struct cable_driver *d, const struct peer *p)
-{
-	switch (d->start) {
-	case CABLE_START_START:
-		return true;
-	case CABLE_START_TRAP:
-		return false;
-	default:
-		return we_initiate(d, p) || p->recovering;
-	}
-}
-
-/* load-conn for one peer. active: initiate right away (start_action=start). */
-static int load_conn(struct cable_driver *d, const struct peer *p, bool active)
-{
-	const char *id = p->remote.cluster_id;
-	const char *start = "none", *dpd = "clear";
-	char lip[16], rip[16];
-	struct vici_builder *b;
-	int err;
-
-	switch (d->start) {
-	case CABLE_START_TRAP:
-		start = active ? "trap|start" : "trap";
-		dpd = "trap";
-		break;
-	case CABLE_START_START:
-		start = "start";
-		dpd = "restart";
-		break;
-	case CABLE_START_AUTO:
-		if (active || we_initiate(d, p))
-			start = "start";
-		if (we_initiate(d, p))
-			dpd = "restart";
-		break;
-	}
-	ip4_format(p->local.private_ip, lip);
-	ip4_format(p->remote_ip, rip);
-	b = vici_builder_new();
-	if (!b)
-		return -ENOMEM;
-	vici_begin_section(b, id);
-	vici_add_kv_str(b, "version", "2");
-	vici_begin_list(b, "local_addrs");
-	vici_add_item_str(b, lip);
-	vici_end_list(b);
-	vici_begin_list(b, "remote_addrs");
-	vici_add_item_str(b, rip);
-	/* Any address may answer for the cluster (its identity and key decide): a gateway
-	 * that took over after a failover reaches us before the broker tells us its address,
-	 * even while the broker is down. We initiate to rip, the first entry. */
-	vici_add_item_str(b, "0.0.0.0/0");
-	vici_end_list(b);
-	/* IKE on the NAT-T port too: one UDP port carries everything. */
-	vici_add_kv_fmt(b, "local_port", "%u", p->local.natt_port ? p->local.natt_port : 4500);
-	vici_add_kv_fmt(b, "remote_port", "%u", p->remote.natt_port ? p->remote.natt_port : 4500);
-	vici_add_kv_str(b, "encap", "yes");
-	vici_add_kv_str(b, "mobike", "no");
-	vici_add_kv_fmt(b, "dpd_delay", "%us", d->dpd_delay_s);
-	vici_add_kv_str(b, "keyingtries", "0");
-	add_proposals(b, "proposals", d->ike_proposals);
-	vici_begin_section(b, "local");
-	vici_add_kv_str(b, "auth", "psk");
-	vici_add_kv_str(b, "id", d->local_id);
-	vici_end_section(b);
-	vici_begin_section(b, "remote");
-	vici_add_kv_str(b, "auth", "psk");
-	vici_add_kv_str(b, "id", id);
-	vici_end_section(b);
-	vici_begin_section(b, "children");
-	vici_begin_section(b, id);
-	vici_add_kv_str(b, "mode", "tunnel");
-	add_subnets(b, "local_ts", &p->local);
-	add_subnets(b, "remote_ts", &p->remote);
-	add_proposals(b, "esp_proposals", d->esp_proposals);
-	vici_add_kv_str(b, "start_action", start);
-	vici_add_kv_str(b, "dpd_action", dpd);
-	vici_add_kv_str(b, "close_action", we_initiate(d, p) || d->start != CABLE_START_AUTO ?
-			"start" : "none");
-	vici_end_section(b);
-	vici_end_section(b);
-	vici_end_section(b);
-	err = call(d, "load-conn", b, id);
-	vici_builder_free(b);
-	if (!err && strstr(start, "start")) {
-		/* Give the initiation just started time before the tick retries it. */
-		struct peer *mp = (struct peer *)p;
-
-		mp->backoff_s = next_backoff(mp->backoff_s);
-		mp->next_try_ns = util_now_ns() + TICK_NS;
-	}
-	if (!err)
-		pr_info("ipsec: loaded %s: %s:%u -> %s:%u epoch %llu (%s, start_action %s)\n", id,
-			lip, p->local.natt_port ? p->local.natt_port : 4500, rip,
-			p->remote.natt_port ? p->remote.natt_port : 4500,
-			(unsigned long long)p->remote.epoch,
-			we_initiate(d, p) ? "initiator" : "responder", start);
-	return err;
-}
-
-static int terminate_ike(struct cable_driver *d, const char *id)
-{
-	struct vici_builder *b = vici_builder_new();
-	int err;
-
-	if (!b)
-		return -ENOMEM;
-	vici_add_kv_str(b, "ike", id);
-	vici_add_kv_str(b, "timeout", "3000");
-	err = vici_conn_call(d->vc, "terminate", b, CMD_TIMEOUT_MS, NULL, 0);
-	vici_builder_free(b);
-	/* "no matching SAs" is fine: nothing to tear down. */
-	return err == -EREMOTEIO ? 0 : err;
-}
-
-static int unload_conn(struct cable_driver *d, const char *id)
-{
-	struct vici_builder *b = vici_builder_new();
-	int err;
-
-	if (!b)
-		return -ENOMEM;
-	vici_add_kv_str(b, "name", id);
-	err = call(d, "unload-conn", b, id);
-	vici_builder_free(b);
-	return err;
 }
 
 /* ---- (re)attaching to charon ---- */
@@ -504,11 +242,11 @@ static int attach(struct cable_driver *d, bool reload)
 		if (err)
 			goto err;
 	}
-	err = load_shared(d);
+	err = ipsec_load_shared(d);
 	if (err)
 		goto err;
 	for (size_t i = 0; reload && i < d->n_peers; i++) {
-		err = load_conn(d, &d->peers[i], true);
+		err = ipsec_load_conn(d, &d->peers[i], true);
 		if (err)
 			goto err;
 		/* a restarted charon made a new TUN device: its routes went with the old one */
@@ -524,7 +262,7 @@ err:
 
 static void schedule_retry(struct cable_driver *d)
 {
-	d->backoff_s = next_backoff(d->backoff_s);
+	d->backoff_s = (unsigned)util_backoff(d->backoff_s, 1, BACKOFF_MAX_S);
 	d->next_recover_ns = util_now_ns() + d->backoff_s * NS_PER_S;
 	pr_warn("ipsec: charon unavailable; retrying in %u s\n", d->backoff_s);
 }
@@ -665,7 +403,7 @@ static int ipsec_connect(struct cable_driver *d, const struct cable_endpoint *re
 		*p = np;
 		/* The SA already runs to the new address (the new gateway reached us first):
 		 * keep it, only the configuration is reloaded. */
-		if (!same_sa && d->vc && terminate_ike(d, remote->cluster_id))
+		if (!same_sa && d->vc && ipsec_terminate_ike(d, remote->cluster_id))
 			pr_warn("ipsec: terminate %s before update: failed\n", remote->cluster_id);
 	} else {
 		struct peer *n = realloc(d->peers, (d->n_peers + 1) * sizeof(*n));
@@ -683,7 +421,7 @@ static int ipsec_connect(struct cable_driver *d, const struct cable_endpoint *re
 	ensure_anchors(d, local);
 	if (!d->vc)
 		return 0;
-	err = load_conn(d, p, false);
+	err = ipsec_load_conn(d, p, false);
 	if (!err)
 		install_routes(d, p);
 	return err;
@@ -701,9 +439,9 @@ static int ipsec_disconnect(struct cable_driver *d, const char *cluster_id)
 	remove_routes(d, p);
 	if (d->vc) {
 		/* Unload first so close_action/dpd_action cannot bring it back. */
-		err = unload_conn(d, cluster_id);
+		err = ipsec_unload_conn(d, cluster_id);
 		if (!err)
-			err = terminate_ike(d, cluster_id);
+			err = ipsec_terminate_ike(d, cluster_id);
 	}
 	*p = d->peers[--d->n_peers];
 	if (was && d->on_event)
@@ -797,21 +535,6 @@ static int ipsec_list(struct cable_driver *d, struct cable_status **out, size_t 
 	return 0;
 }
 
-static int initiate(struct cable_driver *d, const char *id)
-{
-	struct vici_builder *b = vici_builder_new();
-	int err;
-
-	if (!b)
-		return -ENOMEM;
-	vici_add_kv_str(b, "child", id);
-	vici_add_kv_str(b, "ike", id);
-	vici_add_kv_str(b, "timeout", "-1");	/* asynchronous: the events tell the outcome */
-	err = call(d, "initiate", b, id);
-	vici_builder_free(b);
-	return err;
-}
-
 /* Initiates, with backoff, every connection this side should initiate that has no IKE_SA. */
 static void reconcile(struct cable_driver *d)
 {
@@ -823,7 +546,7 @@ static void reconcile(struct cable_driver *d)
 	for (i = 0; i < d->n_peers; i++) {
 		struct peer *p = &d->peers[i];
 
-		if (wants_initiate(d, p) && !(p->ike_up && p->child_up) && now >= p->next_try_ns)
+		if (ipsec_wants_initiate(d, p) && !(p->ike_up && p->child_up) && now >= p->next_try_ns)
 			due = true;
 	}
 	if (!due || ipsec_list(d, &st, &n))
@@ -831,13 +554,13 @@ static void reconcile(struct cable_driver *d)
 	for (i = 0; i < n && i < d->n_peers; i++) {
 		struct peer *p = &d->peers[i];
 
-		if (!wants_initiate(d, p) || now < p->next_try_ns || strcmp(st[i].state, "down"))
+		if (!ipsec_wants_initiate(d, p) || now < p->next_try_ns || strcmp(st[i].state, "down"))
 			continue;
-		p->backoff_s = next_backoff(p->backoff_s);
+		p->backoff_s = (unsigned)util_backoff(p->backoff_s, 1, BACKOFF_MAX_S);
 		p->next_try_ns = now + p->backoff_s * NS_PER_S;
 		pr_info("ipsec: no IKE_SA to %s: initiating (next try in %u s)\n",
 			p->remote.cluster_id, p->backoff_s);
-		if (initiate(d, p->remote.cluster_id))
+		if (ipsec_initiate(d, p->remote.cluster_id))
 			continue;
 	}
 	free(st);

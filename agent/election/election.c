@@ -36,6 +36,7 @@
 #include <gnutls/crypto.h>
 
 #include "agent/election/election_int.h"
+#include "agent/election/election_state.h"
 #include "common/log.h"
 #include "common/name.h"
 #include "common/util.h"
@@ -131,71 +132,25 @@ static const char *ip_str(uint32_t ip, char *buf)
 	return inet_ntop(AF_INET, &a, buf, INET_ADDRSTRLEN);
 }
 
-/* ---- state file: "active A\nepoch E\nseq S\n" ---- */
+/* ---- state file (election_state.c) ---- */
 
 static int state_write(struct election *e)
 {
-	char buf[128];
-	int n, err;
+	struct election_state st = {
+		.active = e->role == ROLE_ACTIVE,
+		.epoch = e->role == ROLE_ACTIVE ? e->epoch : e->max_epoch,
+		.seq = e->seq_hw,
+		.restarting = e->restarting,
+	};
 
-	if (!e->state_path[0])
-		return 0;
-	n = snprintf(buf, sizeof(buf), "active %d\nepoch %" PRIu64 "\nseq %" PRIu64 "\nrestart %d\n",
-		     e->role == ROLE_ACTIVE, e->role == ROLE_ACTIVE ? e->epoch : e->max_epoch,
-		     e->seq_hw, e->restarting);
-	err = util_write_file(e->state_path, buf, (size_t)n, 0600);
-	if (err)
-		pr_err("write %s: %s\n", e->state_path, strerror(-err));
-	return err;
+	return e->state_path[0] ? election_state_write(e->state_path, &st) : 0;
 }
 
 /* Marks the state file as fresh: the restart rule compares its mtime with dead_ns. */
 static void state_touch(struct election *e)
 {
 	if (e->state_path[0] && e->role == ROLE_ACTIVE)
-		(void)utimensat(AT_FDCWD, e->state_path, NULL, 0);
-}
-
-static uint64_t realtime_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-/* Reads the state file; *fresh_active when it says active and was touched < dead_ns ago. */
-static int state_read(struct election *e, bool *was_active, bool *fresh, uint64_t *seq)
-{
-	unsigned long long ep = 0, sq = 0;
-	int act = 0, rst = 0;
-	struct stat st;
-	char *buf;
-
-	*was_active = *fresh = false;
-	*seq = 0;
-	if (!e->state_path[0])
-		return 0;
-	buf = util_read_file(e->state_path, 4096, NULL);
-	if (!buf)
-		return errno == ENOENT ? 0 : -errno;
-	if (sscanf(buf, "active %d\nepoch %llu\nseq %llu\nrestart %d", &act, &ep, &sq, &rst) < 3) {
-		pr_warn("read %s: malformed, ignored\n", e->state_path);
-		free(buf);
-		return 0;
-	}
-	free(buf);
-	e->max_epoch = ep;
-	*seq = sq;
-	*was_active = act == 1 && ep > 0;
-	if (*was_active && stat(e->state_path, &st) == 0) {
-		uint64_t m = (uint64_t)st.st_mtim.tv_sec * 1000000000ull + (uint64_t)st.st_mtim.tv_nsec;
-		uint64_t now = realtime_ns();
-
-		/* a restart announced itself: the others hold on for the grace period */
-		*fresh = m <= now && now - m < (rst == 1 ? ELECTION_RESTART_GRACE_NS : e->dead_ns);
-	}
-	return 0;
+		election_state_touch(e->state_path);
 }
 
 /* ---- configuration ---- */
@@ -203,12 +158,14 @@ static int state_read(struct election *e, bool *was_active, bool *fresh, uint64_
 static struct election *create(const struct election_cfg *c, uint64_t now)
 {
 	struct election *e;
-	bool was_active, fresh;
-	uint64_t seq;
+	bool was_active = false, fresh = false;
+	uint64_t seq = 0;
 	int err;
 
 	if (!c->cluster_id || !name_is_safe(c->cluster_id, strlen(c->cluster_id), ELECTION_ID_MAX) ||
-	    !c->node || !name_is_safe(c->node, strlen(c->node), ELECTION_NAME_MAX) || !c->node_ip || !c->key || c->key_len < 16 || (!c->bcast && !c->n_peers) || (c->n_peers && !c->peers)) {
+	    !c->node || !name_is_safe(c->node, strlen(c->node), ELECTION_NAME_MAX) ||
+	    !c->node_ip || !c->key || c->key_len < 16 || (!c->bcast && !c->n_peers) ||
+	    (c->n_peers && !c->peers)) {
 		errno = EINVAL;
 		return NULL;
 	}
@@ -251,10 +208,17 @@ static struct election *create(const struct election_cfg *c, uint64_t now)
 		if (err)
 			goto err;
 	}
-	err = state_read(e, &was_active, &fresh, &seq);
-	if (err)
-		goto err;
-	e->seq = realtime_ns();
+	if (e->state_path[0]) {
+		struct election_state st;
+
+		err = election_state_read(e->state_path, e->dead_ns, &st, &fresh);
+		if (err)
+			goto err;
+		e->max_epoch = st.epoch;
+		seq = st.seq;
+		was_active = st.active;
+	}
+	e->seq = util_realtime_ns();
 	if (seq > e->seq)
 		e->seq = seq;
 	e->seq_hw = e->seq + SEQ_RESERVE;

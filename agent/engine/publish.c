@@ -180,9 +180,7 @@ static void delete_stale(struct engine *e, const cJSON *list)
 static void publish_failed(struct engine *e, uint64_t now, const char *what,
 			   const struct brk_status *st)
 {
-	e->publish_backoff_ns = e->publish_backoff_ns ? e->publish_backoff_ns * 2 : NSEC_PER_SEC;
-	if (e->publish_backoff_ns > 10 * NSEC_PER_SEC)
-		e->publish_backoff_ns = 10 * NSEC_PER_SEC;
+	e->publish_backoff_ns = util_backoff(e->publish_backoff_ns, NSEC_PER_SEC, 10 * NSEC_PER_SEC);
 	e->next_publish_ns = now + e->publish_backoff_ns;
 	pr_warn("publish endpoint: %s: %s; retrying in %llu s\n", what, st->message,
 		(unsigned long long)(e->publish_backoff_ns / NSEC_PER_SEC));

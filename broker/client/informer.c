@@ -39,9 +39,7 @@ static void sleep_backoff(struct brk_informer *inf)
 	struct timespec ts;
 	unsigned char r[2] = { 0, 0 };
 
-	inf->backoff_ms = inf->backoff_ms ? inf->backoff_ms * 2 : BACKOFF_MIN_MS;
-	if (inf->backoff_ms > BRK_BACKOFF_MAX_MS)
-		inf->backoff_ms = BRK_BACKOFF_MAX_MS;
+	inf->backoff_ms = (unsigned)util_backoff(inf->backoff_ms, BACKOFF_MIN_MS, BRK_BACKOFF_MAX_MS);
 	/* half fixed, half random: replicas of a restarted broker are not stampeded */
 	(void)!util_random(r, sizeof(r));
 	jitter = ((unsigned)r[0] << 8 | r[1]) % (inf->backoff_ms / 2 + 1);
