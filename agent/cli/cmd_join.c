@@ -250,190 +250,231 @@ static int update_cluster(struct brk_client *c, const struct opts *o, cJSON **ou
 	return -ESTALE;
 }
 
-static int join(const struct opts *o)
-{
-	char err[BRK_ERR_MAX], ca_tmp[64];
+/* What one run of join holds; released by join_free(). */
+struct join {
+	const struct opts *o;
 	struct broker_info bi;
 	struct cluster_config old, cfg;
-	struct brk_client *c = NULL;
-	struct brk_status st;
-	cJSON *who = NULL, *res = NULL, *obj = NULL;
-	const char *token, *what;
-	bool rejoin = false, registered = false;
-	int ret, fd = -1, rc = 1;
+	bool rejoin, registered;
+	int ca_fd;
+	char ca_tmp[64];
+	struct brk_client *c;
+	cJSON *res;		/* the broker's answer: the cluster (and its new credential) */
+	const char *what;	/* the step that registers: "Register cluster" or "Update cluster" */
+};
 
-	memset(&cfg, 0, sizeof(cfg));
-	memset(&old, 0, sizeof(old));
-	ret = broker_info_load(o->info_path, &bi, err);
+static int check_flags(struct join *j)
+{
+	const struct opts *o = j->o;
+	struct cidr4 range;
+
+	if (!o->global_set)
+		return 0;
+	if (!j->bi.globalnet.enabled)
+		return cli_step_failed("Check flags", "--globalnet-cidr needs a broker with globalnet on; this one has it off");
+	if (!cidr4_parse(j->bi.globalnet.cidr_range, &range) &&
+	    (!cidr4_overlap(&range, &o->global) || o->global.len < range.len))
+		return cli_step_failed("Check flags", "--globalnet-cidr is outside the broker's globalnet range %s",
+				       j->bi.globalnet.cidr_range);
+	return 0;
+}
+
+/* A directory that holds this cluster's configuration already means a rejoin. */
+static int check_config_dir(struct join *j)
+{
+	const struct opts *o = j->o;
+	char err[BRK_ERR_MAX];
+	int ret = cluster_config_load_err(o->dir, &j->old, err);
+
+	if (ret == -ENOENT)
+		return 0;
 	if (ret)
-		return cli_step_failed("Read broker-info", "%s", err);
-	printf("✓ Read broker-info %s (%zu broker URL%s, globalnet %s)\n", o->info_path, bi.n_urls,
-	       bi.n_urls == 1 ? "" : "s", bi.globalnet.enabled ? "on" : "off");
-	if (o->global_set) {
-		struct cidr4 range;
-
-		if (!bi.globalnet.enabled) {
-			rc = cli_step_failed("Check flags", "--globalnet-cidr needs a broker with globalnet on; this one has it off");
-			goto out;
-		}
-		if (!cidr4_parse(bi.globalnet.cidr_range, &range) &&
-		    (!cidr4_overlap(&range, &o->global) || o->global.len < range.len)) {
-			rc = cli_step_failed("Check flags", "--globalnet-cidr is outside the broker's globalnet range %s",
-				       bi.globalnet.cidr_range);
-			goto out;
-		}
-	}
-
-	ret = cluster_config_load_err(o->dir, &old, err);
-	if (ret == 0) {
-		if (strcmp(old.cluster_id, o->cluster_id)) {
-			rc = cli_step_failed("Check configuration directory",
+		return cli_step_failed("Check configuration directory",
+				       "%s holds a configuration that does not load (%s); remove it or use another directory",
+				       o->dir, err);
+	if (strcmp(j->old.cluster_id, o->cluster_id))
+		return cli_step_failed("Check configuration directory",
 				       "%s already holds the configuration of cluster %s; run 'subagent leave --config-dir %s' first or use another directory",
-				       o->dir, old.cluster_id, o->dir);
-			goto out;
-		}
-		rejoin = true;
-	} else if (ret != -ENOENT) {
-		rc = cli_step_failed("Check configuration directory",
-			       "%s holds a configuration that does not load (%s); remove it or use another directory",
-			       o->dir, err);
-		goto out;
-	}
-	token = rejoin ? old.token : bi.join_token;
+				       o->dir, j->old.cluster_id, o->dir);
+	j->rejoin = true;
+	return 0;
+}
+
+static int contact_broker(struct join *j)
+{
+	const struct opts *o = j->o;
+	const char *token = j->rejoin ? j->old.token : j->bi.join_token;
+	const cJSON *addr;
+	struct brk_status st;
+	cJSON *who = NULL;
+	int ret;
 
 	/* curl reads the CA from a file: an anonymous memory file until DIR is written, so
 	 * that nothing is left behind whatever happens to this process */
-	fd = memfd_create("subagent-broker-ca", MFD_CLOEXEC);
-	snprintf(ca_tmp, sizeof(ca_tmp), "/proc/self/fd/%d", fd);
-	if (fd < 0 || write(fd, bi.ca_pem, strlen(bi.ca_pem)) != (ssize_t)strlen(bi.ca_pem)) {
-		rc = cli_step_failed("Prepare", "write a temporary CA file: %s", strerror(errno));
-		goto out;
-	}
-	c = brk_client_new(bi.urls, bi.n_urls, ca_tmp, token);
-	if (!c || brk_client_set_ca_label(c, "the CA in broker-info")) {
-		rc = cli_step_failed("Prepare", "broker client: %s", strerror(errno));
-		goto out;
-	}
-	ret = brk_whoami(c, &who, &st);
-	if (ret) {
-		if (ret == -EACCES && rejoin)
-			rc = cli_step_failed("Contact the broker",
+	j->ca_fd = memfd_create("subagent-broker-ca", MFD_CLOEXEC);
+	snprintf(j->ca_tmp, sizeof(j->ca_tmp), "/proc/self/fd/%d", j->ca_fd);
+	if (j->ca_fd < 0 ||
+	    write(j->ca_fd, j->bi.ca_pem, strlen(j->bi.ca_pem)) != (ssize_t)strlen(j->bi.ca_pem))
+		return cli_step_failed("Prepare", "write a temporary CA file: %s", strerror(errno));
+	j->c = brk_client_new(j->bi.urls, j->bi.n_urls, j->ca_tmp, token);
+	if (!j->c || brk_client_set_ca_label(j->c, "the CA in broker-info"))
+		return cli_step_failed("Prepare", "broker client: %s", strerror(errno));
+	ret = brk_whoami(j->c, &who, &st);
+	if (ret == -EACCES && j->rejoin)
+		return cli_step_failed("Contact the broker",
 				       "the broker refused the token stored in %s (%s): was cluster %s removed? Run 'subagent leave --config-dir %s --force', then join again",
 				       o->dir, st.message, o->cluster_id, o->dir);
-		else
-			rc = cli_step_failed("Contact the broker", "%s", st.message);
-		goto out;
-	}
-	{
-		const cJSON *addr = cJSON_GetObjectItemCaseSensitive(who, "remoteAddr");
-
-		printf("✓ Broker reachable (%s%s%s)\n", st.url,
-		       cJSON_IsString(addr) ? ", it sees this host as " : "",
-		       cJSON_IsString(addr) ? addr->valuestring : "");
-	}
-
-	if (rejoin) {
-		ret = update_cluster(c, o, &res, &st);
-		what = "Update cluster";
-	} else {
-		obj = new_cluster_obj(o);
-		ret = obj ? brk_create(c, "clusters", obj, &res, &st) : -ENOMEM;
-		what = "Register cluster";
-	}
-	if (ret) {
-		rc = cli_step_failed(what, "%s: %s", o->cluster_id,
-			       ret == -ENOMEM ? "out of memory" : st.message);
-		goto out;
-	}
-	registered = !rejoin;
-
-	/* the configuration: broker-info's URLs, CA and IKE settings, our spec, the token */
-	strcpy(cfg.cluster_id, o->cluster_id);
-	for (size_t i = 0; i < bi.n_urls; i++) {
-		cfg.broker_urls[i] = bi.urls[i];
-		bi.urls[i] = NULL;
-	}
-	cfg.n_broker_urls = bi.n_urls;
-	bi.n_urls = 0;
-	memcpy(cfg.cluster_cidrs, o->cluster, sizeof(o->cluster));
-	cfg.n_cluster_cidrs = o->n_cluster;
-	memcpy(cfg.service_cidrs, o->service, sizeof(o->service));
-	cfg.n_service_cidrs = o->n_service;
-	strcpy(cfg.cable_driver, o->cable);
-	cfg.ike = bi.ike;
-	cfg.globalnet = bi.globalnet;
-	cfg.ca_pem = bi.ca_pem;
-	bi.ca_pem = NULL;
-	cfg.psk = bi.psk;
-	bi.psk = NULL;
-	if (rejoin) {
-		cfg.token = old.token;
-		old.token = NULL;
-	} else {
-		const cJSON *cred = cJSON_GetObjectItemCaseSensitive(res, "credential");
-		const cJSON *tok = cJSON_GetObjectItemCaseSensitive(cred, "token");
-
-		if (!cJSON_IsString(tok) ||
-		    !brk_hex_ok(tok->valuestring, BRK_TOKEN_HEX_LEN, BRK_TOKEN_HEX_LEN)) {
-			rc = cli_step_failed(what, "the broker's answer carries no valid credential token");
-			goto out;
-		}
-		cfg.token = strdup(tok->valuestring);
-		explicit_bzero(tok->valuestring, strlen(tok->valuestring));
-		if (!cfg.token) {
-			rc = cli_step_failed(what, "out of memory");
-			goto out;
-		}
-	}
-	if (take_global_cidrs(res, &cfg)) {
-		rc = cli_step_failed(what, "the broker's answer has malformed spec.globalCIDRs");
-		goto out;
-	}
-	printf("✓ %s %s%s\n", rejoin ? "Updated cluster" : "Registered cluster", o->cluster_id,
-	       rejoin ? " (already registered; same credential)" : "");
-	if (cfg.n_global_cidrs) {
-		char buf[CIDR4_STRLEN];
-
-		cidr4_format(&cfg.global_cidrs[0], buf);
-		printf("  global CIDR: %s\n", buf);
-	}
-	ret = cluster_config_save(o->dir, &cfg, err);
-	if (ret) {
-		rc = cli_step_failed("Write configuration", "%s", err);
-		goto out;
-	}
-	printf("✓ Wrote configuration to %s\n", o->dir);
-	registered = false;	/* complete: nothing to roll back */
-	rc = 0;
-out:
-	if (registered && cfg.token) {
-		/* registered but could not finish: take the registration back with the new token */
-		struct brk_client *rb = brk_client_new(cfg.broker_urls,
-						       cfg.n_broker_urls, ca_tmp, cfg.token);
-
-		if (rb && brk_delete(rb, "clusters", o->cluster_id, NULL, &st) == 0)
-			fprintf(stderr, "  (the registration of %s was withdrawn)\n", o->cluster_id);
-		else
-			fprintf(stderr, "  (could not withdraw the registration of %s: %s)\n",
-				o->cluster_id, rb ? st.message : "out of memory");
-		brk_client_free(rb);
-	}
-	if (fd >= 0)
-		close(fd);
+	if (ret)
+		return cli_step_failed("Contact the broker", "%s", st.message);
+	addr = cJSON_GetObjectItemCaseSensitive(who, "remoteAddr");
+	printf("✓ Broker reachable (%s%s%s)\n", st.url,
+	       cJSON_IsString(addr) ? ", it sees this host as " : "",
+	       cJSON_IsString(addr) ? addr->valuestring : "");
 	cJSON_Delete(who);
-	cJSON_Delete(obj);
-	if (res) {
-		const cJSON *cred = cJSON_GetObjectItemCaseSensitive(res, "credential");
-		const cJSON *tok = cJSON_GetObjectItemCaseSensitive(cred, "token");
+	return 0;
+}
 
-		if (cJSON_IsString(tok))
-			explicit_bzero(tok->valuestring, strlen(tok->valuestring));
-		cJSON_Delete(res);
+static int register_cluster(struct join *j)
+{
+	struct brk_status st;
+	cJSON *obj = NULL;
+	int ret;
+
+	if (j->rejoin) {
+		ret = update_cluster(j->c, j->o, &j->res, &st);
+		j->what = "Update cluster";
+	} else {
+		obj = new_cluster_obj(j->o);
+		ret = obj ? brk_create(j->c, "clusters", obj, &j->res, &st) : -ENOMEM;
+		j->what = "Register cluster";
 	}
-	brk_client_free(c);
-	cluster_config_free(&cfg);
-	cluster_config_free(&old);
-	broker_info_free(&bi);
+	cJSON_Delete(obj);
+	if (ret)
+		return cli_step_failed(j->what, "%s: %s", j->o->cluster_id,
+				       ret == -ENOMEM ? "out of memory" : st.message);
+	j->registered = !j->rejoin;
+	return 0;
+}
+
+/* The cluster's credential: the stored one on a rejoin, else the one the broker issued. */
+static int take_token(struct join *j)
+{
+	const cJSON *tok;
+
+	if (j->rejoin) {
+		j->cfg.token = j->old.token;
+		j->old.token = NULL;
+		return 0;
+	}
+	tok = json_at(j->res, "credential.token");
+	if (!cJSON_IsString(tok) ||
+	    !brk_hex_ok(tok->valuestring, BRK_TOKEN_HEX_LEN, BRK_TOKEN_HEX_LEN))
+		return cli_step_failed(j->what, "the broker's answer carries no valid credential token");
+	j->cfg.token = strdup(tok->valuestring);
+	explicit_bzero(tok->valuestring, strlen(tok->valuestring));
+	if (!j->cfg.token)
+		return cli_step_failed(j->what, "out of memory");
+	return 0;
+}
+
+/* The configuration: broker-info's URLs, CA and IKE settings, our spec, the token. */
+static int build_config(struct join *j)
+{
+	const struct opts *o = j->o;
+	struct cluster_config *cfg = &j->cfg;
+	struct broker_info *bi = &j->bi;
+
+	strcpy(cfg->cluster_id, o->cluster_id);
+	for (size_t i = 0; i < bi->n_urls; i++) {
+		cfg->broker_urls[i] = bi->urls[i];
+		bi->urls[i] = NULL;
+	}
+	cfg->n_broker_urls = bi->n_urls;
+	bi->n_urls = 0;
+	memcpy(cfg->cluster_cidrs, o->cluster, sizeof(o->cluster));
+	cfg->n_cluster_cidrs = o->n_cluster;
+	memcpy(cfg->service_cidrs, o->service, sizeof(o->service));
+	cfg->n_service_cidrs = o->n_service;
+	strcpy(cfg->cable_driver, o->cable);
+	cfg->ike = bi->ike;
+	cfg->globalnet = bi->globalnet;
+	cfg->ca_pem = bi->ca_pem;
+	bi->ca_pem = NULL;
+	cfg->psk = bi->psk;
+	bi->psk = NULL;
+	if (take_token(j))
+		return 1;
+	if (take_global_cidrs(j->res, cfg))
+		return cli_step_failed(j->what, "the broker's answer has malformed spec.globalCIDRs");
+	return 0;
+}
+
+/* Registered but could not finish: take the registration back with the new token. */
+static void withdraw(struct join *j)
+{
+	struct brk_client *rb = brk_client_new(j->cfg.broker_urls, j->cfg.n_broker_urls,
+					       j->ca_tmp, j->cfg.token);
+	struct brk_status st;
+
+	if (rb && brk_delete(rb, "clusters", j->o->cluster_id, NULL, &st) == 0)
+		fprintf(stderr, "  (the registration of %s was withdrawn)\n", j->o->cluster_id);
+	else
+		fprintf(stderr, "  (could not withdraw the registration of %s: %s)\n",
+			j->o->cluster_id, rb ? st.message : "out of memory");
+	brk_client_free(rb);
+}
+
+static void join_free(struct join *j)
+{
+	const cJSON *tok = json_at(j->res, "credential.token");
+
+	if (j->ca_fd >= 0)
+		close(j->ca_fd);
+	if (cJSON_IsString(tok))
+		explicit_bzero(tok->valuestring, strlen(tok->valuestring));
+	cJSON_Delete(j->res);
+	brk_client_free(j->c);
+	cluster_config_free(&j->cfg);
+	cluster_config_free(&j->old);
+	broker_info_free(&j->bi);
+}
+
+static int join(const struct opts *o)
+{
+	struct join j = { .o = o, .ca_fd = -1 };
+	char err[BRK_ERR_MAX];
+	int rc;
+
+	if (broker_info_load(o->info_path, &j.bi, err))
+		return cli_step_failed("Read broker-info", "%s", err);
+	printf("✓ Read broker-info %s (%zu broker URL%s, globalnet %s)\n", o->info_path,
+	       j.bi.n_urls, j.bi.n_urls == 1 ? "" : "s", j.bi.globalnet.enabled ? "on" : "off");
+	rc = check_flags(&j);
+	if (!rc)
+		rc = check_config_dir(&j);
+	if (!rc)
+		rc = contact_broker(&j);
+	if (!rc)
+		rc = register_cluster(&j);
+	if (!rc)
+		rc = build_config(&j);
+	if (!rc) {
+		printf("✓ %s %s%s\n", j.rejoin ? "Updated cluster" : "Registered cluster",
+		       o->cluster_id, j.rejoin ? " (already registered; same credential)" : "");
+		if (j.cfg.n_global_cidrs) {
+			char buf[CIDR4_STRLEN];
+
+			cidr4_format(&j.cfg.global_cidrs[0], buf);
+			printf("  global CIDR: %s\n", buf);
+		}
+		if (cluster_config_save(o->dir, &j.cfg, err))
+			rc = cli_step_failed("Write configuration", "%s", err);
+		else
+			printf("✓ Wrote configuration to %s\n", o->dir);
+	}
+	if (rc && j.registered && j.cfg.token)
+		withdraw(&j);
+	join_free(&j);
 	return rc;
 }
 

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "agent/cli/cli.h"
 #include "agent/cli/cmd.h"
 #include "agent/cli/gn_objects.h"
 #include "agent/cli/print.h"
@@ -255,7 +256,7 @@ int cmd_show(int argc, char **argv)
 	struct cluster_config cfg = { 0 };
 	struct brk_client *brk = NULL;
 	cJSON *statuses = NULL, *eps = NULL, *clusters = NULL, *out = NULL, *gips = NULL;
-	char err[1024] = "", cerr[BRK_ERR_MAX];
+	char err[1024] = "";
 	int json = 0, w = 0, c, rc = 1;
 
 	optind = 1;
@@ -286,21 +287,10 @@ int cmd_show(int argc, char **argv)
 			"networks or all)\n", what);
 		return 2;
 	}
-	if (!dir) {
-		fprintf(stderr, "subagent show: --config-dir is required\n");
-		return 2;
-	}
-	if (cluster_config_load_err(dir, &cfg, cerr)) {
-		fprintf(stderr, "subagent show: %s\n", cerr);
-		return 1;
-	}
-	brk = brk_client_new(cfg.broker_urls, cfg.n_broker_urls,
-			     cfg.ca_path, cfg.token);
-	if (!brk) {
-		fprintf(stderr, "subagent show: broker client: %s\n", strerror(errno));
-		goto out;
-	}
-	brk_client_set_timeouts(brk, 3000, 10000);
+	rc = cli_open_cluster("show", dir, &cfg, &brk);
+	if (rc)
+		return rc;
+	rc = 1;
 	if ((w & (W_CONN | W_GW)) && !(statuses = items(brk, "gatewaystatuses", err, sizeof(err))))
 		goto fail;
 	if ((w & W_EP) && !(eps = items(brk, "endpoints", err, sizeof(err))))
@@ -355,7 +345,6 @@ out:
 	cJSON_Delete(eps);
 	cJSON_Delete(clusters);
 	cJSON_Delete(gips);
-	brk_client_free(brk);
-	cluster_config_free(&cfg);
+	cli_close_cluster(&cfg, brk);
 	return rc;
 }

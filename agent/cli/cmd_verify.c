@@ -11,16 +11,19 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agent/cli/cli.h"
 #include "agent/cli/cmd.h"
 #include "agent/cli/print.h"
 #include "agent/engine/endpoint.h"
 #include "agent/engine/probe.h"
 #include "broker/client/client.h"
 #include "broker/creds/cluster_config.h"
+#include "common/json.h"
 #include "common/log.h"
 #include "common/util.h"
 
 #define BIG 3000
+#define PROG "subagent verify"
 
 static void usage(FILE *f)
 {
@@ -142,7 +145,13 @@ static int run_probe(cJSON *rows, const char *cluster, const char *check, int rc
 	return rc == 0;
 }
 
-int cmd_verify(int argc, char **argv)
+struct vopts {
+	const char *dir, *state;
+	int timeout, json;
+};
+
+/* 0, -1 (help printed) or an exit code. */
+static int parse_opts(int argc, char **argv, struct vopts *vo)
 {
 	static const struct option opts[] = {
 		{ "config-dir", required_argument, NULL, 'c' },
@@ -152,110 +161,88 @@ int cmd_verify(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *dir = NULL, *state = NULL;
-	char status_path[PATH_MAX], host[256], cerr[BRK_ERR_MAX];
-	struct cluster_config cfg = { 0 };
-	struct brk_client *brk = NULL;
-	struct brk_status st;
-	cJSON *list = NULL, *rows = cJSON_CreateArray(), *before = NULL;
-	struct sa_endpoint remotes[64];
-	unsigned nr = 0;
-	int timeout = 3000, json = 0, c, all_ok = 1, rc = 1;
-	double t0;
-	struct source src = { 0 };
+	int c;
 
+	vo->timeout = 3000;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
 		switch (c) {
-		case 'c': dir = optarg; break;
-		case 's': state = optarg; break;
+		case 'c': vo->dir = optarg; break;
+		case 's': vo->state = optarg; break;
 		case 't':
-			timeout = atoi(optarg);
-			if (timeout < 100 || timeout > 60000) {
-				fprintf(stderr, "subagent verify: --timeout-ms must be 100..60000\n");
-				return 2;
-			}
+			vo->timeout = atoi(optarg);
+			if (vo->timeout < 100 || vo->timeout > 60000)
+				return cli_error(PROG, 2, "--timeout-ms must be 100..60000");
 			break;
 		case 'o':
-			if (strcmp(optarg, "json")) {
-				fprintf(stderr, "subagent verify: -o takes only 'json'\n");
-				return 2;
-			}
-			json = 1;
+			if (strcmp(optarg, "json"))
+				return cli_error(PROG, 2, "-o takes only 'json'");
+			vo->json = 1;
 			break;
-		case 'h': usage(stdout); return 0;
+		case 'h': usage(stdout); return -1;
 		default: usage(stderr); return 2;
 		}
 	}
-	if (optind != argc || !dir) {
-		fprintf(stderr, "subagent verify: %s\n", dir ? "unexpected argument" :
-			"--config-dir is required");
-		return 2;
-	}
-	if (cluster_config_load_err(dir, &cfg, cerr)) {
-		fprintf(stderr, "subagent verify: %s\n", cerr);
-		return 1;
-	}
-	brk = brk_client_new(cfg.broker_urls, cfg.n_broker_urls,
-			     cfg.ca_path, cfg.token);
-	if (!brk || !rows)
-		goto out;
-	brk_client_set_timeouts(brk, 3000, 10000);
-	if (brk_list(brk, "endpoints", &list, &st)) {
-		fprintf(stderr, "subagent verify: list endpoints from %s: %s\n", st.url, st.message);
-		goto out;
-	}
-	/* The newest endpoint (highest epoch) of every other cluster. */
-	{
-		const cJSON *it;
+	if (optind != argc || !vo->dir)
+		return cli_error(PROG, 2, "%s", vo->dir ? "unexpected argument" :
+				 "--config-dir is required");
+	return 0;
+}
 
-		cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(list, "items")) {
-			struct sa_endpoint ep;
-			char err[256];
-			unsigned i;
+/* The newest endpoint (highest epoch) of every other cluster; returns how many. */
+static unsigned newest_remotes(const cJSON *list, const char *self, struct sa_endpoint *out,
+			       unsigned max)
+{
+	const cJSON *it;
+	unsigned nr = 0;
 
-			if (endpoint_from_json(it, &ep, err, sizeof(err)) ||
-			    !strcmp(ep.cluster_id, cfg.cluster_id))
-				continue;
-			for (i = 0; i < nr && strcmp(remotes[i].cluster_id, ep.cluster_id); i++)
-				;
-			if (i == nr && nr < ARRAY_SIZE(remotes))
-				remotes[nr++] = ep;
-			else if (i < nr && ep.epoch > remotes[i].epoch)
-				remotes[i] = ep;
-		}
+	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(list, "items")) {
+		struct sa_endpoint ep;
+		char err[256];
+		unsigned i;
+
+		if (endpoint_from_json(it, &ep, err, sizeof(err)) || !strcmp(ep.cluster_id, self))
+			continue;
+		for (i = 0; i < nr && strcmp(out[i].cluster_id, ep.cluster_id); i++)
+			;
+		if (i == nr && nr < max)
+			out[nr++] = ep;
+		else if (i < nr && ep.epoch > out[i].epoch)
+			out[i] = ep;
 	}
-	if (!nr) {
-		fprintf(stderr, "subagent verify: no remote cluster has published an endpoint\n");
-		goto out;
-	}
+	return nr;
+}
+
+/* Counters are local on the active gateway (its status file); anywhere else they come
+ * from the broker. */
+static void counter_source(const char *state, char *path, size_t len, struct source *src)
+{
+	char host[256], *txt;
+	cJSON *o;
 
 	if (!state) {
 		if (gethostname(host, sizeof(host)))
 			strcpy(host, "node");
 		host[sizeof(host) - 1] = '\0';
-		snprintf(status_path, sizeof(status_path), "/var/lib/subagent/%s/status.json", host);
+		snprintf(path, len, "/var/lib/subagent/%s/status.json", host);
 	} else {
-		snprintf(status_path, sizeof(status_path), "%s/status.json", state);
+		snprintf(path, len, "%s/status.json", state);
 	}
-	/* Counters are local on the active gateway; anywhere else they come from the broker. */
-	src.status_path = NULL;
-	{
-		char *txt = util_read_file(status_path, 4 << 20, NULL);
-		cJSON *o = txt ? cJSON_Parse(txt) : NULL;
-		const cJSON *role = cJSON_GetObjectItemCaseSensitive(o, "role");
+	txt = util_read_file(path, 4 << 20, NULL);
+	o = txt ? cJSON_Parse(txt) : NULL;
+	src->status_path = !strcmp(json_str(o, "role", ""), "gateway") ? path : NULL;
+	cJSON_Delete(o);
+	free(txt);
+}
 
-		if (cJSON_IsString(role) && !strcmp(role->valuestring, "gateway"))
-			src.status_path = status_path;
-		cJSON_Delete(o);
-		free(txt);
-	}
-	src.brk = brk;
-	src.cluster = cfg.cluster_id;
-	before = read_conns(&src, &t0);
+/* ICMP, then 3000-byte ICMP, TCP and UDP exchanges with every remote gateway's health IP.
+ * Returns 1 when all passed. */
+static int probe_all(cJSON *rows, const struct sa_endpoint *remotes, unsigned nr, int timeout)
+{
+	int all_ok = 1;
 
 	for (unsigned i = 0; i < nr; i++) {
-		struct sa_endpoint *ep = &remotes[i];
+		const struct sa_endpoint *ep = &remotes[i];
 		uint32_t dst;
 		uint64_t rtt = 0;
 		int prc;
@@ -276,65 +263,103 @@ int cmd_verify(int argc, char **argv)
 		prc = probe_udp(dst, PROBE_PORT, BIG, timeout, &rtt);
 		all_ok &= run_probe(rows, ep->cluster_id, "udp 3000 bytes", prc, rtt);
 	}
+	return all_ok;
+}
 
-	/* Encryption: wait for a report newer than the checks, then compare the counters. */
-	{
-		uint64_t deadline = util_now_ns() + (src.status_path ? 4 : 12) * 1000000000ull;
-		double t1 = 0, checks_done = (double)time(NULL);
-		cJSON *after = NULL;
+/* Encryption: waits for a report newer than the checks, then compares each connection's
+ * SA counters with before. Returns 1 when all passed. */
+static int check_encryption(cJSON *rows, const struct sa_endpoint *remotes, unsigned nr,
+			    const struct source *src, const cJSON *before)
+{
+	uint64_t deadline = util_now_ns() + (src->status_path ? 4 : 12) * NSEC_PER_SEC;
+	double t1 = 0, checks_done = (double)time(NULL);
+	cJSON *after = NULL;
+	int all_ok = 1;
 
-		do {
-			cJSON_Delete(after);
-			after = read_conns(&src, &t1);
-			if (t1 > checks_done)
-				break;
-			usleep(250000);
-		} while (util_now_ns() < deadline);
-		for (unsigned i = 0; i < nr; i++) {
-			struct counters b = { 0 }, a = { 0 };
-			char d[160];
-
-			conn_counters(before, remotes[i].cluster_id, &b);
-			conn_counters(after, remotes[i].cluster_id, &a);
-			if (!a.known || !b.known || t1 <= checks_done) {
-				add_result(rows, remotes[i].cluster_id, "encrypted", 0,
-					   "no fresh SA counters from the gateway");
-				all_ok = 0;
-			} else if (!a.encrypted) {
-				snprintf(d, sizeof(d), "cable driver %s does not encrypt", a.driver);
-				add_result(rows, remotes[i].cluster_id, "encrypted", -1, d);
-			} else {
-				int ok = a.out - b.out >= 3 * BIG && a.in - b.in >= 3 * BIG;
-
-				snprintf(d, sizeof(d), "SA bytes out +%.0f, in +%.0f", a.out - b.out,
-					 a.in - b.in);
-				add_result(rows, remotes[i].cluster_id, "encrypted", ok, d);
-				all_ok &= ok;
-			}
-		}
+	do {
 		cJSON_Delete(after);
+		after = read_conns(src, &t1);
+		if (t1 > checks_done)
+			break;
+		usleep(250000);
+	} while (util_now_ns() < deadline);
+	for (unsigned i = 0; i < nr; i++) {
+		struct counters b = { 0 }, a = { 0 };
+		char d[160];
+
+		conn_counters(before, remotes[i].cluster_id, &b);
+		conn_counters(after, remotes[i].cluster_id, &a);
+		if (!a.known || !b.known || t1 <= checks_done) {
+			add_result(rows, remotes[i].cluster_id, "encrypted", 0,
+				   "no fresh SA counters from the gateway");
+			all_ok = 0;
+		} else if (!a.encrypted) {
+			snprintf(d, sizeof(d), "cable driver %s does not encrypt", a.driver);
+			add_result(rows, remotes[i].cluster_id, "encrypted", -1, d);
+		} else {
+			int ok = a.out - b.out >= 3 * BIG && a.in - b.in >= 3 * BIG;
+
+			snprintf(d, sizeof(d), "SA bytes out +%.0f, in +%.0f", a.out - b.out,
+				 a.in - b.in);
+			add_result(rows, remotes[i].cluster_id, "encrypted", ok, d);
+			all_ok &= ok;
+		}
 	}
+	cJSON_Delete(after);
+	return all_ok;
+}
 
-	if (json) {
-		char *s = cJSON_Print(rows);
+int cmd_verify(int argc, char **argv)
+{
+	static const struct print_col cols[] = {
+		{ "CLUSTER", "cluster", NULL }, { "CHECK", "check", NULL },
+		{ "RESULT", "result", NULL }, { "DETAIL", "detail", NULL },
+	};
+	struct vopts vo = { 0 };
+	char status_path[PATH_MAX];
+	struct cluster_config cfg = { 0 };
+	struct brk_client *brk = NULL;
+	struct brk_status st;
+	cJSON *list = NULL, *rows = NULL, *before = NULL;
+	struct sa_endpoint remotes[64];
+	struct source src = { 0 };
+	unsigned nr;
+	int all_ok, rc;
+	double t0;
 
-		if (s)
-			printf("%s\n", s);
-		free(s);
-	} else {
-		static const struct print_col cols[] = {
-			{ "CLUSTER", "cluster", NULL }, { "CHECK", "check", NULL },
-			{ "RESULT", "result", NULL }, { "DETAIL", "detail", NULL },
-		};
-		print_table(stdout, rows, cols, ARRAY_SIZE(cols));
+	rc = parse_opts(argc, argv, &vo);
+	if (rc)
+		return rc < 0 ? 0 : rc;
+	rc = cli_open_cluster("verify", vo.dir, &cfg, &brk);
+	if (rc)
+		return rc;
+	rc = 1;
+	rows = cJSON_CreateArray();
+	if (!rows)
+		goto out;
+	if (brk_list(brk, "endpoints", &list, &st)) {
+		cli_error(PROG, 1, "list endpoints from %s: %s", st.url, st.message);
+		goto out;
+	}
+	nr = newest_remotes(list, cfg.cluster_id, remotes, ARRAY_SIZE(remotes));
+	if (!nr) {
+		cli_error(PROG, 1, "no remote cluster has published an endpoint");
+		goto out;
+	}
+	counter_source(vo.state, status_path, sizeof(status_path), &src);
+	src.brk = brk;
+	src.cluster = cfg.cluster_id;
+	before = read_conns(&src, &t0);
+	all_ok = probe_all(rows, remotes, nr, vo.timeout);
+	all_ok &= check_encryption(rows, remotes, nr, &src, before);
+	print_rows(stdout, rows, cols, ARRAY_SIZE(cols), vo.json);
+	if (!vo.json)
 		printf("%s\n", all_ok ? "verify: all checks passed" : "verify: some checks FAILED");
-	}
 	rc = all_ok ? 0 : 1;
 out:
 	cJSON_Delete(before);
 	cJSON_Delete(list);
 	cJSON_Delete(rows);
-	brk_client_free(brk);
-	cluster_config_free(&cfg);
+	cli_close_cluster(&cfg, brk);
 	return rc;
 }

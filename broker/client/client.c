@@ -291,30 +291,33 @@ static int on_progress(void *arg, curl_off_t dt, curl_off_t dn, curl_off_t ut, c
 enum { RANK_NONE, RANK_CONN, RANK_5XX, RANK_TLS };
 
 /* One attempt against one URL. Sets *rank when the next URL should be tried. */
-static int attempt(struct brk_client *c, CURL *h, const char *base, struct brk_req *r,
-		   struct brk_status *st, int *rank)
+/* Authorization (the token, wiped after use), Accept and Content-Type. NULL: no memory. */
+static struct curl_slist *request_headers(const struct brk_client *c, const struct brk_req *r)
 {
-	char url[BRK_URL_MAX + 1024], errbuf[CURL_ERROR_SIZE] = "", *auth = NULL;
 	struct curl_slist *hdrs = NULL;
-	struct xfer x = { .r = r, .h = h };
-	CURLcode rc;
-	int ret;
+	char *auth = NULL;
 
-	*rank = RANK_NONE;
-	memset(st, 0, sizeof(*st));
-	copy_clean(st->url, sizeof(st->url), base);
-	if (snprintf(url, sizeof(url), "%s%s", base, r->path) >= (int)sizeof(url))
-		return -ENAMETOOLONG;
 	if (asprintf(&auth, "Authorization: Bearer %s", c->token) < 0)
-		return -ENOMEM;
+		return NULL;
 	hdrs = curl_slist_append(hdrs, auth);
 	util_free_secret(auth);
 	hdrs = hdrs ? curl_slist_append(hdrs, "Accept: application/json") : NULL;
 	if (hdrs && r->body)
 		hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
-	if (!hdrs)
-		return -ENOMEM;
+	return hdrs;
+}
 
+static void free_headers(struct curl_slist *hdrs)
+{
+	for (struct curl_slist *s = hdrs; s; s = s->next)
+		explicit_bzero(s->data, strlen(s->data));
+	curl_slist_free_all(hdrs);
+}
+
+static void setup_handle(const struct brk_client *c, CURL *h, const char *url,
+			 const struct brk_req *r, struct curl_slist *hdrs, struct xfer *x,
+			 char *errbuf)
+{
 	curl_easy_reset(h);
 	curl_easy_setopt(h, CURLOPT_URL, url);
 	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "https");
@@ -332,12 +335,12 @@ static int attempt(struct brk_client *c, CURL *h, const char *base, struct brk_r
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)c->connect_ms);
 	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_write);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, &x);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, x);
 	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(h, CURLOPT_HEADERDATA, &x);
+	curl_easy_setopt(h, CURLOPT_HEADERDATA, x);
 	curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
 	curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
-	curl_easy_setopt(h, CURLOPT_XFERINFODATA, &x);
+	curl_easy_setopt(h, CURLOPT_XFERINFODATA, x);
 	if (r->watch) {
 		/* a live watch gets a BOOKMARK at least every 10 s: silence means dead */
 		curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
@@ -353,21 +356,26 @@ static int attempt(struct brk_client *c, CURL *h, const char *base, struct brk_r
 	}
 	if (strcmp(r->method, "GET") && strcmp(r->method, "POST"))
 		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, r->method);
+}
 
-	rc = curl_easy_perform(h);
-	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &st->code);
-	for (struct curl_slist *s = hdrs; s; s = s->next)
-		explicit_bzero(s->data, strlen(s->data));
-	curl_slist_free_all(hdrs);
+/* The handle no longer points at this attempt's buffers. */
+static void release_handle(CURL *h)
+{
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, NULL);
 	curl_easy_setopt(h, CURLOPT_XFERINFODATA, NULL);
 	curl_easy_setopt(h, CURLOPT_HEADERDATA, NULL);
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
+}
+
+/* A transfer that did not complete: what happened, as -errno, *rank and st's message. */
+static int transfer_error(const struct brk_client *c, const char *base, CURLcode rc,
+			  const char *errbuf, const struct brk_req *r, const struct xfer *x,
+			  struct brk_status *st, int *rank)
+{
+	const char *why = errbuf[0] ? errbuf : curl_easy_strerror(rc);
 
 	switch (rc) {
-	case CURLE_OK:
-		break;
 	case CURLE_PEER_FAILED_VERIFICATION:
 	case CURLE_SSL_CACERT_BADFILE:
 	case CURLE_SSL_CERTPROBLEM:
@@ -375,63 +383,78 @@ static int attempt(struct brk_client *c, CURL *h, const char *base, struct brk_r
 		*rank = RANK_TLS;
 		st->code = 0;
 		set_msg(st, "the TLS certificate of %.200s is not trusted: it does not chain to %.100s or does not name the host (%.150s)",
-			 base, c->ca_label ? c->ca_label : c->ca_path, errbuf[0] ? errbuf : curl_easy_strerror(rc));
-		ret = -EKEYREJECTED;
-		goto out;
+			base, c->ca_label ? c->ca_label : c->ca_path, why);
+		return -EKEYREJECTED;
 	case CURLE_ABORTED_BY_CALLBACK:
 		set_msg(st, "request to %.200s cancelled", base);
-		ret = -ECANCELED;
-		goto out;
+		return -ECANCELED;
 	case CURLE_WRITE_ERROR:
 	case CURLE_FILESIZE_EXCEEDED:
 		if (r->line_err) {
-			ret = r->line_err;
-			set_msg(st, "watch on %.200s ended: %s", base,
-				 strerror(-ret));
-			goto out;
+			set_msg(st, "watch on %.200s ended: %s", base, strerror(-r->line_err));
+			return r->line_err;
 		}
-		if (x.too_big || rc == CURLE_FILESIZE_EXCEEDED) {
-			set_msg(st, "the response of %.200s is larger than %d bytes", base, BRK_MAX_RESPONSE);
-			ret = -EMSGSIZE;
-			goto out;
+		if (x->too_big || rc == CURLE_FILESIZE_EXCEEDED) {
+			set_msg(st, "the response of %.200s is larger than %d bytes", base,
+				BRK_MAX_RESPONSE);
+			return -EMSGSIZE;
 		}
 		/* fall through */
 	default:
 		if (r->streamed) {
 			/* an established watch ended (idle timeout, reset): not a failover case */
-			set_msg(st, "watch on %.200s ended: %.200s",
-				 base, errbuf[0] ? errbuf : curl_easy_strerror(rc));
-			ret = rc == CURLE_OPERATION_TIMEDOUT ? -ETIMEDOUT : -ECONNRESET;
-			goto out;
+			set_msg(st, "watch on %.200s ended: %.200s", base, why);
+			return rc == CURLE_OPERATION_TIMEDOUT ? -ETIMEDOUT : -ECONNRESET;
 		}
 		*rank = RANK_CONN;
 		st->code = 0;
-		set_msg(st, "cannot reach the broker at %.200s: %.250s",
-			 base, errbuf[0] ? errbuf : curl_easy_strerror(rc));
-		ret = rc == CURLE_OPERATION_TIMEDOUT ? -ETIMEDOUT :
-		      rc == CURLE_COULDNT_RESOLVE_HOST ? -EHOSTUNREACH : -ECONNREFUSED;
-		goto out;
+		set_msg(st, "cannot reach the broker at %.200s: %.250s", base, why);
+		return rc == CURLE_OPERATION_TIMEDOUT ? -ETIMEDOUT :
+		       rc == CURLE_COULDNT_RESOLVE_HOST ? -EHOSTUNREACH : -ECONNREFUSED;
 	}
-	if (r->on_line && r->streamed) {
+}
+
+static int attempt(struct brk_client *c, CURL *h, const char *base, struct brk_req *r,
+		   struct brk_status *st, int *rank)
+{
+	char url[BRK_URL_MAX + 1024], errbuf[CURL_ERROR_SIZE] = "";
+	struct curl_slist *hdrs;
+	struct xfer x = { .r = r, .h = h };
+	CURLcode rc;
+	int ret;
+
+	*rank = RANK_NONE;
+	memset(st, 0, sizeof(*st));
+	copy_clean(st->url, sizeof(st->url), base);
+	if (snprintf(url, sizeof(url), "%s%s", base, r->path) >= (int)sizeof(url))
+		return -ENAMETOOLONG;
+	hdrs = request_headers(c, r);
+	if (!hdrs)
+		return -ENOMEM;
+	setup_handle(c, h, url, r, hdrs, &x, errbuf);
+	rc = curl_easy_perform(h);
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &st->code);
+	free_headers(hdrs);
+	release_handle(h);
+
+	if (rc != CURLE_OK) {
+		ret = transfer_error(c, base, rc, errbuf, r, &x, st, rank);
+	} else if (r->on_line && r->streamed) {
 		/* the server closed a watch cleanly */
 		set_msg(st, "watch on %.200s closed by the broker", base);
 		ret = 0;
-		goto out;
-	}
-	ret = brk_http_errno(st->code, NULL);
-	if (ret) {
+	} else if ((ret = brk_http_errno(st->code, NULL))) {
 		brk_status_parse(x.buf, x.len, st);
 		ret = brk_http_errno(st->code, st->reason);
 		if (st->code >= 500)
 			*rank = RANK_5XX;
-		goto out;
+	} else {
+		set_msg(st, "HTTP %ld", st->code);
+		r->resp = x.buf ? x.buf : strdup("");
+		r->resp_len = x.len;
+		x.buf = NULL;
+		ret = r->resp ? 0 : -ENOMEM;
 	}
-	set_msg(st, "HTTP %ld", st->code);
-	r->resp = x.buf ? x.buf : strdup("");
-	r->resp_len = x.len;
-	x.buf = NULL;
-	ret = r->resp ? 0 : -ENOMEM;
-out:
 	free(x.buf);
 	free(x.line);
 	return ret;
