@@ -17,9 +17,9 @@
 #include <sys/statfs.h>
 #include <unistd.h>
 
-#include "agent/engine/endpoint.h"
 #include "bpf/globalnet.h"
 #include "broker/client/client.h"
+#include "broker/client/endpoint.h"
 #include "broker/client/queue.h"
 #include "broker/creds/cluster_config.h"
 #include "common/json.h"

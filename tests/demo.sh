@@ -17,7 +17,7 @@ step "lab: 3 clusters x 3 nodes, c3 behind NAT"
 "$LAB" show
 
 step "broker: subagent deploy-broker + subagent broker on the lab's broker host"
-start_broker
+lab_start_broker
 echo "broker up at https://$BROKER_IP:$BROKER_PORT (state in $SA_RUN/broker)"
 
 for c in c1 c2 c3; do

@@ -11,7 +11,7 @@ PKGS=(
 	libcurl4-gnutls-dev libcjson-dev libmicrohttpd-dev libgnutls28-dev gnutls-bin
 	libsqlite3-dev sqlite3 etcd-server etcd-client
 	iproute2 nftables iperf3 tcpdump jq socat curl netcat-openbsd iputils-ping procps psmisc
-	util-linux coreutils openssl ca-certificates
+	util-linux coreutils openssl ca-certificates python3
 )
 
 missing=()

@@ -3,7 +3,10 @@
 #   check NAME CMD...          runs CMD (output to the log), PASS if it exits 0
 #   check_not NAME CMD...      PASS if CMD fails
 #   wait_until SECONDS CMD...  polls CMD every 0.1 s until it succeeds or the deadline passes
+#   free_port                  a loopback TCP port in 20000..29999 that nothing listens on
+#   stop_pid PID               SIGTERM, SIGKILL after 5 s, and reaps it (a process we started)
 #   t_done                     exit status: 1 if anything failed
+# T_NAME (default: the script's name) prefixes every case name.
 # Tests print their own diagnostics to stderr; run-all.sh keeps them in build/test-logs/.
 T_FAILED=0
 T_NAME=${T_NAME:-$(basename "$0" .sh)}
@@ -34,6 +37,31 @@ wait_until() {
 		[ $SECONDS -ge $deadline ] && return 1
 		sleep 0.1
 	done
+}
+
+free_port() {
+	local p
+	for _ in $(seq 1 200); do
+		p=$((20000 + RANDOM % 10000))
+		if ! ss -Htln "sport = :$p" | grep -q .; then
+			echo "$p"
+			return 0
+		fi
+	done
+	return 1
+}
+
+stop_pid() {
+	local pid=$1
+	kill -CONT "$pid" 2>/dev/null
+	kill -TERM "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null; return 0; }
+	for _ in $(seq 1 50); do
+		kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null; return 0; }
+		sleep 0.1
+	done
+	kill -9 "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	return 0
 }
 
 t_done() { exit $T_FAILED; }

@@ -7,8 +7,8 @@
 #include <unistd.h>
 
 #include "agent/cli/cmd.h"
-#include "agent/engine/endpoint.h"
 #include "agent/node/node.h"
+#include "broker/client/endpoint.h"
 #include "common/log.h"
 #include "common/name.h"
 

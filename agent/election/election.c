@@ -37,6 +37,7 @@
 
 #include "agent/election/election_int.h"
 #include "agent/election/election_state.h"
+#include "agent/election/election_types.h"
 #include "common/log.h"
 #include "common/name.h"
 #include "common/util.h"
@@ -46,61 +47,6 @@
 #define SEQ_RESERVE	(1ull << 32)	/* sequence numbers reserved per state-file write */
 #define LOG_EVERY_NS	10000000000ull	/* rate limit of the drop warnings */
 #define STATE_FILE	"election.state"
-
-enum role { ROLE_LISTEN, ROLE_STANDBY, ROLE_ACTIVE };
-
-struct peer {
-	char node[ELECTION_NAME_MAX + 1];
-	bool used, alive;
-	uint8_t flags;
-	uint64_t epoch, seq, last_ns;
-	uint32_t src;
-	struct election_adv adv;
-};
-
-struct ratelog {
-	uint64_t last_ns;
-	unsigned suppressed;
-};
-
-struct election {
-	int fd;
-	char cluster_id[ELECTION_ID_MAX + 1];
-	char node[ELECTION_NAME_MAX + 1];
-	bool gateway;
-	uint32_t node_ip, bcast;
-	uint32_t *dsts;
-	unsigned n_dsts;
-	uint16_t port;
-	uint64_t interval_ns, dead_ns;
-	bool restarting;
-	uint8_t key[32];
-	char state_path[PATH_MAX];
-	struct election_adv adv;
-	void (*on_change)(void *ctx);
-	void *ctx;
-	void (*hook)(void *ctx, const struct election_msg *m);
-	void *hook_ctx;
-
-	enum role role;
-	uint64_t listen_until;
-	uint64_t epoch;		/* own term while active */
-	uint64_t max_epoch;	/* highest epoch ever seen or used (persisted) */
-	uint64_t seq, seq_hw;	/* next sequence; reserved up to seq_hw (persisted) */
-	uint64_t next_send, now;
-	struct peer peers[ELECTION_MAX_PEERS];
-
-	/* what the last notification reported, to detect changes */
-	uint64_t gen;
-	bool changed;
-	char seen_active[ELECTION_NAME_MAX + 1];
-	uint64_t seen_epoch;
-	struct election_adv seen_adv;
-	enum role seen_role;
-
-	struct election_drops drops;
-	struct ratelog log_mac, log_send, log_dup, log_full, log_version;
-};
 
 void election_derive_key(const uint8_t *secret, size_t len, uint8_t out[32])
 {
@@ -321,7 +267,7 @@ static bool claim_beats(uint64_t ea, const char *na, uint64_t eb, const char *nb
 }
 
 /* The winning alive claimant among the peers (not self), or NULL. */
-static const struct peer *best_claimant(const struct election *e)
+const struct peer *election_best_claimant(const struct election *e)
 {
 	const struct peer *best = NULL;
 
@@ -388,7 +334,7 @@ static void apply_rules(struct election *e, uint64_t now)
 		e->role = ROLE_STANDBY;
 		e->changed = true;
 	}
-	best = best_claimant(e);
+	best = election_best_claimant(e);
 	if (e->role == ROLE_ACTIVE && best &&
 	    claim_beats(best->epoch, best->node, e->epoch, e->node)) {
 		pr_info("election: %s steps down: %s is active with epoch %" PRIu64 " (ours %" PRIu64 ")\n",
@@ -499,7 +445,7 @@ static void send_heartbeat(struct election *e, uint64_t now)
 static void snapshot_active(const struct election *e, char *name, uint64_t *ep,
 			    struct election_adv *adv)
 {
-	const struct peer *best = best_claimant(e);
+	const struct peer *best = election_best_claimant(e);
 
 	name[0] = '\0';
 	*ep = 0;
@@ -697,91 +643,6 @@ uint64_t election_tick(struct election *e, uint64_t now_ns)
 			next = p->last_ns + peer_dead_ns(e, p);
 	}
 	return next > now_ns ? next - now_ns : 0;
-}
-
-/* ---- queries ---- */
-
-bool election_is_active(const struct election *e)
-{
-	return e->role == ROLE_ACTIVE;
-}
-
-static void self_peer(const struct election *e, struct election_peer *o)
-{
-	memset(o, 0, sizeof(*o));
-	strcpy(o->node, e->node);
-	o->self = true;
-	o->gateway_capable = e->gateway;
-	o->active = e->role == ROLE_ACTIVE;
-	o->epoch = election_epoch(e);
-	o->src_ip = e->node_ip;
-	o->last_ns = e->now;
-	o->adv = e->adv;
-}
-
-static void peer_out(const struct peer *p, const struct peer *winner, struct election_peer *o)
-{
-	memset(o, 0, sizeof(*o));
-	strcpy(o->node, p->node);
-	o->gateway_capable = p->flags & ELECTION_F_GATEWAY;
-	o->active = p == winner;
-	o->epoch = p->epoch;
-	o->src_ip = p->src;
-	o->last_ns = p->last_ns;
-	o->adv = p->adv;
-}
-
-int election_active_peer(const struct election *e, struct election_peer *out)
-{
-	const struct peer *best;
-
-	if (e->role == ROLE_ACTIVE) {
-		self_peer(e, out);
-		return 0;
-	}
-	best = best_claimant(e);
-	if (!best)
-		return -ENOENT;
-	peer_out(best, best, out);
-	return 0;
-}
-
-static int cmp_peer(const void *a, const void *b)
-{
-	return strcmp(((const struct election_peer *)a)->node,
-		      ((const struct election_peer *)b)->node);
-}
-
-unsigned election_peers(const struct election *e, struct election_peer *out, unsigned max)
-{
-	const struct peer *winner = e->role == ROLE_ACTIVE ? NULL : best_claimant(e);
-	unsigned n = 0;
-
-	if (max > 0)
-		self_peer(e, &out[0]);
-	n = 1;
-	for (unsigned i = 0; i < ELECTION_MAX_PEERS; i++) {
-		const struct peer *p = &e->peers[i];
-
-		if (!p->used || !p->alive)
-			continue;
-		if (n < max)
-			peer_out(p, winner, &out[n]);
-		n++;
-	}
-	if (max > 1)
-		qsort(out + 1, (n < max ? n : max) - 1, sizeof(*out), cmp_peer);
-	return n;
-}
-
-uint64_t election_epoch(const struct election *e)
-{
-	return e->role == ROLE_ACTIVE ? e->epoch : e->max_epoch;
-}
-
-uint64_t election_generation(const struct election *e)
-{
-	return e->gen;
 }
 
 int election_set_min_epoch(struct election *e, uint64_t min)

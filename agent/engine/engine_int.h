@@ -12,7 +12,7 @@
 
 #include "agent/cable/cable.h"
 #include "agent/cable/strongswan/charon.h"
-#include "agent/engine/endpoint.h"
+#include "broker/client/endpoint.h"
 #include "agent/engine/engine.h"
 
 #define ENGINE_MAX_REMOTES 64

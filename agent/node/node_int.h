@@ -8,7 +8,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "agent/engine/endpoint.h"
+#include "broker/client/endpoint.h"
 #include "agent/node/node.h"
 #include "broker/creds/cluster_config.h"
 #include "common/cidr.h"

@@ -37,7 +37,7 @@ measure() {
 	local -a nodes=() apid=() cpid=() a0=() c0=()
 	"$LAB" up --clusters "$n" --nodes 1 --pods "$PODS" >/tmp/${LAB_PREFIX}bench-lab-up.log 2>&1 ||
 		{ cat /tmp/${LAB_PREFIX}bench-lab-up.log >&2; return 1; }
-	start_broker || return 1
+	lab_start_broker || return 1
 	for i in $(seq "$n"); do
 		join_cluster "c$i" || return 1
 		nodes+=("c$i-n1")

@@ -20,7 +20,7 @@ run_store() {	# NAME STORE_SPEC
 	mkstate "$dir" "$spec"
 	port=$(free_port)
 	URL=https://127.0.0.1:$port
-	start_broker "$dir" "$port" --log-level warn || { echo "bench: $name broker did not start"; return 1; }
+	brk_start "$dir" "$port" --log-level warn || { echo "bench: $name broker did not start"; return 1; }
 	req POST "$API/clusters" "$JOIN" "$(cluster_json c1 10.1.0.0/16 10.96.0.0/16)"
 	for n in $COUNTS; do
 		req GET "$API/endpoints" "$ADMIN"

@@ -19,7 +19,7 @@ pod_ip() { lab_json | jq -r --arg p "$1" '.clusters[].nodes[].pods[] | select(.n
 role_is() { [ "$(agent_role "$1")" = "$2" ]; }
 
 "$LAB" up --clusters 2 --nodes 3 --pods 1 >/dev/null || exit 1
-start_broker && join_cluster c1 && join_cluster c2 || exit 1
+lab_start_broker && join_cluster c1 && join_cluster c2 || exit 1
 for c in c1 c2; do for j in 1 2 3; do start_node_agent "$c-n$j" --log-level warn; done; done
 wait_until 30 status_connected c1-n1 1 && wait_until 30 status_connected c2-n1 1 || { echo "not connected"; exit 1; }
 N1=c1-n3-p1 N2=$(pod_ip c2-n3-p1)

@@ -67,10 +67,10 @@ setup() {
 	[ "$cable" = vxlan ] && dev=sa-vx0 || dev=ipsec0
 	if [ "$mode" = none ]; then
 		"$LAB" up --clusters 2 --nodes 1 --pods 1 >/dev/null || return 1
-		start_broker >&2 || return 1
+		lab_start_broker >&2 || return 1
 	else
 		"$LAB" up --clusters 2 --nodes 1 --pods 1 --overlap >/dev/null || return 1
-		start_broker --globalnet >&2 || return 1
+		lab_start_broker --globalnet >&2 || return 1
 	fi
 	join_cluster c1 --cable-driver "$cable" && join_cluster c2 --cable-driver "$cable" || return 1
 	local extra=() c g1 g2 p1 p2 h1 h2 i

@@ -38,7 +38,7 @@ now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 
 "$LAB" up --clusters 2 --nodes 1 --pods 1 >/tmp/${LAB_PREFIX}bench-lab-up.log 2>&1 ||
 	{ cat /tmp/${LAB_PREFIX}bench-lab-up.log >&2; exit 1; }
-start_broker || exit 1
+lab_start_broker || exit 1
 join_cluster c1 && join_cluster c2 || exit 1
 PSK=$(cat "$SA_RUN/c1/psk")
 IKE_PROP=$(jq -r .ike.ikeProposals "$SA_RUN/c1/cluster.json")

@@ -1,51 +1,22 @@
-# Helpers for the broker tests (sourced, not run): a state directory like deploy-broker's
-# (test CA + server certificate for 127.0.0.1, random tokens), brokers and etcd started on
-# free loopback ports and killed by PID, and curl + jq wrappers.
-# The caller sets T (its temp dir) and calls brk_cleanup from its EXIT trap.
+# Helpers for the broker tests (sourced, not run; sources tests/lib.sh): a state directory
+# like deploy-broker's (test CA + server certificate for 127.0.0.1, random tokens) or one
+# made by deploy-broker itself, brokers and etcd started on free loopback ports and ended
+# by PID, and curl + jq wrappers. The caller sets T (its temp dir) and calls brk_cleanup
+# from its EXIT trap.
+T_NAME=${T_NAME:-broker}
+. "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
 BIN=${BIN:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build/subagent}
 BRK_PIDS=()
-passes=0 fails=0
-
-P=${BRK_TEST_PREFIX:-}	# e.g. "asan:" when the suite runs again under sanitizers
-pass() { echo "PASS: $P$1"; passes=$((passes + 1)); }
-fail() { echo "FAIL: $P$1${2:+ ($2)}"; fails=$((fails + 1)); }
-skip() { echo "SKIP: $P$1 ($2)"; }
-# check NAME CONDITION...: PASS when the command succeeds.
-check() { local n=$1; shift; if "$@"; then pass "$n"; else fail "$n" "$*"; fi; }
 not_grep() { ! grep -qs "$@"; }
 
-# Ends what the test started: SIGTERM (a sanitizer build then checks for leaks), SIGKILL
-# for what is still there after 5 s.
+# Ends what the test started (a sanitizer build checks for leaks at its SIGTERM exit).
 brk_cleanup() {
-	local p i
-	for p in "${BRK_PIDS[@]}"; do
-		kill -CONT "$p" 2>/dev/null
-		kill -TERM "$p" 2>/dev/null
-	done
-	for p in "${BRK_PIDS[@]}"; do
-		for i in $(seq 1 50); do
-			kill -0 "$p" 2>/dev/null || break
-			sleep 0.1
-		done
-		kill -9 "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
-	done
+	local p
+	for p in "${BRK_PIDS[@]}"; do stop_pid "$p"; done
 	BRK_PIDS=()
 }
 
-# free_port: a TCP port in 20000..29999 that nothing listens on.
-free_port() {
-	local p i
-	for i in $(seq 1 200); do
-		p=$((20000 + RANDOM % 10000))
-		if ! ss -Htln "sport = :$p" | grep -q .; then
-			echo "$p"
-			return 0
-		fi
-	done
-	return 1
-}
 
 # mkstate DIR STORE [GLOBALNET_JSON] [EXTRA_JSON]: a broker state directory.
 mkstate() {
@@ -72,8 +43,8 @@ mkstate() {
 	CA=$d/ca.pem
 }
 
-# start_broker DIR PORT [ARGS...]: starts a broker, sets BRK_PID, waits for /healthz.
-start_broker() {
+# brk_start DIR PORT [ARGS...]: starts a broker, sets BRK_PID, waits for /healthz.
+brk_start() {
 	local d=$1 port=$2; shift 2
 	"$BIN" broker --dir "$d" --listen "127.0.0.1:$port" "$@" >>"$d/broker.log" 2>&1 &
 	BRK_PID=$!
@@ -253,9 +224,9 @@ api_suite() {
 		'cableDriver:"wireguard"' 'hostname:"a b"' 'backend:{"k":1}' 'privateIP:null'; do
 		local k=${bad%%:*} v=${bad#*:}
 		req POST "$API/endpoints" "$tok1" "$(endpoint_json c1 bad 10.1.0.9 | jq -c ".spec.$k = $v")"
-		[ "$CODE" = 422 ] && [ "$(out .reason)" = Invalid ] || { fail "$tag:invalid-$k" "$bad -> $CODE"; continue; }
+		[ "$CODE" = 422 ] && [ "$(out .reason)" = Invalid ] || { t_fail "$tag:invalid-$k" "$bad -> $CODE"; continue; }
 	done
-	pass "$tag:invalid-fields-422"
+	t_pass "$tag:invalid-fields-422"
 	req POST "$API/endpoints" "$tok1" "$(endpoint_json c1 bad 10.1.0.9 | jq -c '.metadata.name="C1-Bad"')"
 	check "$tag:invalid-name-422" [ "$CODE" = 422 ]
 	req POST "$API/endpoints" "$tok1" "$(endpoint_json c1 bad 10.1.0.9 | jq -c '.metadata.name="c2-bad"')"
@@ -359,4 +330,45 @@ etcd_compact() {	# compacts etcd at its current revision
 	local rev
 	rev=$(curl -sf "http://$ETCD_EP/v3/kv/range" -d '{"key":"AA=="}' | jq -r .header.revision)
 	curl -sf "http://$ETCD_EP/v3/kv/compaction" -d "{\"revision\":\"$rev\",\"physical\":true}" >/dev/null
+}
+
+# has_broker: 0 when this build has the `subagent broker` command.
+has_broker() {
+	"$BIN" --help 2>/dev/null | grep -qE '^[[:space:]]+broker[[:space:]]'
+}
+
+# brk_start_dir DIR [ARGS...]: a broker on a directory made by deploy-broker; starts the broker on DIR, waits (10 s deadline) for /healthz.
+brk_start_dir() {
+	local dir=$1; shift
+	local url
+	url=$(jq -r '.urls[0]' "$dir/config.json")
+	"$BIN" broker --dir "$dir" "$@" >>"$dir/broker.log" 2>&1 &
+	BRK_PID=$!
+	BRK_PIDS+=("$BRK_PID")
+	for _ in $(seq 1 100); do
+		if curl -fsS --max-time 1 --cacert "$dir/ca.pem" "$url/healthz" >/dev/null 2>&1; then
+			return 0
+		fi
+		kill -0 "$BRK_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	echo "broker on $dir did not come up; its log:" >&2
+	tail -n 20 "$dir/broker.log" >&2
+	return 1
+}
+
+# api DIR TOKEN METHOD PATH [BODY]: curl against the broker of DIR; prints the body and
+# the HTTP code on a last line of its own.
+api() {
+	local dir=$1 token=$2 method=$3 path=$4 body=${5:-}
+	local url
+	url=$(jq -r '.urls[0]' "$dir/config.json")
+	if [ -n "$body" ]; then
+		curl -sS --max-time 10 --cacert "$dir/ca.pem" -H "Authorization: Bearer $token" \
+			-H 'Content-Type: application/json' -X "$method" -d "$body" \
+			-w '\n%{http_code}\n' "$url$path"
+	else
+		curl -sS --max-time 10 --cacert "$dir/ca.pem" -H "Authorization: Bearer $token" \
+			-X "$method" -w '\n%{http_code}\n' "$url$path"
+	fi
 }

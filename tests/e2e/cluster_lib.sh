@@ -15,7 +15,7 @@ cluster_cidrs() {
 }
 
 # deploy_broker [deploy-broker flags...]: state dir, then the broker daemon in its netns.
-start_broker() {
+lab_start_broker() {
 	mkdir -p "$SA_RUN/logs"
 	if [ ! -d "$SA_RUN/broker" ]; then
 		"$SUBAGENT" deploy-broker --dir "$SA_RUN/broker" \

@@ -11,7 +11,7 @@ if [ ! -x "$BIN" ]; then
 fi
 T=$(mktemp -d /tmp/sbs-asan.XXXXXX)
 trap 'rm -rf "$T"' EXIT
-export BIN BRK_TEST_PREFIX=asan:
+export BIN T_NAME=asan:broker
 export ASAN_OPTIONS=detect_leaks=1:log_path=$T/asan UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:log_path=$T/ubsan
 rc=0
 tests/e2e/test_broker_sqlite.sh || rc=1

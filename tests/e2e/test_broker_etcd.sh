@@ -9,7 +9,7 @@ T=$(mktemp -d /tmp/sbs-etcd.XXXXXX)
 trap 'brk_cleanup; rm -rf "$T"' EXIT
 
 if ! command -v etcd >/dev/null; then
-	skip broker-etcd "etcd not installed (tests/deps.sh installs etcd-server)"
+	t_skip broker-etcd "etcd not installed (tests/deps.sh installs etcd-server)"
 	exit 0
 fi
 [ -x "$BIN" ] || { echo "FAIL: broker-etcd (no $BIN; run make)"; exit 1; }
@@ -18,7 +18,7 @@ STATE_DIR=$T/state
 mkstate "$STATE_DIR" "etcd://$ETCD_EP" '' ',"historyLimit":40,"bookmarkIntervalMs":500'
 PORT=$(free_port)
 URL=https://127.0.0.1:$PORT
-check "etcd:start" start_broker "$STATE_DIR" "$PORT"
+check "etcd:start" brk_start "$STATE_DIR" "$PORT"
 A_PID=$BRK_PID A_URL=$URL
 api_suite etcd
 
@@ -26,7 +26,7 @@ api_suite etcd
 B=$T/stateb
 mkstate "$B" "etcd://$ETCD_EP" '' ',"historyLimit":40,"bookmarkIntervalMs":500'
 BPORT=$(free_port)
-check "etcd:start-replica" start_broker "$B" "$BPORT"
+check "etcd:start-replica" brk_start "$B" "$BPORT"
 B_PID=$BRK_PID B_URL=https://127.0.0.1:$BPORT
 URL=$A_URL; a_list=$(list_state clusters)
 URL=$B_URL; b_list=$(list_state clusters)
@@ -101,5 +101,4 @@ req POST "$API/endpoints" "$tok5" "$(endpoint_json c5 after-restart 10.5.0.9)"
 check "etcd:write-after-etcd-restart" [ "$CODE" = 201 ]
 check "etcd:watch-after-etcd-restart" wait_for "$T/rb.watch" '.type=="ADDED" and .object.metadata.name=="c5-after-restart"' 15
 
-echo "broker etcd: $passes passed, $fails failed"
-[ "$fails" -eq 0 ]
+t_done

@@ -13,7 +13,7 @@ STATE_DIR=$T/state
 mkstate "$STATE_DIR" sqlite '' ',"historyLimit":40,"bookmarkIntervalMs":500'
 PORT=$(free_port)
 URL=https://127.0.0.1:$PORT
-check "sqlite:start" start_broker "$STATE_DIR" "$PORT"
+check "sqlite:start" brk_start "$STATE_DIR" "$PORT"
 api_suite sqlite
 
 # ---- fan-out: 300 concurrent watch streams each get every event (the bench client)
@@ -21,12 +21,12 @@ if [ -x build/tests/bench/bench_broker ]; then
 	req GET "$API/endpoints" "$ADMIN"
 	if line=$(BENCH_RV=$(out .metadata.resourceVersion) build/tests/bench/bench_broker --url "$URL" \
 		--ca "$CA" --token "$ADMIN" --watchers 300 --events 5 --seconds 1 --clients 2 2>"$T/bench.err"); then
-		pass "sqlite:fanout-300-watchers ($line)"
+		t_pass "sqlite:fanout-300-watchers ($line)"
 	else
-		fail "sqlite:fanout-300-watchers" "$line $(tail -3 "$T/bench.err")"
+		t_fail "sqlite:fanout-300-watchers" "$line $(tail -3 "$T/bench.err")"
 	fi
 else
-	skip "sqlite:fanout-300-watchers" "build/tests/bench/bench_broker not built"
+	t_skip "sqlite:fanout-300-watchers" "build/tests/bench/bench_broker not built"
 fi
 
 # ---- 410: the change log keeps 40 revisions; older resume points are gone
@@ -57,7 +57,7 @@ req POST "$API/endpoints" "$ADMIN" "$(endpoint_json c2 durable 10.2.0.77)"
 drv=$(out .metadata.resourceVersion)
 kill -9 "$BRK_PID"
 wait "$BRK_PID" 2>/dev/null
-check "sqlite:restart-after-kill9" start_broker "$STATE_DIR" "$PORT"
+check "sqlite:restart-after-kill9" brk_start "$STATE_DIR" "$PORT"
 req GET "$API/endpoints/c2-durable" "$ADMIN"
 check "sqlite:write-survives-kill9" [ "$CODE" = 200 -a "$(out .metadata.resourceVersion)" = "$drv" ]
 req GET "$API/clusters" "$ADMIN"
@@ -84,7 +84,7 @@ mkstate "$G" sqlite '{"enabled":true,"cidrRange":"242.0.0.0/15","clusterSize":65
 STATE_DIR=$G
 PORT=$(free_port)
 URL=https://127.0.0.1:$PORT
-check "gn:start" start_broker "$G" "$PORT"
+check "gn:start" brk_start "$G" "$PORT"
 req POST "$API/clusters" "$JOIN" "$(cluster_json g1 10.1.0.0/16 10.96.0.0/16)"
 g1=$(out '.spec.globalCIDRs[0]')
 check "gn:allocate" [ "$CODE" = 201 -a "$g1" = 242.0.0.0/16 ]
@@ -104,5 +104,4 @@ req DELETE "$API/clusters/g1" "$ADMIN"
 req POST "$API/clusters" "$JOIN" "$(cluster_json g3 10.1.0.0/16 10.96.0.0/16)"
 check "gn:freed-block-reused" [ "$CODE" = 201 -a "$(out '.spec.globalCIDRs[0]')" = 242.0.0.0/16 ]
 
-echo "broker sqlite: $passes passed, $fails failed"
-[ "$fails" -eq 0 ]
+t_done

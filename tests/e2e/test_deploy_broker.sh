@@ -6,9 +6,8 @@ cd "$(dirname "$0")/../.."
 S=$PWD/build/subagent
 T=$(mktemp -d /tmp/sbc-e2e-deploy-XXXXXX)
 trap 'rm -rf "$T"' EXIT
-fails=0
-pass() { echo "PASS: deploy-broker:$1"; }
-fail() { echo "FAIL: deploy-broker:$1"; fails=$((fails + 1)); }
+T_NAME=deploy-broker
+. tests/lib.sh
 mode() { stat -c %a "$1"; }
 
 # expect_err NAME WANTED-SUBSTRING ARGS...: exit code 2 and the message names the problem.
@@ -17,17 +16,17 @@ expect_err() {
 	set +e
 	out=$("$S" deploy-broker "$@" 2>&1); rc=$?
 	set -e
-	if [ "$rc" -eq 2 ] && grep -qF -- "$want" <<<"$out"; then pass "$name"
-	else echo "  rc=$rc out=$out (wanted: $want)"; fail "$name"; fi
+	if [ "$rc" -eq 2 ] && grep -qF -- "$want" <<<"$out"; then t_pass "$name"
+	else echo "  rc=$rc out=$out (wanted: $want)"; t_fail "$name"; fi
 }
 
 D=$T/broker
 if "$S" deploy-broker --dir "$D" --listen 127.0.0.1:18443 \
 	--url https://broker.example.org:8443,https://198.18.0.10:8443 --globalnet \
 	--globalnet-cidr-range 243.0.0.0/16 --globalnet-cluster-size 1024 >"$T/out" 2>&1; then
-	pass create
+	t_pass create
 else
-	cat "$T/out"; fail create
+	cat "$T/out"; t_fail create
 fi
 
 ok=1
@@ -42,17 +41,17 @@ for f in admin.token join.token psk; do
 	grep -qxE '[0-9a-f]{64}' "$D/$f" || { echo "  $f is not 64 hex chars"; ok=0; }
 done
 [ "$(cat "$D/admin.token")" != "$(cat "$D/join.token")" ] || ok=0
-[ $ok = 1 ] && pass layout || fail layout
+[ $ok = 1 ] && t_pass layout || t_fail layout
 
 if jq -e '.listen == "127.0.0.1:18443" and .store == "sqlite" and
 	.urls == ["https://broker.example.org:8443","https://198.18.0.10:8443"] and
 	.globalnet == {"enabled":true,"cidrRange":"243.0.0.0/16","clusterSize":1024}' \
-	"$D/config.json" >/dev/null; then pass config_json; else cat "$D/config.json"; fail config_json; fi
+	"$D/config.json" >/dev/null; then t_pass config_json; else cat "$D/config.json"; t_fail config_json; fi
 
 if jq -e --arg jt "$(cat "$D/join.token")" --arg psk "$(cat "$D/psk")" --rawfile ca "$D/ca.pem" \
 	'.version == 1 and .joinToken == $jt and .ike.psk == $psk and .ca == $ca and
 	 .ike.natTPort == 4500 and .globalnet.clusterSize == 1024 and (.urls | length) == 2' \
-	"$D/broker-info.subm" >/dev/null; then pass broker_info; else fail broker_info; fi
+	"$D/broker-info.subm" >/dev/null; then t_pass broker_info; else t_fail broker_info; fi
 
 # the TLS certificate chains to the CA and names every URL host plus loopback
 ok=1
@@ -67,7 +66,7 @@ openssl verify -CAfile "$D/ca.pem" -verify_ip 10.9.9.9 "$D/tls.pem" >/dev/null 2
 [ "$(openssl x509 -in "$D/tls.pem" -noout -pubkey | openssl md5)" = \
   "$(openssl pkey -in "$D/tls-key.pem" -pubout | openssl md5)" ] || { echo "  key mismatch"; ok=0; }
 openssl x509 -in "$D/ca.pem" -noout -text | grep -q 'NIST CURVE: P-256' || { echo "  CA not P-256"; ok=0; }
-[ $ok = 1 ] && pass tls_cert_sans || fail tls_cert_sans
+[ $ok = 1 ] && t_pass tls_cert_sans || t_fail tls_cert_sans
 
 # an existing non-empty directory is refused without --force, and regenerated with it
 old=$(cat "$D/join.token")
@@ -75,11 +74,11 @@ set +e
 out=$("$S" deploy-broker --dir "$D" --listen 127.0.0.1:18443 2>&1); rc=$?
 set -e
 [ $rc -ne 0 ] && grep -q "not empty" <<<"$out" && [ "$(cat "$D/join.token")" = "$old" ] &&
-	pass refuses_nonempty || fail refuses_nonempty
+	t_pass refuses_nonempty || t_fail refuses_nonempty
 "$S" deploy-broker --dir "$D" --listen 127.0.0.1:18443 --force >/dev/null 2>&1 &&
 	[ "$(cat "$D/join.token")" != "$old" ] &&
 	jq -e '.urls == ["https://127.0.0.1:18443"]' "$D/config.json" >/dev/null &&
-	pass force || fail force
+	t_pass force || t_fail force
 
 N=$T/n
 expect_err no_dir "--dir DIR is required"
@@ -96,13 +95,13 @@ expect_err size_nan "not a number" --dir "$N" --listen 127.0.0.1:8443 --globalne
 expect_err gn_flag_needs_gn "need --globalnet" --dir "$N" --listen 127.0.0.1:8443 --globalnet-cluster-size 1024
 expect_err unknown_flag "unknown option" --dir "$N" --bogus
 expect_err stray_arg "unexpected argument" --dir "$N" extra
-[ ! -e "$N" ] && pass bad_flags_create_nothing || fail bad_flags_create_nothing
-"$S" deploy-broker --help | grep -q "Usage: subagent deploy-broker" && pass help || fail help
+[ ! -e "$N" ] && t_pass bad_flags_create_nothing || t_fail bad_flags_create_nothing
+"$S" deploy-broker --help | grep -q "Usage: subagent deploy-broker" && t_pass help || t_fail help
 
 # the etcd store and IPv6 listen forms are accepted
 "$S" deploy-broker --dir "$T/e" --listen '[::1]:8443' --store etcd://127.0.0.1:2379,127.0.0.1:22379 >/dev/null &&
 	jq -e '.store == "etcd://127.0.0.1:2379,127.0.0.1:22379" and .urls == ["https://[::1]:8443"]' "$T/e/config.json" >/dev/null &&
 	openssl verify -CAfile "$T/e/ca.pem" -verify_ip ::1 "$T/e/tls.pem" >/dev/null 2>&1 &&
-	pass etcd_ipv6 || fail etcd_ipv6
+	t_pass etcd_ipv6 || t_fail etcd_ipv6
 
-exit $((fails > 0))
+t_done

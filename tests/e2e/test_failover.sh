@@ -19,7 +19,7 @@ role_is() { [ "$(agent_role "$1")" = "$2" ]; }
 follows() { [ "$(active_of "$1")" = "$2" ]; }
 
 "$LAB" up --clusters 2 --nodes 3 --pods 1 >&2 || { t_fail lab_up; t_done; }
-start_broker >&2 && join_cluster c1 >&2 && join_cluster c2 >&2 || { t_fail setup; t_done; }
+lab_start_broker >&2 && join_cluster c1 >&2 && join_cluster c2 >&2 || { t_fail setup; t_done; }
 for c in c1 c2; do for j in 1 2 3; do start_node_agent "$c-n$j"; done; done
 ok=1
 for c in c1 c2; do
@@ -116,7 +116,7 @@ t0=$(date +%s%N)
 wait_until 30 ping_ok "$N1" "$(pod_ip $N2)" &&
 	t_pass "failover_without_broker_in_$(( ($(date +%s%N) - t0) / 1000000 ))ms" ||
 	{ t_fail failover_without_broker; tail -15 "$SA_RUN/logs/agent-c1-n1.log" >&2; }
-start_broker >&2
+lab_start_broker >&2
 wait_until 30 one_endpoint && wait_until 20 ping_ok c1-n1-p1 "$(pod_ip $N2)" &&
 	t_pass broker_back_converges || t_fail broker_back_converges
 

@@ -24,7 +24,7 @@ pod_ip() { lab_json | jq -r --arg p "$1" '.clusters[].nodes[].pods[] | select(.n
 ping_ok() { lx "$1" -- ping -c1 -W1 "$2" >/dev/null 2>&1; }
 
 "$LAB" up --clusters 3 --nodes 1 --pods 2 --nat c3 >&2 || { t_fail lab_up; t_done; }
-start_broker >&2 || { t_fail broker_up; t_done; }
+lab_start_broker >&2 || { t_fail broker_up; t_done; }
 t_pass broker_up
 for c in c1 c2 c3; do join_cluster "$c" >&2 || t_fail "join_$c"; done
 t0=$(date +%s%N)
@@ -120,7 +120,7 @@ stop_agent c1-n1
 start_agent c1-n1
 wait_until 30 ping_ok c1-n1-p1 "$P21" && wait_until 30 ping_ok c1-n1-p1 "$P31" &&
 	t_pass agent_restart_while_broker_down || t_fail agent_restart_while_broker_down
-start_broker >&2
+lab_start_broker >&2
 wait_until 30 bash -c "[ \"\$(jq .broker_synced $SA_RUN/state/c1-n1/status.json)\" = true ]" &&
 	wait_until 30 status_connected c1-n1 2 && t_pass broker_restart_resync || t_fail broker_restart_resync
 

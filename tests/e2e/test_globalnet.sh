@@ -85,7 +85,7 @@ out=$(lx c1-n1 -- "$SUBAGENT" globalnet ingress --config-dir "$SA_RUN/plain-c1" 
 	t_fail cli_refuses_without_globalnet "$out"
 p=$(lx broker -- pgrep -n -f "subagent broker --dir $plain") && kill "$p"
 
-start_broker --globalnet >&2 || { t_fail broker_up; t_done; }
+lab_start_broker --globalnet >&2 || { t_fail broker_up; t_done; }
 for c in c1 c2; do join_cluster "$c" >&2 || t_fail "join_$c"; done
 G1=$(jq -r '.globalCIDRs[0]' "$SA_RUN/c1/cluster.json") G2=$(jq -r '.globalCIDRs[0]' "$SA_RUN/c2/cluster.json")
 [[ $G1 == 242.* && $G2 == 242.* && $G1 != "$G2" ]] && t_pass global_cidrs_allocated ||
@@ -234,7 +234,7 @@ else
 	t_fail restart_while_broker_down "c1 -> c2 ingress IP unreachable"
 	tail -20 "$SA_RUN/logs/agent-c2-n1.log" >&2
 fi
-start_broker >&2
+lab_start_broker >&2
 wait_until 30 bash -c "[ \"\$(jq .broker_synced $SA_RUN/state/c2-n1/status.json)\" = true ]" ||
 	t_fail broker_back
 

@@ -7,17 +7,15 @@ set -eu
 cd "$(dirname "$0")/../.."
 S=$PWD/build/subagent
 T=$(mktemp -d /tmp/sbc-e2e-join-XXXXXX)
-. tests/e2e/lib_broker.sh
-trap broker_cleanup EXIT
+BIN=$S T_NAME=join
+. tests/e2e/broker_lib.sh
+trap 'brk_cleanup; rm -rf "$T"' EXIT
 
 if ! has_broker; then
 	echo "SKIP: join (this build has no 'subagent broker' command yet)"
 	exit 0
 fi
 
-fails=0
-pass() { echo "PASS: join:$1"; }
-fail() { echo "FAIL: join:$1"; fails=$((fails + 1)); }
 # run NAME-OF-OUTPUT-FILE CMD...: runs, keeps output, returns the exit code.
 run() { local out=$1; shift; set +e; "$@" >"$T/$out" 2>&1; local rc=$?; set -e; return $rc; }
 code_of() { tail -n 1; }
@@ -25,7 +23,7 @@ code_of() { tail -n 1; }
 P=$(free_port)
 B=$T/broker
 "$S" deploy-broker --dir "$B" --listen "127.0.0.1:$P" >/dev/null
-start_broker "$B"
+brk_start_dir "$B"
 ADMIN=$(cat "$B/admin.token")
 INFO=$B/broker-info.subm
 J=("$S" join "$INFO")
@@ -35,9 +33,9 @@ if run j1 "${J[@]}" --clusterid c1 --clustercidr 10.1.0.0/16 --servicecidr 10.96
 	--config-dir "$T/c1" &&
 	grep -q "Read broker-info" "$T/j1" && grep -q "Broker reachable (https://127.0.0.1:$P" "$T/j1" &&
 	grep -q "Registered cluster c1" "$T/j1" && grep -q "Wrote configuration to $T/c1" "$T/j1"; then
-	pass register
+	t_pass register
 else
-	cat "$T/j1"; fail register
+	cat "$T/j1"; t_fail register
 fi
 ok=1
 for f in cluster.json ca.pem token psk; do [ -s "$T/c1/$f" ] || ok=0; done
@@ -49,16 +47,16 @@ jq -e --arg u "https://127.0.0.1:$P" '.clusterID == "c1" and .brokerURLs == [$u]
 	.clusterCIDRs == ["10.1.0.0/16"] and .serviceCIDRs == ["10.96.0.0/16"] and
 	.cableDriver == "ipsec" and .ike.natTPort == 4500 and .globalnet.enabled == false' \
 	"$T/c1/cluster.json" >/dev/null || ok=0
-[ $ok = 1 ] && pass config_dir || { cat "$T/c1/cluster.json"; fail config_dir; }
+[ $ok = 1 ] && t_pass config_dir || { cat "$T/c1/cluster.json"; t_fail config_dir; }
 TOK1=$(cat "$T/c1/token")
 
 out=$(api "$B" "$ADMIN" GET /apis/subagent.io/v1/clusters/c1)
 [ "$(code_of <<<"$out")" = 200 ] &&
 	head -n -1 <<<"$out" | jq -e '.spec.clusterID == "c1" and .spec.clusterCIDRs == ["10.1.0.0/16"]' >/dev/null &&
-	pass broker_has_c1 || { echo "$out"; fail broker_has_c1; }
+	t_pass broker_has_c1 || { echo "$out"; t_fail broker_has_c1; }
 out=$(api "$B" "$TOK1" GET /apis/subagent.io/v1/whoami)
-head -n -1 <<<"$out" | jq -e '.identity == "cluster:c1"' >/dev/null && pass cluster_token_works ||
-	{ echo "$out"; fail cluster_token_works; }
+head -n -1 <<<"$out" | jq -e '.identity == "cluster:c1"' >/dev/null && t_pass cluster_token_works ||
+	{ echo "$out"; t_fail cluster_token_works; }
 
 # --- re-join with the same ID and directory: idempotent, same credential, spec updated
 if run j1b "${J[@]}" --clusterid c1 --clustercidr 10.1.0.0/16 --servicecidr 10.97.0.0/16 \
@@ -67,12 +65,12 @@ if run j1b "${J[@]}" --clusterid c1 --clustercidr 10.1.0.0/16 --servicecidr 10.9
 	jq -e '.serviceCIDRs == ["10.97.0.0/16"]' "$T/c1/cluster.json" >/dev/null &&
 	api "$B" "$ADMIN" GET /apis/subagent.io/v1/clusters/c1 | head -n -1 |
 		jq -e '.spec.serviceCIDRs == ["10.97.0.0/16"]' >/dev/null; then
-	pass rejoin_idempotent
+	t_pass rejoin_idempotent
 else
-	cat "$T/j1b"; fail rejoin_idempotent
+	cat "$T/j1b"; t_fail rejoin_idempotent
 fi
 n_clusters() { api "$B" "$ADMIN" GET /apis/subagent.io/v1/clusters | head -n -1 | jq '.items | length'; }
-[ "$(n_clusters)" = 1 ] && pass rejoin_no_duplicate || fail rejoin_no_duplicate
+[ "$(n_clusters)" = 1 ] && t_pass rejoin_no_duplicate || t_fail rejoin_no_duplicate
 
 # --- refusals: each fails clearly and registers nothing
 expect_fail() {	# NAME WANTED-RC WANTED-TEXT DIR JOIN-ARGS...
@@ -82,9 +80,9 @@ expect_fail() {	# NAME WANTED-RC WANTED-TEXT DIR JOIN-ARGS...
 	set -e
 	if [ "$rc" = "$want_rc" ] && grep -qiE -- "$want" "$T/$name.out" && [ ! -e "$dir" ] &&
 		[ "$(n_clusters)" = 1 ]; then
-		pass "$name"
+		t_pass "$name"
 	else
-		echo "  rc=$rc (wanted $want_rc), output:"; sed 's/^/    /' "$T/$name.out"; fail "$name"
+		echo "  rc=$rc (wanted $want_rc), output:"; sed 's/^/    /' "$T/$name.out"; t_fail "$name"
 	fi
 }
 expect_fail taken_id 1 "cluster ID c1 is taken" "$T/c1-again" \
@@ -125,9 +123,9 @@ if run j2 "$S" join "$T/two.subm" --clusterid c2 --clustercidr 10.2.0.0/16 --ser
 	grep -q "Broker reachable (https://127.0.0.1:$P" "$T/j2" &&
 	jq -e '.brokerURLs | length == 2' "$T/c2/cluster.json" >/dev/null &&
 	jq -e '.cableDriver == "vxlan"' "$T/c2/cluster.json" >/dev/null; then
-	pass failover
+	t_pass failover
 else
-	cat "$T/j2"; fail failover
+	cat "$T/j2"; t_fail failover
 fi
 
 # --- leave: the cluster, its objects and its token go; the directory goes
@@ -136,46 +134,46 @@ EP='{"apiVersion":"subagent.io/v1","kind":"Endpoint","metadata":{"name":"c2-n1"}
 code=$(api "$B" "$TOK2" POST /apis/subagent.io/v1/endpoints "$EP" | code_of)
 [ "$code" = 201 ] || echo "  (creating an endpoint for c2 answered $code)"
 if run l2 "$S" leave --config-dir "$T/c2" && grep -q "Removed cluster c2" "$T/l2" && [ ! -e "$T/c2" ]; then
-	pass leave
+	t_pass leave
 else
-	cat "$T/l2"; fail leave
+	cat "$T/l2"; t_fail leave
 fi
-[ "$(api "$B" "$ADMIN" GET /apis/subagent.io/v1/clusters/c2 | code_of)" = 404 ] && pass leave_removed_cluster || fail leave_removed_cluster
-[ "$(api "$B" "$ADMIN" GET /apis/subagent.io/v1/endpoints/c2-n1 | code_of)" = 404 ] && pass leave_cascade || fail leave_cascade
-[ "$(api "$B" "$TOK2" GET /apis/subagent.io/v1/whoami | code_of)" = 401 ] && pass leave_revokes_token || fail leave_revokes_token
-run l2b "$S" leave --config-dir "$T/c2" && fail leave_twice || { grep -q "no cluster configuration" "$T/l2b" && pass leave_twice || fail leave_twice; }
+[ "$(api "$B" "$ADMIN" GET /apis/subagent.io/v1/clusters/c2 | code_of)" = 404 ] && t_pass leave_removed_cluster || t_fail leave_removed_cluster
+[ "$(api "$B" "$ADMIN" GET /apis/subagent.io/v1/endpoints/c2-n1 | code_of)" = 404 ] && t_pass leave_cascade || t_fail leave_cascade
+[ "$(api "$B" "$TOK2" GET /apis/subagent.io/v1/whoami | code_of)" = 401 ] && t_pass leave_revokes_token || t_fail leave_revokes_token
+run l2b "$S" leave --config-dir "$T/c2" && t_fail leave_twice || { grep -q "no cluster configuration" "$T/l2b" && t_pass leave_twice || t_fail leave_twice; }
 # the ID is free again
 run j2c "$S" join "$INFO" --clusterid c2 --clustercidr 10.2.0.0/16 --servicecidr 10.98.0.0/16 --config-dir "$T/c2" &&
-	pass rejoin_after_leave || { cat "$T/j2c"; fail rejoin_after_leave; }
+	t_pass rejoin_after_leave || { cat "$T/j2c"; t_fail rejoin_after_leave; }
 
 # --- a cluster removed at the broker behind our back: re-join explains, leave --force cleans
 api "$B" "$ADMIN" DELETE /apis/subagent.io/v1/clusters/c2 >/dev/null
 run j2d "$S" join "$INFO" --clusterid c2 --clustercidr 10.2.0.0/16 --servicecidr 10.98.0.0/16 --config-dir "$T/c2" &&
-	fail stale_token || { grep -q "refused the token" "$T/j2d" && pass stale_token || { cat "$T/j2d"; fail stale_token; }; }
-run l2e "$S" leave --config-dir "$T/c2" && fail leave_stale_needs_force || pass leave_stale_needs_force
+	t_fail stale_token || { grep -q "refused the token" "$T/j2d" && t_pass stale_token || { cat "$T/j2d"; t_fail stale_token; }; }
+run l2e "$S" leave --config-dir "$T/c2" && t_fail leave_stale_needs_force || t_pass leave_stale_needs_force
 { [ -e "$T/c2/token" ] && run l2f "$S" leave --config-dir "$T/c2" --force; } || true
-[ ! -e "$T/c2" ] && pass leave_force || fail leave_force
+[ ! -e "$T/c2" ] && t_pass leave_force || t_fail leave_force
 
 # --- globalnet: overlapping clusters join, each gets its own global CIDR
 GP=$(free_port)
 G=$T/gbroker
 "$S" deploy-broker --dir "$G" --listen "127.0.0.1:$GP" --globalnet --globalnet-cidr-range 242.0.0.0/16 \
 	--globalnet-cluster-size 4096 >/dev/null
-start_broker "$G"
+brk_start_dir "$G"
 if run jg1 "$S" join "$G/broker-info.subm" --clusterid g1 --clustercidr 10.1.0.0/16 --servicecidr 10.96.0.0/16 --config-dir "$T/g1" &&
 	run jg2 "$S" join "$G/broker-info.subm" --clusterid g2 --clustercidr 10.1.0.0/16 --servicecidr 10.96.0.0/16 --config-dir "$T/g2"; then
 	a=$(jq -r '.globalCIDRs[0]' "$T/g1/cluster.json")
 	b=$(jq -r '.globalCIDRs[0]' "$T/g2/cluster.json")
-	if [[ "$a" == 242.0.*/20 && "$b" == 242.0.*/20 && "$a" != "$b" ]]; then pass globalnet; else echo "  $a $b"; fail globalnet; fi
+	if [[ "$a" == 242.0.*/20 && "$b" == 242.0.*/20 && "$a" != "$b" ]]; then t_pass globalnet; else echo "  $a $b"; t_fail globalnet; fi
 else
-	cat "$T/jg1" "$T/jg2" 2>/dev/null; fail globalnet
+	cat "$T/jg1" "$T/jg2" 2>/dev/null; t_fail globalnet
 fi
 if run jg3 "$S" join "$G/broker-info.subm" --clusterid g3 --clustercidr 10.1.0.0/16 --servicecidr 10.96.0.0/16 \
 	--globalnet-cidr 242.0.240.0/20 --config-dir "$T/g3" &&
 	jq -e '.globalCIDRs == ["242.0.240.0/20"]' "$T/g3/cluster.json" >/dev/null; then
-	pass globalnet_asked_cidr
+	t_pass globalnet_asked_cidr
 else
-	cat "$T/jg3"; fail globalnet_asked_cidr
+	cat "$T/jg3"; t_fail globalnet_asked_cidr
 fi
 
-exit $((fails > 0))
+t_done

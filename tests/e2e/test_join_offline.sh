@@ -7,7 +7,8 @@ set -eu
 cd "$(dirname "$0")/../.."
 S=$PWD/build/subagent
 T=$(mktemp -d /tmp/sbc-e2e-joinoff-XXXXXX)
-. tests/e2e/lib_broker.sh
+BIN=$S T_NAME=join-offline
+. tests/e2e/broker_lib.sh
 SPID=
 # shellcheck disable=SC2317  # called through the trap
 cleanup() {
@@ -15,9 +16,6 @@ cleanup() {
 	rm -rf "$T"
 }
 trap cleanup EXIT
-fails=0
-pass() { echo "PASS: join-offline:$1"; }
-fail() { echo "FAIL: join-offline:$1"; fails=$((fails + 1)); }
 
 P=$(free_port)
 "$S" deploy-broker --dir "$T/b" --listen "127.0.0.1:$P" >/dev/null
@@ -31,9 +29,9 @@ expect() {	# NAME RC TEXT CMD...
 	timeout 20 "$@" >"$T/out" 2>&1; rc=$?
 	set -e
 	if [ "$rc" = "$want_rc" ] && grep -qE -- "$want" "$T/out" && [ ! -e "$T/c1" ]; then
-		pass "$name"
+		t_pass "$name"
 	else
-		echo "  rc=$rc (wanted $want_rc):"; sed 's/^/    /' "$T/out"; fail "$name"
+		echo "  rc=$rc (wanted $want_rc):"; sed 's/^/    /' "$T/out"; t_fail "$name"
 	fi
 }
 
@@ -78,7 +76,7 @@ set +e
 timeout 4 "$S" join "$T/two.subm" "${ARGS[@]}" >"$T/out" 2>&1
 set -e
 grep -q "Broker reachable (https://127.0.0.1:$P, it sees this host as 127.0.0.1)" "$T/out" && [ ! -e "$T/c1" ] &&
-	pass reachable_with_failover || { cat "$T/out"; fail reachable_with_failover; }
+	t_pass reachable_with_failover || { cat "$T/out"; t_fail reachable_with_failover; }
 kill "$SPID"; wait "$SPID" 2>/dev/null || true; SPID=
 
 # a configuration directory already holding another cluster is refused
@@ -94,23 +92,23 @@ set +e
 "$S" join "$INFO" --clusterid c1 --clustercidr 10.1.0.0/16 --servicecidr 10.96.0.0/16 --config-dir "$T/c9" >"$T/out" 2>&1; rc=$?
 set -e
 [ $rc = 1 ] && grep -q "already holds the configuration of cluster c9" "$T/out" &&
-	[ "$(jq -r .clusterID "$T/c9/cluster.json")" = c9 ] && pass other_cluster_dir || { cat "$T/out"; fail other_cluster_dir; }
+	[ "$(jq -r .clusterID "$T/c9/cluster.json")" = c9 ] && t_pass other_cluster_dir || { cat "$T/out"; t_fail other_cluster_dir; }
 
 # leave: a dead broker keeps the configuration; --force deletes it
 set +e
 timeout 20 "$S" leave --config-dir "$T/c9" >"$T/out" 2>&1; rc=$?
 set -e
-[ $rc = 1 ] && grep -q "cannot reach the broker" "$T/out" && [ -e "$T/c9/token" ] && pass leave_dead_broker_keeps ||
-	{ cat "$T/out"; fail leave_dead_broker_keeps; }
+[ $rc = 1 ] && grep -q "cannot reach the broker" "$T/out" && [ -e "$T/c9/token" ] && t_pass leave_dead_broker_keeps ||
+	{ cat "$T/out"; t_fail leave_dead_broker_keeps; }
 set +e
 timeout 20 "$S" leave --config-dir "$T/c9" --force >"$T/out" 2>&1; rc=$?
 set -e
-[ ! -e "$T/c9" ] && grep -q "Deleted the configuration" "$T/out" && pass leave_force || { cat "$T/out"; fail leave_force; }
+[ ! -e "$T/c9" ] && grep -q "Deleted the configuration" "$T/out" && t_pass leave_force || { cat "$T/out"; t_fail leave_force; }
 set +e
 "$S" leave --config-dir "$T/c9" >"$T/out" 2>&1; rc=$?
 set -e
-[ $rc = 1 ] && grep -q "holds no cluster configuration" "$T/out" && pass leave_nothing || fail leave_nothing
+[ $rc = 1 ] && grep -q "holds no cluster configuration" "$T/out" && t_pass leave_nothing || t_fail leave_nothing
 "$S" join --help | grep -q "Usage: subagent join" && "$S" leave --help | grep -q "Usage: subagent leave" &&
-	pass help || fail help
+	t_pass help || t_fail help
 
-exit $((fails > 0))
+t_done

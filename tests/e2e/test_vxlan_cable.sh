@@ -13,7 +13,7 @@ pod_ip() { lab_json | jq -r --arg p "$1" '.clusters[].nodes[].pods[] | select(.n
 tcp_echo() { echo x | lx "$1" -- socat -T3 - "TCP4:$2:8080,connect-timeout=3" 2>/dev/null | head -1; }
 
 "$LAB" up --clusters 2 --nodes 3 --pods 1 >&2 || { t_fail lab_up; t_done; }
-start_broker >&2 && join_cluster c1 --cable-driver vxlan >&2 && join_cluster c2 --cable-driver vxlan >&2 ||
+lab_start_broker >&2 && join_cluster c1 --cable-driver vxlan >&2 && join_cluster c2 --cable-driver vxlan >&2 ||
 	{ t_fail setup; t_done; }
 for c in c1 c2; do for j in 1 2 3; do start_node_agent "$c-n$j"; done; done
 wait_until 30 status_connected c1-n1 1 && wait_until 30 status_connected c2-n1 1 &&

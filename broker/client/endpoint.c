@@ -1,5 +1,5 @@
 /* Endpoint objects: JSON <-> struct, strict validation of every field. */
-#include "agent/engine/endpoint.h"
+#include "broker/client/endpoint.h"
 
 #include <errno.h>
 #include <math.h>
@@ -10,7 +10,6 @@
 #include "common/json.h"
 #include "common/name.h"
 #include "common/util.h"
-
 
 static int copy_str(char *dst, size_t cap, const char *src)
 {

@@ -492,7 +492,7 @@ int main(void)
 {
 	log_set_level(LOG_LVL_ERR);
 	if (setup()) {
-		printf("FAIL: test_broker_client.c:setup\n");
+		printf("FAIL: test_client.c:setup\n");
 		return 1;
 	}
 	RUN(test_failover_and_pinning);

@@ -1,0 +1,71 @@
+/* The election's state, shared by election.c (the socket and the rules) and
+ * election_peers.c (its answers). Not a public interface. */
+#ifndef SA_ELECTION_TYPES_H
+#define SA_ELECTION_TYPES_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "agent/election/election.h"
+#include "agent/election/election_int.h"
+
+enum role { ROLE_LISTEN, ROLE_STANDBY, ROLE_ACTIVE };
+
+struct peer {
+	char node[ELECTION_NAME_MAX + 1];
+	bool used, alive;
+	uint8_t flags;
+	uint64_t epoch, seq, last_ns;
+	uint32_t src;
+	struct election_adv adv;
+};
+
+struct ratelog {
+	uint64_t last_ns;
+	unsigned suppressed;
+};
+
+struct election {
+	int fd;
+	char cluster_id[ELECTION_ID_MAX + 1];
+	char node[ELECTION_NAME_MAX + 1];
+	bool gateway;
+	uint32_t node_ip, bcast;
+	uint32_t *dsts;
+	unsigned n_dsts;
+	uint16_t port;
+	uint64_t interval_ns, dead_ns;
+	bool restarting;
+	uint8_t key[32];
+	char state_path[PATH_MAX];
+	struct election_adv adv;
+	void (*on_change)(void *ctx);
+	void *ctx;
+	void (*hook)(void *ctx, const struct election_msg *m);
+	void *hook_ctx;
+
+	enum role role;
+	uint64_t listen_until;
+	uint64_t epoch;		/* own term while active */
+	uint64_t max_epoch;	/* highest epoch ever seen or used (persisted) */
+	uint64_t seq, seq_hw;	/* next sequence; reserved up to seq_hw (persisted) */
+	uint64_t next_send, now;
+	struct peer peers[ELECTION_MAX_PEERS];
+
+	/* what the last notification reported, to detect changes */
+	uint64_t gen;
+	bool changed;
+	char seen_active[ELECTION_NAME_MAX + 1];
+	uint64_t seen_epoch;
+	struct election_adv seen_adv;
+	enum role seen_role;
+
+	struct election_drops drops;
+	struct ratelog log_mac, log_send, log_dup, log_full, log_version;
+};
+
+/* The alive claimant that wins (highest epoch, then the lower name), or NULL. */
+const struct peer *election_best_claimant(const struct election *e);
+
+#endif
