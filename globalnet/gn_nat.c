@@ -379,7 +379,7 @@ static uint64_t flow_timeout_ns(const struct gn_ct_key *k, const struct gn_ct_en
 		s = t && t->icmp ? t->icmp : 30;
 		break;
 	}
-	return (uint64_t)s * 1000000000ull;
+	return (uint64_t)s * NSEC_PER_SEC;
 }
 
 int gn_nat_gc(struct gn_nat *n, uint64_t now_ns, const struct gn_timeouts *t)

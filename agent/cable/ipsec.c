@@ -263,7 +263,7 @@ err:
 static void schedule_retry(struct cable_driver *d)
 {
 	d->backoff_s = (unsigned)util_backoff(d->backoff_s, 1, BACKOFF_MAX_S);
-	d->next_recover_ns = util_now_ns() + d->backoff_s * NS_PER_S;
+	d->next_recover_ns = util_now_ns() + d->backoff_s * NSEC_PER_SEC;
 	pr_warn("ipsec: charon unavailable; retrying in %u s\n", d->backoff_s);
 }
 
@@ -557,7 +557,7 @@ static void reconcile(struct cable_driver *d)
 		if (!ipsec_wants_initiate(d, p) || now < p->next_try_ns || strcmp(st[i].state, "down"))
 			continue;
 		p->backoff_s = (unsigned)util_backoff(p->backoff_s, 1, BACKOFF_MAX_S);
-		p->next_try_ns = now + p->backoff_s * NS_PER_S;
+		p->next_try_ns = now + p->backoff_s * NSEC_PER_SEC;
 		pr_info("ipsec: no IKE_SA to %s: initiating (next try in %u s)\n",
 			p->remote.cluster_id, p->backoff_s);
 		if (ipsec_initiate(d, p->remote.cluster_id))
@@ -614,7 +614,7 @@ static int ipsec_dispatch(struct cable_driver *d)
 		 * is still running, its pidfd will tell us; otherwise reconnect now. */
 		if (d->charon && charon_running(d->charon)) {
 			ep_set(d, &d->ep_pid_fd, charon_pidfd(d->charon));
-			d->next_recover_ns = util_now_ns() + NS_PER_S;
+			d->next_recover_ns = util_now_ns() + NSEC_PER_SEC;
 		} else {
 			recover(d);
 		}

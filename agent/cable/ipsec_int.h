@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "agent/cable/cable.h"
+#include "common/util.h"
 
 struct vici_builder;
 
@@ -15,7 +16,6 @@ struct vici_builder;
 #define CHARON_START_MS		10000
 #define BACKOFF_MAX_S		10
 #define PSK_ID			"subagent-psk"
-#define NS_PER_S		1000000000ull
 #define TICK_NS			500000000L
 
 struct peer {
@@ -61,7 +61,7 @@ struct cable_driver {
 };
 
 #define LIBIPSEC_DEV "ipsec0"
-#define INITIATE_ALL_NS (10 * NS_PER_S)
+#define INITIATE_ALL_NS (10 * NSEC_PER_SEC)
 
 /* ipsec_conn.c */
 /* Sends cmd with the message b (consumed) and checks its "success". 0 or -errno. */

@@ -11,6 +11,7 @@
 #include "broker/client/endpoint.h"
 #include "common/log.h"
 #include "common/name.h"
+#include "common/util.h"
 
 static void usage(FILE *f)
 {
@@ -90,7 +91,7 @@ int cmd_agent(int argc, char **argv)
 				fprintf(stderr, "subagent agent: --health-interval-ms must be 10..60000\n");
 				return 2;
 			}
-			o.health_interval_ns = ms * 1000000ull;
+			o.health_interval_ns = ms * NSEC_PER_MSEC;
 			break;
 		}
 		case 'l':
@@ -113,9 +114,9 @@ int cmd_agent(int argc, char **argv)
 				return 2;
 			}
 			if (c == 'E')
-				o.election_interval_ns = ms * 1000000ull;
+				o.election_interval_ns = ms * NSEC_PER_MSEC;
 			else
-				o.election_dead_ns = ms * 1000000ull;
+				o.election_dead_ns = ms * NSEC_PER_MSEC;
 			break;
 		}
 		case 'h': usage(stdout); return 0;

@@ -689,7 +689,7 @@ void election_restarting(struct election *e, uint64_t now_ns)
 	e->restarting = true;
 	if (e->role == ROLE_ACTIVE)
 		pr_info("election: %s restarting; the others hold on for %llu s\n", e->node,
-			(unsigned long long)(ELECTION_RESTART_GRACE_NS / 1000000000ull));
+			(unsigned long long)(ELECTION_RESTART_GRACE_NS / NSEC_PER_SEC));
 	(void)state_write(e);
 	e->next_send = now_ns;
 	run(e, now_ns);

@@ -117,7 +117,7 @@ void election_set_adv(struct election *e, const struct election_adv *adv);
 #define ELECTION_F_ACTIVE	(1U << 1)
 #define ELECTION_F_RESTART	(1U << 2)	/* stopping to restart: hold on a while */
 /* How long the others keep a restarting node (and its role) alive without heartbeats. */
-#define ELECTION_RESTART_GRACE_NS (10 * 1000000000ull)
+#define ELECTION_RESTART_GRACE_NS (10 * 1000000000ull)	/* 10 s */
 
 struct election_msg {
 	uint8_t flags;

@@ -47,7 +47,7 @@ static int wait_fd(int fd, short ev, uint64_t deadline)
 int probe_icmp(uint32_t dst, size_t payload, int timeout_ms, uint64_t *rtt_ns)
 {
 	struct sockaddr_in to = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(dst) };
-	uint64_t start = util_now_ns(), deadline = start + (uint64_t)timeout_ms * 1000000;
+	uint64_t start = util_now_ns(), deadline = start + (uint64_t)timeout_ms * NSEC_PER_MSEC;
 	size_t len = sizeof(struct icmphdr) + payload;
 	uint8_t *pkt, *rx;
 	uint16_t id;
@@ -111,7 +111,7 @@ int probe_tcp(uint32_t dst, uint16_t port, size_t payload, int timeout_ms, uint6
 {
 	struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(port),
 				  .sin_addr.s_addr = htonl(dst) };
-	uint64_t start = util_now_ns(), deadline = start + (uint64_t)timeout_ms * 1000000;
+	uint64_t start = util_now_ns(), deadline = start + (uint64_t)timeout_ms * NSEC_PER_MSEC;
 	uint8_t *tx = malloc(payload + 1), *rx = malloc(payload + 1);
 	size_t sent = 0, got = 0;
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), rc;
@@ -180,7 +180,7 @@ int probe_udp(uint32_t dst, uint16_t port, size_t payload, int timeout_ms, uint6
 {
 	struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(port),
 				  .sin_addr.s_addr = htonl(dst) };
-	uint64_t start = util_now_ns(), deadline = start + (uint64_t)timeout_ms * 1000000;
+	uint64_t start = util_now_ns(), deadline = start + (uint64_t)timeout_ms * NSEC_PER_MSEC;
 	uint8_t *tx = malloc(payload + 1), *rx = malloc(payload + 1);
 	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), rc;
 	uint64_t next_send = 0;

@@ -63,7 +63,7 @@ static void warn_limited(struct brk_informer *inf, const char *what, const char 
 {
 	uint64_t now = util_now_ns();
 
-	if (inf->warned_ns && now - inf->warned_ns < 30ull * 1000000000ull) {
+	if (inf->warned_ns && now - inf->warned_ns < 30ull * NSEC_PER_SEC) {
 		pr_debug("%s %s: %s\n", what, inf->resource, msg);
 		return;
 	}

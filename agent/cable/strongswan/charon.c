@@ -457,7 +457,7 @@ static int wait_vici(struct charon *c, uint64_t deadline_ns)
 
 int charon_start(struct charon *c, int timeout_ms)
 {
-	uint64_t deadline = util_now_ns() + (uint64_t)timeout_ms * 1000000ull;
+	uint64_t deadline = util_now_ns() + (uint64_t)timeout_ms * NSEC_PER_MSEC;
 	int pipefd[2], child_err = 0, err, wst;
 	char *conf, **env;
 	pid_t pid, parent = getpid();
