@@ -144,19 +144,22 @@ struct engine *engine_start(const struct engine_cfg *c)
 		(unsigned long long)elector_epoch(c->el));
 	return e;
 err:
-	engine_stop(e);
+	engine_stop(e, false);
 	errno = -err;
 	return NULL;
 }
 
-void engine_stop(struct engine *e)
+void engine_stop(struct engine *e, bool restarting)
 {
 	if (!e)
 		return;
 	brk_informer_stop(e->inf);
 	gn_agent_stop(e->gn);
-	/* every tunnel goes down while the cable still exists, then the cable itself */
-	while (e->n)
+	/* A node that loses the role takes its tunnels down while the cable still exists, so
+	 * that remote clusters move to the new gateway at once. A restart (SIGTERM) leaves
+	 * them: the peers keep their SAs until the restarted agent's charon initiates again
+	 * (its INITIAL_CONTACT replaces them), and established connections carry on. */
+	while (!restarting && e->n)
 		eng_remote_drop(e, &e->r[0], "this node is no longer the active gateway");
 	if (e->cable) {
 		unwatch_fd(e, e->cable_fd);

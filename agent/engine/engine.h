@@ -41,8 +41,10 @@ struct engine_cfg {
 /* Starts the cable driver (and charon), globalnet, the verify responder and the informer.
  * NULL + errno. */
 struct engine *engine_start(const struct engine_cfg *c);
-/* Disconnects every remote, stops everything the engine started. NULL-safe. */
-void engine_stop(struct engine *e);
+/* Stops everything the engine started. restarting (SIGTERM: the agent is restarted at
+ * once) leaves the remote clusters' tunnels to the peers; otherwise every remote is
+ * disconnected first. NULL-safe. */
+void engine_stop(struct engine *e, bool restarting);
 
 /* Handles a readable fd of the engine's; returns ENGINE_F_* (0 when fd is not its). */
 unsigned engine_on_fd(struct engine *e, int fd);

@@ -99,7 +99,7 @@ static void roles_update(struct node *n)
 		engine_on(n);
 	} else if (!is_active && n->eng) {
 		pr_info("this node is no longer the active gateway\n");
-		engine_stop(n->eng);
+		engine_stop(n->eng, false);
 		n->eng = NULL;
 	}
 	if (n->ra)
@@ -289,7 +289,7 @@ int node_run(const struct node_opts *o)
 		rc = loop(n);
 	/* Heartbeats go on while the engine stops: an agent restarted at once reclaims the
 	 * role (its state file is fresh) and no standby takes over meanwhile. */
-	engine_stop(n->eng);
+	engine_stop(n->eng, rc == 0);
 	elector_stop(n->el);
 	if (n->ra)
 		mss_clamp_remove();
