@@ -55,7 +55,7 @@ ASAN_BINS     = $(UNIT_TESTS:tests/unit/%.c=$(B)/asan/tests/unit/%)
 FUZZ_BINS     = $(FUZZ_TARGETS:tests/fuzz/%.c=$(B)/fuzz/tests/fuzz/%)
 BENCH_BINS    = $(BENCH_PROGS:tests/bench/%.c=$(B)/tests/bench/%)
 
-.PHONY: all deps test test-unit test-fuzz demo bench clean lab-down fuzz-build
+.PHONY: all deps test test-unit test-fuzz demo bench clean lab-down fuzz-build image
 
 all: $(B)/subagent
 
@@ -146,6 +146,12 @@ bench: deps
 
 lab-down:
 	$(Q)./tests/lab/lab down
+
+# ---- the container image: deploy/Containerfile built without a registry (podman, a
+# debootstrap'ed base); writes build/subagent-image.oci.tar ----
+image: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)./deploy/build-image.sh
 
 clean:
 	rm -rf $(B)
