@@ -13,7 +13,7 @@ PKGS=(
 	iproute2 nftables iperf3 tcpdump jq socat curl netcat-openbsd iputils-ping procps psmisc
 	util-linux coreutils openssl ca-certificates
 	# deploy/: the image (make image), the manifest, unit and Vagrantfile tests
-	podman runc debootstrap python3-yaml python3-kubernetes systemd vagrant
+	podman runc debootstrap python3-yaml python3-kubernetes systemd vagrant vagrant-libvirt
 )
 
 missing=()
