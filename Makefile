@@ -156,4 +156,5 @@ image: deps
 clean:
 	rm -rf $(B)
 
--include $(shell find $(B) -name '*.d' 2>/dev/null)
+# build/podman holds container storage (make image, tests/deploy): not ours to scan for .d files
+-include $(shell find $(B) -path $(B)/podman -prune -o -name '*.d' -type f -print 2>/dev/null)

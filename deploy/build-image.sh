@@ -7,11 +7,12 @@
 #      as build/image/bookworm-slim.tar so a rebuild skips it (delete it to refresh);
 #   2. `podman import` of that tarball stands in for debian:bookworm-slim;
 #   3. `podman build --from` it with deploy/Containerfile, the same recipe a registry
-#      user builds (layers are cached in build/image/storage: a rebuild after `make` only
+#      user builds (layers are cached in build/podman/image: a rebuild after `make` only
 #      redoes the COPY of the binary);
 #   4. `podman save --format oci-archive`.
 #
-# Podman here uses its own storage under build/image/ (nothing in /var/lib/containers), runc
+# Podman here uses its own storage, build/podman/image (nothing in /var/lib/containers; not
+# bind-mounted onto itself, so `make clean` can remove it), runc
 # with cgroupfs (crun refuses this machine's hybrid cgroups), and the host's network for the
 # RUN step only (it reaches the Debian mirror; no bridge or firewall rule is made: a
 # private build network would add a CNI bridge to the root namespace).
@@ -57,8 +58,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-PODMAN=(podman --root "$PWD/$W/storage" --runroot "$RUN/runroot" --tmpdir "$RUN/tmp"
-	--storage-driver overlay --runtime runc --cgroup-manager cgroupfs --events-backend file)
+PODMAN=(podman --root "$PWD/$B/podman/image" --runroot "$RUN/runroot" --tmpdir "$RUN/tmp"
+	--storage-driver overlay --storage-opt overlay.skip_mount_home=true --runtime runc --cgroup-manager cgroupfs --events-backend file)
 
 # ---- 1. the base: debootstrap minbase, made slim ----
 if [ ! -s $BASE_TAR ]; then

@@ -18,7 +18,7 @@
 #   --container NAME    the container (default: the first)
 #   --node-name NAME    spec.nodeName (default: NETNS)
 #   --node-ip IP        status.hostIP (default: NETNS's first global IPv4 address)
-#   --host-root DIR     where hostPaths live (default: build/podman-kubelet/NETNS/host)
+#   --host-root DIR     where hostPaths live (default: build/podman/kubelet/NETNS/host)
 #   --archive FILE      the image (default: build/subagent-image.oci.tar)
 #   --entrypoint JSON   replace the image's entrypoint too (e.g. '["/bin/sh","-c"]')
 #   --detach            run in the background; prints the container's name
@@ -26,7 +26,7 @@
 #   --dry-run           print the podman command instead of running it
 #   --skip-missing-host-paths  leave out a shared hostPath (/lib/modules...) this machine
 #                       lacks, with a note, instead of refusing as a kubelet would
-# Environment: PODMAN_KUBELET_STORAGE (default build/podman-kubelet/storage).
+# Environment: PODMAN_KUBELET_STORAGE (default build/podman/kubelet/storage).
 set -eu
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 PY=/usr/bin/python3
@@ -68,7 +68,7 @@ if [ -z "$NODE_IP" ]; then
 	NODE_IP=$(ip -n "$NETNS" -4 -o addr show scope global | awk '{sub("/.*", "", $4); print $4; exit}')
 	[ -n "$NODE_IP" ] || { echo "podman_kubelet: $NETNS has no IPv4 address; use --node-ip" >&2; exit 1; }
 fi
-WORK=$ROOT/build/podman-kubelet
+WORK=$ROOT/build/podman/kubelet
 HOST_ROOT=${HOST_ROOT:-$WORK/$NETNS/host}
 STAGE=$WORK/$NETNS/stage
 STORAGE=${PODMAN_KUBELET_STORAGE:-$WORK/storage}
@@ -78,7 +78,7 @@ mkdir -p "$HOST_ROOT" "$STAGE" "$STORAGE"
 # database records it).
 RUN=/run/subagent-podman-$(echo "$STORAGE" | sha256sum | cut -c1-12)
 PODMAN=(podman --root "$STORAGE" --runroot "$RUN/runroot" --tmpdir "$RUN/tmp"
-	--storage-driver overlay --runtime runc --cgroup-manager cgroupfs --events-backend file)
+	--storage-driver overlay --storage-opt overlay.skip_mount_home=true --runtime runc --cgroup-manager cgroupfs --events-backend file)
 
 name=sadep-kubelet-$NODE_NAME
 if [ -n "$REMOVE" ]; then

@@ -25,7 +25,7 @@ cleanup() {
 		$PODMAN_RM >/dev/null 2>&1 || true
 	fi
 	ip netns del "$NS" 2>/dev/null || true
-	rm -rf "$TMP" "$ROOT/build/podman-kubelet/$NS"
+	rm -rf "$TMP" "$ROOT/build/podman/kubelet/$NS"
 }
 trap cleanup EXIT
 

@@ -18,10 +18,10 @@ T_NAME=systemd_live
 ARCHIVE=$ROOT/build/subagent-image.oci.tar
 A=sadep-sdA-$$ B=sadep-sdB-$$
 TMP=$(mktemp -d /tmp/sadep-sdlive.XXXXXX)
-STORAGE=$ROOT/build/podman-systemd/storage
+STORAGE=$ROOT/build/podman/systemd
 RUN=/run/subagent-podman-$(echo "$STORAGE" | sha256sum | cut -c1-12)
 PODMAN=(podman --root "$STORAGE" --runroot "$RUN/runroot" --tmpdir "$RUN/tmp"
-	--storage-driver overlay --runtime runc --cgroup-manager cgroupfs --events-backend file)
+	--storage-driver overlay --storage-opt overlay.skip_mount_home=true --runtime runc --cgroup-manager cgroupfs --events-backend file)
 cleanup() {
 	# SADEP_KEEP=1: leave the hosts up to look around (remove them by hand afterwards)
 	[ -n "${SADEP_KEEP:-}" ] && { echo "kept: $A $B (podman --root $STORAGE)" >&2; return; }
