@@ -55,7 +55,7 @@ ASAN_BINS     = $(UNIT_TESTS:tests/unit/%.c=$(B)/asan/tests/unit/%)
 FUZZ_BINS     = $(FUZZ_TARGETS:tests/fuzz/%.c=$(B)/fuzz/tests/fuzz/%)
 BENCH_BINS    = $(BENCH_PROGS:tests/bench/%.c=$(B)/tests/bench/%)
 
-.PHONY: all deps test test-unit test-fuzz demo bench clean lab-down fuzz-build
+.PHONY: all deps test test-unit test-fuzz demo bench clean lab-down fuzz-build image
 
 all: $(B)/subagent
 
@@ -147,7 +147,14 @@ bench: deps
 lab-down:
 	$(Q)./tests/lab/lab down
 
+# ---- the container image: deploy/Containerfile built without a registry (podman, a
+# debootstrap'ed base); writes build/subagent-image.oci.tar ----
+image: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)./deploy/build-image.sh
+
 clean:
 	rm -rf $(B)
 
--include $(shell find $(B) -name '*.d' 2>/dev/null)
+# build/podman holds container storage (make image, tests/deploy): not ours to scan for .d files
+-include $(shell find $(B) -path $(B)/podman -prune -o -name '*.d' -type f -print 2>/dev/null)
