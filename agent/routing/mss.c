@@ -37,6 +37,8 @@ static int nft(const char *script)
 		return -errno;
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_adddup2(&fa, p[0], 0);
+	/* nft gets nothing else of ours (not every library opens with O_CLOEXEC) */
+	posix_spawn_file_actions_addclosefrom_np(&fa, 3);
 	rc = posix_spawnp(&pid, "nft", &fa, NULL, argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
 	close(p[0]);

@@ -247,6 +247,43 @@ static void test_two_charons(void)
 	charon_free(c2);
 }
 
+/* charon inherits none of the agent's descriptors: a socket or pipe the agent holds
+ * (a broker connection, an informer's pipe) must not stay open in charon for its life. */
+static void test_no_inherited_fds(void)
+{
+	char d[128], link[64], target[128], want[128];
+	struct charon *c;
+	int p[2], leaked = 0;
+	struct stat st;
+	ssize_t n;
+
+	if (skip_why)
+		SKIP_TEST("%s", skip_why);
+	REQUIRE(pipe(p) == 0);	/* no O_CLOEXEC: the way a library might open one */
+	REQUIRE(fstat(p[0], &st) == 0);
+	snprintf(want, sizeof(want), "pipe:[%lu]", (unsigned long)st.st_ino);
+	snprintf(d, sizeof(d), "%s/fds", tmpdir);
+	c = new_charon(d, 3500, 34500);
+	REQUIRE(c);
+	CHECK_EQ_INT(charon_start(c, 10000), 0);
+	for (int fd = 0; fd < 1024 && charon_running(c); fd++) {
+		snprintf(link, sizeof(link), "/proc/%d/fd/%d", (int)charon_pid(c), fd);
+		n = readlink(link, target, sizeof(target) - 1);
+		if (n <= 0)
+			continue;
+		target[n] = '\0';
+		if (!strcmp(target, want)) {
+			fprintf(stderr, "  charon holds the test's pipe as fd %d\n", fd);
+			leaked++;
+		}
+	}
+	CHECK_EQ_INT(leaked, 0);
+	CHECK_EQ_INT(charon_stop(c, 5000), 0);
+	charon_free(c);
+	close(p[0]);
+	close(p[1]);
+}
+
 static void test_start_failure(void)
 {
 	struct charon_opts o = { .dir = tmpdir, .charon_path = "/nonexistent/charon",
@@ -289,6 +326,7 @@ int main(void)
 	RUN(test_probe_and_conf);
 	RUN(test_start_vici_kill_restart);
 	RUN(test_two_charons);
+	RUN(test_no_inherited_fds);
 	RUN(test_start_failure);
 	fails = harness_done();
 	if (!skip_why) {

@@ -21,6 +21,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <linux/close_range.h>
 #include <libmnl/libmnl.h>
 
 #include "agent/cable/strongswan/vici_conn.h"
@@ -392,6 +393,12 @@ static void child_exec(const struct charon *c, int errfd, pid_t parent, char *co
 	if (fd >= 0) {
 		dup2(fd, 1);
 		dup2(fd, 2);
+	}
+	/* Nothing of the agent's goes along: libraries (libcurl's sockets, a pipe) do not all
+	 * open with O_CLOEXEC. Marking instead of closing keeps errfd until exec. */
+	if (syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) < 0) {
+		err = errno;
+		goto fail;
 	}
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
