@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "common/cidr.h"
+#include "common/retry.h"
 
 struct charon_opts;
 
@@ -42,6 +43,7 @@ struct cable_status {
 	uint64_t epoch;			/* of the remote endpoint last connected */
 	uint64_t bytes_in, bytes_out, packets_in, packets_out;
 	uint64_t established_s;		/* age of the IKE SA in seconds */
+	struct retry fault;		/* the step towards it that keeps failing (err 0: none) */
 };
 
 enum cable_start {
@@ -78,7 +80,9 @@ struct cable_ops {
 	/* Sets up the driver (ipsec: starts charon, loads the PSK). 0 or -errno. */
 	int (*init)(const struct cable_config *cfg, struct cable_driver **out);
 	/* Connects to (or updates the connection to) remote's cluster over remote_ip, which
-	 * is remote->private_ip or remote->public_ip as the engine chose for this pair. */
+	 * is remote->private_ip or remote->public_ip as the engine chose for this pair.
+	 * 0: the driver has the remote and converges towards it (a step that fails is
+	 * retried with backoff; list() says which); -errno: refused (bad input, memory). */
 	int (*connect)(struct cable_driver *d, const struct cable_endpoint *remote,
 		       uint32_t remote_ip, const struct cable_endpoint *local);
 	/* Tears the tunnel down and forgets the remote cluster. -ENOENT when unknown. */
@@ -89,6 +93,10 @@ struct cable_ops {
 	int (*fd)(const struct cable_driver *d);
 	int (*dispatch)(struct cable_driver *d);
 	void (*fini)(struct cable_driver *d);
+	/* Optional: checks and repairs what the driver made (connections loaded in charon,
+	 * devices, addresses, neighbour entries); the engine calls it at every resync. Its
+	 * routes are in routes.h's tables, which converge on their own. 0 or -errno. */
+	int (*sync)(struct cable_driver *d);
 	/* Optional: fills the driver's fields of the local endpoint (vxlan: vtep_mac). */
 	void (*describe)(struct cable_driver *d, struct cable_endpoint *local);
 	bool encrypts;

@@ -31,8 +31,10 @@
 #include "common/util.h"
 
 /* Routes to the remote subnets through charon's TUN device, with a source address inside
- * our subnets so the node's own traffic matches the tunnel's selectors too. */
-static void install_routes(struct cable_driver *d, const struct peer *p)
+ * our subnets so the node's own traffic matches the tunnel's selectors too. Wanted in
+ * routes.h's tables even while the device is missing (charon restarting): they converge
+ * when it is back. */
+void ipsec_install_routes(struct cable_driver *d, const struct peer *p)
 {
 	int mtu;
 
@@ -40,9 +42,8 @@ static void install_routes(struct cable_driver *d, const struct peer *p)
 		return;
 	mtu = netlink_link_mtu(LIBIPSEC_DEV);
 	for (uint32_t i = 0; i < p->remote.n_subnets; i++)
-		if (routes_add(d->nl, &p->remote.subnets[i], 0, LIBIPSEC_DEV, d->health_ip,
-			       mtu > 0 ? (uint32_t)mtu : 0))
-			pr_warn("ipsec: no route to a subnet of %s\n", p->remote.cluster_id);
+		(void)routes_add(&p->remote.subnets[i], 0, LIBIPSEC_DEV, d->health_ip,
+				 mtu > 0 ? (uint32_t)mtu : 0);
 }
 
 /* kernel-libipsec refuses a CHILD_SA whose local selector holds no local address (it
@@ -56,15 +57,20 @@ static void ensure_anchors(struct cable_driver *d, const struct cable_endpoint *
 		char buf[CIDR4_STRLEN];
 		unsigned j;
 
-		if (!netlink_local_addr_in(c, NULL, NULL) || d->n_anchors == CABLE_MAX_SUBNETS)
+		if (!netlink_local_addr_in(c, NULL, NULL))
 			continue;
+		/* Ours already (deleted by hand since: put back) or a new one. */
 		for (j = 0; j < d->n_anchors && d->anchors[j] != c->addr; j++)
 			;
-		if (j < d->n_anchors)
+		if (j == d->n_anchors && d->n_anchors == CABLE_MAX_SUBNETS)
 			continue;
 		cidr4_format(c, buf);
 		if (netlink_addr_replace(d->nl, "lo", c->addr, 32)) {
 			pr_warn("ipsec: no anchor address for %s: its CHILD_SA will fail\n", buf);
+			continue;
+		}
+		if (j < d->n_anchors) {
+			pr_info("ipsec: anchor of %s on lo was missing; put back\n", buf);
 			continue;
 		}
 		d->anchors[d->n_anchors++] = c->addr;
@@ -77,14 +83,14 @@ static void remove_routes(struct cable_driver *d, const struct peer *p)
 	if (!d->nl)
 		return;
 	for (uint32_t i = 0; i < p->remote.n_subnets; i++)
-		(void)routes_del(d->nl, &p->remote.subnets[i], LIBIPSEC_DEV);
+		routes_del(&p->remote.subnets[i], LIBIPSEC_DEV);
 }
 
 static const char *const watched_events[] = { "ike-updown", "child-updown" };
 
 /* ---- epoll bookkeeping ---- */
 
-static void ep_set(struct cable_driver *d, int *slot, int fd)
+void ipsec_ep_set(struct cable_driver *d, int *slot, int fd)
 {
 	struct epoll_event ev = { .events = EPOLLIN };
 
@@ -102,13 +108,20 @@ static void ep_set(struct cable_driver *d, int *slot, int fd)
 	}
 }
 
-/* The tick: twice a second while the driver lives. */
+/* The timer fires for the tick (twice a second) or sooner, when a retry is due. */
+static int arm_timer(struct cable_driver *d)
+{
+	uint64_t at = ipsec_next_due(d, util_now_ns());
+	struct itimerspec its = { .it_value = { .tv_sec = (time_t)(at / NSEC_PER_SEC),
+						.tv_nsec = (long)(at % NSEC_PER_SEC) } };
+
+	return timerfd_settime(d->tfd, TFD_TIMER_ABSTIME, &its, NULL) < 0 ? -errno : 0;
+}
+
 static int start_tick(struct cable_driver *d)
 {
-	struct itimerspec its = { .it_value = { .tv_nsec = TICK_NS },
-				  .it_interval = { .tv_nsec = TICK_NS } };
-
-	return timerfd_settime(d->tfd, 0, &its, NULL) < 0 ? -errno : 0;
+	d->next_tick_ns = util_now_ns() + TICK_NS;
+	return arm_timer(d);
 }
 
 /* ---- events ---- */
@@ -178,7 +191,8 @@ static void on_vici_event(void *ctx, const char *name, const struct vici_node *m
 		}
 		if (p->ike_up && p->child_up) {
 			p->recovering = false;
-			p->backoff_s = 0;
+			retry_ok(&p->init);
+			p->child_missing_ns = 0;
 		}
 		pr_info("ipsec: %s #%llu %s to %s (%s)%s\n", child ? "CHILD_SA" : "IKE_SA",
 			(unsigned long long)(child ? child_uid : ike_uid), up ? "up" : "down",
@@ -208,12 +222,16 @@ static bool endpoint_equal(const struct cable_endpoint *a, const struct cable_en
 
 static void detach(struct cable_driver *d)
 {
-	ep_set(d, &d->ep_vc_fd, -1);
+	ipsec_ep_set(d, &d->ep_vc_fd, -1);
 	vici_conn_close(d->vc);
 	d->vc = NULL;
+	d->lost = false;
 	for (size_t i = 0; i < d->n_peers; i++) {
 		struct peer *p = &d->peers[i];
 		bool was = p->ike_up && p->child_up;
+
+		ipsec_init_cancel(d, p);
+		p->loaded = false;
 
 		p->ike_up = p->child_up = false;
 		if (was && d->on_event)
@@ -232,7 +250,7 @@ static int attach(struct cable_driver *d, bool reload)
 		if (err)
 			return err;
 	}
-	ep_set(d, &d->ep_pid_fd, d->charon ? charon_pidfd(d->charon) : -1);
+	ipsec_ep_set(d, &d->ep_pid_fd, d->charon ? charon_pidfd(d->charon) : -1);
 	d->vc = vici_conn_open(d->vici_path);
 	if (!d->vc)
 		return -errno;
@@ -245,14 +263,16 @@ static int attach(struct cable_driver *d, bool reload)
 	err = ipsec_load_shared(d);
 	if (err)
 		goto err;
-	for (size_t i = 0; reload && i < d->n_peers; i++) {
-		err = ipsec_load_conn(d, &d->peers[i], true);
-		if (err)
-			goto err;
-		/* a restarted charon made a new TUN device: its routes went with the old one */
-		install_routes(d, &d->peers[i]);
+	/* A connection charon refuses is retried on its own (ipsec_reconcile()); only a lost
+	 * VICI connection fails the attach. A restarted charon made a new TUN device: the
+	 * routes went with the old one and come back with the loads. */
+	for (size_t i = 0; reload && i < d->n_peers && !d->lost; i++)
+		(void)ipsec_load_peer(d, &d->peers[i], true);
+	if (d->lost) {
+		err = -ENOTCONN;
+		goto err;
 	}
-	ep_set(d, &d->ep_vc_fd, vici_conn_fd(d->vc));
+	ipsec_ep_set(d, &d->ep_vc_fd, vici_conn_fd(d->vc));
 	d->backoff_s = 0;
 	return 0;
 err:
@@ -273,7 +293,7 @@ static void recover(struct cable_driver *d)
 
 	for (size_t i = 0; i < d->n_peers; i++) {
 		d->peers[i].recovering = true;
-		d->peers[i].backoff_s = 0;
+		retry_ok(&d->peers[i].init);
 	}
 	err = attach(d, true);
 
@@ -343,8 +363,14 @@ static int ipsec_init(const struct cable_config *cfg, struct cable_driver **out)
 			co.no_install_routes = true;
 			d->health_ip = cfg->health_ip;
 			d->nl = netlink_open();
-			if (!d->nl || routes_init(d->nl)) {
-				err = d->nl ? -EPERM : -errno;
+			if (!d->nl) {
+				err = -errno;
+				goto err;
+			}
+			err = routes_init();
+			if (err) {
+				netlink_close(d->nl);
+				d->nl = NULL;
 				goto err;
 			}
 		}
@@ -377,7 +403,6 @@ static int ipsec_connect(struct cable_driver *d, const struct cable_endpoint *re
 			 uint32_t remote_ip, const struct cable_endpoint *local)
 {
 	struct peer *p, np = { .remote = *remote, .local = *local, .remote_ip = remote_ip };
-	int err;
 
 	if (!remote->cluster_id[0] || strnlen(remote->cluster_id, CABLE_ID_MAX) >= CABLE_ID_MAX ||
 	    strcmp(remote->cluster_id, d->local_id) == 0 || !remote_ip ||
@@ -394,15 +419,20 @@ static int ipsec_connect(struct cable_driver *d, const struct cable_endpoint *re
 
 		if (!changed)
 			return 0;
-		np.ike_up = p->ike_up;
-		np.child_up = p->child_up;
+		/* The SA already runs to the new address (the new gateway reached us first):
+		 * keep it, only the configuration is reloaded. Otherwise it goes (its down
+		 * events are known by their IDs) and the new configuration initiates. */
+		np.ike_up = same_sa && p->ike_up;
+		np.child_up = same_sa && p->child_up;
 		np.ike_uid = p->ike_uid;
 		np.child_uid = p->child_uid;
 		np.sa_remote = p->sa_remote;
+		np.recovering = p->recovering;
+		ipsec_init_cancel(d, p);
 		remove_routes(d, p);
+		if (p->ike_up && p->child_up && !same_sa && d->on_event)
+			d->on_event(d->ctx, remote->cluster_id, false);
 		*p = np;
-		/* The SA already runs to the new address (the new gateway reached us first):
-		 * keep it, only the configuration is reloaded. */
 		if (!same_sa && d->vc && ipsec_terminate_ike(d, remote->cluster_id))
 			pr_warn("ipsec: terminate %s before update: failed\n", remote->cluster_id);
 	} else {
@@ -417,14 +447,14 @@ static int ipsec_connect(struct cable_driver *d, const struct cable_endpoint *re
 		np.recovering = util_now_ns() - d->started_ns < INITIATE_ALL_NS;
 		*p = np;
 	}
-	/* While charon is away the peer is remembered and loaded on recovery. */
+	/* While charon is away the peer is remembered and loaded on recovery; a load charon
+	 * refuses is retried (ipsec_reconcile()). */
 	ensure_anchors(d, local);
-	if (!d->vc)
-		return 0;
-	err = ipsec_load_conn(d, p, false);
-	if (!err)
-		install_routes(d, p);
-	return err;
+	if (d->vc)
+		(void)ipsec_load_peer(d, p, false);
+	if (arm_timer(d))
+		pr_warn("ipsec: timer: %s\n", strerror(errno));
+	return 0;
 }
 
 static int ipsec_disconnect(struct cable_driver *d, const char *cluster_id)
@@ -436,6 +466,7 @@ static int ipsec_disconnect(struct cable_driver *d, const char *cluster_id)
 	if (!p)
 		return -ENOENT;
 	was = p->ike_up && p->child_up;
+	ipsec_init_cancel(d, p);
 	remove_routes(d, p);
 	if (d->vc) {
 		/* Unload first so close_action/dpd_action cannot bring it back. */
@@ -449,121 +480,66 @@ static int ipsec_disconnect(struct cable_driver *d, const char *cluster_id)
 	return err;
 }
 
-struct list_ctx {
-	struct cable_driver *d;
-	struct cable_status *st;
-};
-
-/* list-sa event: { <conn> = { state, established, child-sas = { <x> = { name, state,
- * bytes-in, ... } } } }. Counters of every installed CHILD_SA add up (during a rekey
- * there are two). */
-static void on_list_sa(void *ctx, const char *name, const struct vici_node *msg)
-{
-	struct list_ctx *lc = ctx;
-	const struct vici_node *ike, *ch;
-
-	for (ike = msg->child; ike; ike = ike->next) {
-		struct cable_status *s = NULL;
-		bool established, installed = false;
-
-		for (size_t i = 0; i < lc->d->n_peers; i++)
-			if (strcmp(lc->st[i].cluster_id, ike->name) == 0)
-				s = &lc->st[i];
-		if (!s || ike->type != VICI_NODE_SECTION)
-			continue;
-		established = vici_get_str(ike, "state") &&
-			      strcmp(vici_get_str(ike, "state"), "ESTABLISHED") == 0;
-		if (established)
-			s->established_s = get_u64(ike, "established");
-		for (ch = vici_child(ike, "child-sas") ? vici_child(ike, "child-sas")->child : NULL;
-		     ch; ch = ch->next) {
-			const char *cs = vici_get_str(ch, "state");
-
-			if (ch->type != VICI_NODE_SECTION || !cs || strcmp(cs, "INSTALLED"))
-				continue;
-			installed = true;
-			s->bytes_in += get_u64(ch, "bytes-in");
-			s->bytes_out += get_u64(ch, "bytes-out");
-			s->packets_in += get_u64(ch, "packets-in");
-			s->packets_out += get_u64(ch, "packets-out");
-		}
-		if (established && installed) {
-			s->connected = true;
-			snprintf(s->state, sizeof(s->state), "connected");
-		} else if (!s->connected) {
-			snprintf(s->state, sizeof(s->state), "connecting");
-		}
-	}
-}
-
 static int ipsec_list(struct cable_driver *d, struct cable_status **out, size_t *n)
 {
-	struct list_ctx lc = { .d = d };
+	struct cable_status *st;
+	struct sa_view *v;
 	int err = 0;
 
 	*out = NULL;
 	*n = 0;
-	lc.st = calloc(d->n_peers ? d->n_peers : 1, sizeof(*lc.st));
-	if (!lc.st)
+	st = calloc(d->n_peers ? d->n_peers : 1, sizeof(*st));
+	v = calloc(d->n_peers ? d->n_peers : 1, sizeof(*v));
+	if (!st || !v) {
+		free(st);
+		free(v);
 		return -ENOMEM;
-	for (size_t i = 0; i < d->n_peers; i++) {
-		struct cable_status *s = &lc.st[i];
-
-		snprintf(s->cluster_id, sizeof(s->cluster_id), "%s", d->peers[i].remote.cluster_id);
-		snprintf(s->state, sizeof(s->state), "down");
-		s->remote_ip = d->peers[i].remote_ip;
-		s->epoch = d->peers[i].remote.epoch;
 	}
-	if (d->vc && d->n_peers) {
-		struct vici_builder *b = vici_builder_new();
+	if (d->vc && d->n_peers)
+		err = ipsec_scan(d, v);
+	for (size_t i = 0; !err && i < d->n_peers; i++) {
+		const struct peer *p = &d->peers[i];
+		struct cable_status *s = &st[i];
 
-		if (!b) {
-			free(lc.st);
-			return -ENOMEM;
-		}
-		vici_add_kv_str(b, "noblock", "yes");
-		err = vici_conn_cmd_stream(d->vc, "list-sas", b, "list-sa", on_list_sa, &lc, NULL,
-					   CMD_TIMEOUT_MS);
-		vici_builder_free(b);
-		if (err) {
-			free(lc.st);
-			return err;
-		}
+		snprintf(s->cluster_id, sizeof(s->cluster_id), "%s", p->remote.cluster_id);
+		s->remote_ip = p->remote_ip;
+		s->epoch = p->remote.epoch;
+		s->connected = v[i].ike_established && v[i].child_installed;
+		snprintf(s->state, sizeof(s->state), "%s", s->connected ? "connected" :
+			 v[i].ike_established || v[i].ike_connecting ? "connecting" : "down");
+		s->established_s = v[i].established_s;
+		s->bytes_in = v[i].bytes_in;
+		s->bytes_out = v[i].bytes_out;
+		s->packets_in = v[i].packets_in;
+		s->packets_out = v[i].packets_out;
+		if (!d->vc)
+			retry_fail(&s->fault, util_now_ns(), -ENOTCONN, "charon is not reachable");
+		else if (p->load.err)
+			s->fault = p->load;
+		else if (!s->connected && p->init.err)
+			s->fault = p->init;
 	}
-	*out = lc.st;
+	free(v);
+	if (err) {
+		free(st);
+		return err;
+	}
+	*out = st;
 	*n = d->n_peers;
 	return 0;
 }
 
-/* Initiates, with backoff, every connection this side should initiate that has no IKE_SA. */
-static void reconcile(struct cable_driver *d)
+/* Resync: every connection still in charon, every anchor in place. */
+static int ipsec_sync_op(struct cable_driver *d)
 {
-	struct cable_status *st = NULL;
-	uint64_t now = util_now_ns();
-	size_t n = 0, i;
-	bool due = false;
+	int err;
 
-	for (i = 0; i < d->n_peers; i++) {
-		struct peer *p = &d->peers[i];
-
-		if (ipsec_wants_initiate(d, p) && !(p->ike_up && p->child_up) && now >= p->next_try_ns)
-			due = true;
-	}
-	if (!due || ipsec_list(d, &st, &n))
-		return;
-	for (i = 0; i < n && i < d->n_peers; i++) {
-		struct peer *p = &d->peers[i];
-
-		if (!ipsec_wants_initiate(d, p) || now < p->next_try_ns || strcmp(st[i].state, "down"))
-			continue;
-		p->backoff_s = (unsigned)util_backoff(p->backoff_s, 1, BACKOFF_MAX_S);
-		p->next_try_ns = now + p->backoff_s * NSEC_PER_SEC;
-		pr_info("ipsec: no IKE_SA to %s: initiating (next try in %u s)\n",
-			p->remote.cluster_id, p->backoff_s);
-		if (ipsec_initiate(d, p->remote.cluster_id))
-			continue;
-	}
-	free(st);
+	for (size_t i = 0; i < d->n_peers; i++)
+		ensure_anchors(d, &d->peers[i].local);
+	err = ipsec_sync(d);
+	if (arm_timer(d))
+		pr_warn("ipsec: timer: %s\n", strerror(errno));
+	return err;
 }
 
 static int ipsec_fd(const struct cable_driver *d)
@@ -571,24 +547,34 @@ static int ipsec_fd(const struct cable_driver *d)
 	return d->epfd;
 }
 
+static struct peer *peer_of_init_fd(struct cable_driver *d, int fd)
+{
+	for (size_t i = 0; i < d->n_peers; i++)
+		if (d->peers[i].ivc && vici_conn_fd(d->peers[i].ivc) == fd)
+			return &d->peers[i];
+	return NULL;
+}
+
 static int ipsec_dispatch(struct cable_driver *d)
 {
-	struct epoll_event evs[4];
+	struct epoll_event evs[8];
 	int n, i, err;
-	bool lost = false, retry = false;
+	bool lost = false, timer = false;
+	uint64_t now;
 
 	n = epoll_wait(d->epfd, evs, ARRAY_SIZE(evs), 0);
 	if (n < 0)
 		return errno == EINTR ? 0 : -errno;
 	for (i = 0; i < n; i++) {
 		int fd = evs[i].data.fd;
+		struct peer *p;
 
 		if (fd == d->tfd) {
 			uint64_t x;
 
 			if (read(d->tfd, &x, sizeof(x)) < 0 && errno != EAGAIN)
 				pr_warn("ipsec: timer: %s\n", strerror(errno));
-			retry = true;
+			timer = true;
 		} else if (fd == d->ep_pid_fd && d->charon) {
 			int st = 0, r = charon_reap(d->charon, &st);
 
@@ -596,7 +582,7 @@ static int ipsec_dispatch(struct cable_driver *d)
 				pr_warn("ipsec: charon died (%s %d); restarting it\n",
 					WIFSIGNALED(st) ? "signal" : "exit",
 					WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
-				ep_set(d, &d->ep_pid_fd, -1);
+				ipsec_ep_set(d, &d->ep_pid_fd, -1);
 				lost = true;
 			}
 		} else if (fd == d->ep_vc_fd && d->vc) {
@@ -605,7 +591,18 @@ static int ipsec_dispatch(struct cable_driver *d)
 				pr_warn("ipsec: vici: %s\n", strerror(-err));
 				lost = true;
 			}
+		} else if ((p = peer_of_init_fd(d, fd))) {
+			ipsec_init_done(d, p);
 		}
+	}
+	now = util_now_ns();
+	if (timer && now >= d->next_tick_ns)
+		d->next_tick_ns = now + TICK_NS;
+	if (d->vc && !lost && !d->lost && timer)
+		ipsec_reconcile(d, now);
+	if (d->lost) {
+		pr_warn("ipsec: the VICI connection to charon broke; attaching again\n");
+		lost = true;
 	}
 	if (lost && d->vc)
 		detach(d);
@@ -613,16 +610,16 @@ static int ipsec_dispatch(struct cable_driver *d)
 		/* charon may still be closing its socket when we see EOF: if we own it and it
 		 * is still running, its pidfd will tell us; otherwise reconnect now. */
 		if (d->charon && charon_running(d->charon)) {
-			ep_set(d, &d->ep_pid_fd, charon_pidfd(d->charon));
+			ipsec_ep_set(d, &d->ep_pid_fd, charon_pidfd(d->charon));
 			d->next_recover_ns = util_now_ns() + NSEC_PER_SEC;
 		} else {
 			recover(d);
 		}
-	} else if (retry && !d->vc && util_now_ns() >= d->next_recover_ns) {
+	} else if (timer && !d->vc && now >= d->next_recover_ns) {
 		recover(d);
-	} else if (retry && d->vc) {
-		reconcile(d);
 	}
+	if (arm_timer(d))
+		pr_warn("ipsec: timer: %s\n", strerror(errno));
 	return 0;
 }
 
@@ -630,6 +627,8 @@ static void ipsec_fini(struct cable_driver *d)
 {
 	if (!d)
 		return;
+	for (size_t i = 0; i < d->n_peers; i++)
+		ipsec_init_cancel(d, &d->peers[i]);
 	vici_conn_close(d->vc);
 	if (d->charon)
 		charon_free(d->charon);	/* stops it: its SAs go with it */
@@ -638,7 +637,7 @@ static void ipsec_fini(struct cable_driver *d)
 			remove_routes(d, &d->peers[i]);
 		for (unsigned i = 0; i < d->n_anchors; i++)
 			(void)netlink_addr_del(d->nl, "lo", d->anchors[i], 32);
-		routes_fini(d->nl);
+		routes_fini();
 		netlink_close(d->nl);
 	}
 	if (d->epfd >= 0)
@@ -662,5 +661,6 @@ const struct cable_ops cable_ipsec_ops = {
 	.fd = ipsec_fd,
 	.dispatch = ipsec_dispatch,
 	.fini = ipsec_fini,
+	.sync = ipsec_sync_op,
 	.encrypts = true,
 };

@@ -13,15 +13,16 @@
 int ipsec_call(struct cable_driver *d, const char *cmd, struct vici_builder *b,
 		const char *what)
 {
-	char errmsg[256];
 	int err;
 
+	d->errmsg[0] = '\0';
 	if (!d->vc)
 		return -ENOTCONN;
-	err = vici_conn_call(d->vc, cmd, b, CMD_TIMEOUT_MS, errmsg, sizeof(errmsg));
+	err = vici_conn_call(d->vc, cmd, b, CMD_TIMEOUT_MS, d->errmsg, sizeof(d->errmsg));
+	if (err && err != -EREMOTEIO)
+		snprintf(d->errmsg, sizeof(d->errmsg), "%s", strerror(-err));
 	if (err)
-		pr_warn("ipsec: %s %s: %s\n", cmd, what,
-			err == -EREMOTEIO ? errmsg : strerror(-err));
+		pr_warn("ipsec: %s %s: %s\n", cmd, what, d->errmsg);
 	return err;
 }
 
@@ -117,8 +118,8 @@ int ipsec_load_conn(struct cable_driver *d, const struct peer *p, bool active)
 		dpd = "restart";
 		break;
 	case CABLE_START_AUTO:
-		if (active || ipsec_we_initiate(d, p))
-			start = "start";
+		/* The driver initiates itself once the connection is loaded (ipsec_sync.c):
+		 * its answer tells at once when the peer is not ready for us yet. */
 		if (ipsec_we_initiate(d, p))
 			dpd = "restart";
 		break;
@@ -171,13 +172,6 @@ int ipsec_load_conn(struct cable_driver *d, const struct peer *p, bool active)
 	vici_end_section(b);
 	err = ipsec_call(d, "load-conn", b, id);
 	vici_builder_free(b);
-	if (!err && strstr(start, "start")) {
-		/* Give the initiation just started time before the tick retries it. */
-		struct peer *mp = (struct peer *)p;
-
-		mp->backoff_s = (unsigned)util_backoff(mp->backoff_s, 1, BACKOFF_MAX_S);
-		mp->next_try_ns = util_now_ns() + TICK_NS;
-	}
 	if (!err)
 		pr_info("ipsec: loaded %s: %s:%u -> %s:%u epoch %llu (%s, start_action %s)\n", id,
 			lip, p->local.natt_port ? p->local.natt_port : 4500, rip,

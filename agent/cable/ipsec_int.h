@@ -8,9 +8,11 @@
 #include <stdint.h>
 
 #include "agent/cable/cable.h"
+#include "common/retry.h"
 #include "common/util.h"
 
 struct vici_builder;
+struct vici_conn;
 
 #define CMD_TIMEOUT_MS		5000
 #define CHARON_START_MS		10000
@@ -27,8 +29,11 @@ struct peer {
 	bool recovering;		/* initiate whatever the role: our charon restarted, or
 					 * this gateway just took over (see ipsec_connect) */
 	uint32_t sa_remote;		/* remote address of the current IKE_SA, 0: none */
-	unsigned backoff_s;		/* between initiation attempts */
-	uint64_t next_try_ns;
+	bool loaded;			/* charon has its connection */
+	struct retry load;		/* load-conn */
+	struct retry init;		/* initiation (this side's, see ipsec_wants_initiate) */
+	struct vici_conn *ivc;		/* an initiation under way, on a connection of its own */
+	uint64_t child_missing_ns;	/* IKE_SA up without a CHILD_SA since, 0: no */
 };
 
 struct cable_driver {
@@ -47,6 +52,9 @@ struct cable_driver {
 	int ep_vc_fd, ep_pid_fd;	/* fds currently registered in epfd, -1 if none */
 	unsigned backoff_s;		/* between charon restart attempts */
 	uint64_t next_recover_ns;
+	bool lost;			/* a VICI request found the connection broken */
+	uint64_t next_tick_ns;		/* the periodic check; the timer may fire sooner */
+	char errmsg[256];		/* charon's answer to the last request it refused */
 
 	struct peer *peers;
 	size_t n_peers;
@@ -62,6 +70,21 @@ struct cable_driver {
 
 #define LIBIPSEC_DEV "ipsec0"
 #define INITIATE_ALL_NS (10 * NSEC_PER_SEC)
+/* An initiation the peer refused (its configuration for us not loaded yet: it learns of
+ * us from the broker at about the time we learn of it) is tried again after 50 ms, then
+ * twice as long each time, at most BACKOFF_MAX_S. */
+#define INIT_RETRY_FIRST_NS (50 * NSEC_PER_MSEC)
+#define INIT_TIMEOUT_MS 10000
+/* An IKE_SA without a CHILD_SA for this long gets a new CHILD_SA from the initiator. */
+#define CHILD_MISSING_NS NSEC_PER_SEC
+
+/* What list-sas says of one peer. */
+struct sa_view {
+	bool ike_established, ike_connecting;	/* some IKE_SA of that name is in that state */
+	bool child_installed;
+	uint64_t established_s;
+	uint64_t bytes_in, bytes_out, packets_in, packets_out;
+};
 
 /* ipsec_conn.c */
 /* Sends cmd with the message b (consumed) and checks its "success". 0 or -errno. */
@@ -77,5 +100,30 @@ int ipsec_load_conn(struct cable_driver *d, const struct peer *p, bool active)
 int ipsec_terminate_ike(struct cable_driver *d, const char *id);
 int ipsec_unload_conn(struct cable_driver *d, const char *id);
 int ipsec_initiate(struct cable_driver *d, const char *id);
+
+/* ipsec.c */
+void ipsec_install_routes(struct cable_driver *d, const struct peer *p);
+/* Adds (fd >= 0) or removes (-1) an fd of the driver's epoll set in *slot. */
+void ipsec_ep_set(struct cable_driver *d, int *slot, int fd);
+
+/* ipsec_sync.c: what the driver checks and repairs */
+/* load-conn for p and, when it worked, its routes; a failure is retried by
+ * ipsec_reconcile(). active: initiate at once whatever the role. */
+int ipsec_load_peer(struct cable_driver *d, struct peer *p, bool active);
+/* list-sas: one view per peer (view[i] is d->peers[i]). 0 or -errno. */
+int ipsec_scan(struct cable_driver *d, struct sa_view *view);
+/* The periodic check: loads that failed, initiations this side owes (no IKE_SA, or an
+ * IKE_SA without its CHILD_SA), when due. */
+void ipsec_reconcile(struct cable_driver *d, uint64_t now);
+/* An initiation's connection is readable: collects the answer. */
+void ipsec_init_done(struct cable_driver *d, struct peer *p);
+/* Ends p's initiation under way, if any. */
+void ipsec_init_cancel(struct cable_driver *d, struct peer *p);
+/* When the driver's timer must fire next (the tick, or a retry due sooner). */
+uint64_t ipsec_next_due(const struct cable_driver *d, uint64_t now);
+/* Resync: every loaded connection is still in charon; anchors in place. */
+int ipsec_sync(struct cable_driver *d);
+/* A VICI error that means the connection to charon is gone. */
+bool ipsec_vici_lost(int err);
 
 #endif

@@ -14,6 +14,7 @@
 #include "agent/routing/netlink.h"
 #include "agent/routing/routes.h"
 #include "common/log.h"
+#include "common/util.h"
 
 #define VX_DEV "sa-vx0"
 #define VX_VNI 4242
@@ -28,6 +29,7 @@ struct vx_remote {
 	uint8_t mac[6];
 	struct cidr4 subnets[CABLE_MAX_SUBNETS];
 	unsigned n_subnets;
+	struct retry st;	/* its neighbour, forwarding entry and routes */
 };
 
 struct cable_driver {
@@ -35,6 +37,7 @@ struct cable_driver {
 	uint32_t underlay_ip, health_ip;
 	uint8_t mac[6];
 	int mtu;
+	struct retry dev_st;
 	struct vx_remote r[MAX_REMOTES];
 	unsigned n;
 	cable_event_cb on_event;
@@ -55,6 +58,14 @@ static void vtep_mac(uint32_t ip, uint8_t mac[6])
 static uint32_t nexthop_of(uint32_t ip)
 {
 	return (240u << 24) | (ip & 0xffffff);
+}
+
+static int ensure_dev(struct cable_driver *d)
+{
+	struct netlink_vxlan vx = { .name = VX_DEV, .vni = VX_VNI, .local = d->underlay_ip,
+				    .port = VX_PORT, .mtu = d->mtu, .mac = d->mac };
+
+	return netlink_vxlan_ensure(d->nl, &vx);
 }
 
 static int vx_init(const struct cable_config *cfg, struct cable_driver **out)
@@ -91,14 +102,12 @@ static int vx_init(const struct cable_config *cfg, struct cable_driver **out)
 	}
 	d->mtu = mtu - VX_OVERHEAD;
 	vtep_mac(d->underlay_ip, d->mac);
-	struct netlink_vxlan vx = { .name = VX_DEV, .vni = VX_VNI, .local = d->underlay_ip,
-				    .port = VX_PORT, .mtu = d->mtu, .mac = d->mac };
-	rc = netlink_vxlan_ensure(d->nl, &vx);
+	rc = ensure_dev(d);
 	if (rc) {
 		pr_err("vxlan: create %s: %s\n", VX_DEV, strerror(-rc));
 		goto err;
 	}
-	rc = routes_init(d->nl);
+	rc = routes_init();
 	if (rc)
 		goto err;
 	pr_info("vxlan: %s up (vni %u, port %u, mtu %d from %s)\n", VX_DEV, VX_VNI, VX_PORT,
@@ -130,25 +139,30 @@ static struct vx_remote *find(struct cable_driver *d, const char *cluster)
 static void remove_remote(struct cable_driver *d, struct vx_remote *r)
 {
 	for (unsigned i = 0; i < r->n_subnets; i++)
-		(void)routes_del(d->nl, &r->subnets[i], VX_DEV);
+		routes_del(&r->subnets[i], VX_DEV);
 	(void)netlink_fdb_del(d->nl, VX_DEV, r->mac, r->remote_ip);
 	(void)netlink_neigh_del(d->nl, VX_DEV, r->nexthop);
 }
 
-static int install_remote(struct cable_driver *d, const struct vx_remote *r)
+/* The remote's neighbour and forwarding entries (replacing an entry that is there
+ * changes nothing) and its routes (wanted in routes.h's tables even when this attempt
+ * fails). A failure is retried by vx_sync(). */
+static int install_remote(struct cable_driver *d, struct vx_remote *r)
 {
-	int rc;
+	int rc, rr;
 
 	if ((rc = netlink_neigh_replace(d->nl, VX_DEV, r->nexthop, r->mac)) ||
 	    (rc = netlink_fdb_replace(d->nl, VX_DEV, r->mac, r->remote_ip)))
-		return rc;
+		retry_fail(&r->st, util_now_ns(), rc, "neighbour of %s on %s: %s", r->cluster_id,
+			   VX_DEV, strerror(-rc));
 	for (unsigned i = 0; i < r->n_subnets; i++) {
-		rc = routes_add(d->nl, &r->subnets[i], r->nexthop, VX_DEV, d->health_ip,
+		rr = routes_add(&r->subnets[i], r->nexthop, VX_DEV, d->health_ip,
 				(uint32_t)d->mtu);
-		if (rc)
-			return rc;
+		rc = rc ? rc : rr;
 	}
-	return 0;
+	if (!rc)
+		retry_ok(&r->st);
+	return rc;
 }
 
 static int vx_disconnect(struct cable_driver *d, const char *cluster)
@@ -197,12 +211,8 @@ static int vx_connect(struct cable_driver *d, const struct cable_endpoint *ep,
 	}
 	*r = nr;
 	rc = install_remote(d, r);
-	if (rc) {
-		pr_err("vxlan: connect %s: %s\n", ep->cluster_id, strerror(-rc));
-		remove_remote(d, r);
-		*r = d->r[--d->n];
-		return rc;
-	}
+	if (rc)
+		pr_warn("vxlan: connect %s: %s (retrying)\n", ep->cluster_id, strerror(-rc));
 	ip4_format(remote_ip, ipbuf);
 	pr_info("vxlan: connected %s via %s\n", ep->cluster_id, ipbuf);
 	if (d->on_event)
@@ -223,10 +233,35 @@ static int vx_list(struct cable_driver *d, struct cable_status **out, size_t *n)
 		snprintf(st[i].state, sizeof(st[i].state), "%s", up ? "connected" : "down");
 		st[i].remote_ip = d->r[i].remote_ip;
 		st[i].epoch = d->r[i].epoch;
+		st[i].fault = d->dev_st.err ? d->dev_st : d->r[i].st;
 	}
 	*out = st;
 	*n = d->n;
 	return 0;
+}
+
+/* The device (put back when it was deleted: its entries and routes went with it) and
+ * every remote's entries. */
+static int vx_sync(struct cable_driver *d)
+{
+	uint64_t now = util_now_ns();
+	bool had = netlink_ifindex(VX_DEV) > 0;
+	int rc = 0;
+
+	if (!retry_due(&d->dev_st, now))
+		return d->dev_st.err;
+	rc = ensure_dev(d);
+	if (rc) {
+		retry_fail(&d->dev_st, now, rc, "device %s: %s", VX_DEV, strerror(-rc));
+		return rc;
+	}
+	if (!had)
+		pr_info("vxlan: %s was missing; put back\n", VX_DEV);
+	retry_ok(&d->dev_st);
+	for (unsigned i = 0; i < d->n; i++)
+		if (retry_due(&d->r[i].st, now) && install_remote(d, &d->r[i]))
+			rc = d->r[i].st.err;
+	return rc;
 }
 
 static int vx_fd(const struct cable_driver *d) { return -1; }
@@ -239,7 +274,7 @@ static void vx_fini(struct cable_driver *d)
 	while (d->n)
 		(void)vx_disconnect(d, d->r[0].cluster_id);
 	(void)netlink_link_del(d->nl, VX_DEV);
-	routes_fini(d->nl);
+	routes_fini();
 	netlink_close(d->nl);
 	free(d);
 }
@@ -253,6 +288,7 @@ const struct cable_ops cable_vxlan_ops = {
 	.fd = vx_fd,
 	.dispatch = vx_dispatch,
 	.fini = vx_fini,
+	.sync = vx_sync,
 	.describe = vx_describe,
 	.encrypts = false,
 };

@@ -34,6 +34,8 @@ static void usage(FILE *f)
 		"  --pod-cidr CIDR         this node's pod CIDR slice (for the gateway's return path)\n"
 		"  --election-interval-ms N  heartbeat interval (default 100)\n"
 		"  --election-dead-ms N    a node not heard for this long is dead (default 600)\n"
+		"  --resync-ms N           how often everything the agent made is checked and\n"
+		"                          repaired (default 10000)\n"
 		"  --bpf-dir DIR           globalnet: bpffs directory for the pinned flow table\n"
 		"                          (default /sys/fs/bpf/subagent/CLUSTER-NODE)\n"
 		"  --globalnet-datapath bpf|none  globalnet: translate with tc BPF (default), or\n"
@@ -57,6 +59,7 @@ int cmd_agent(int argc, char **argv)
 		{ "pod-cidr", required_argument, NULL, 'C' },
 		{ "election-interval-ms", required_argument, NULL, 'E' },
 		{ "election-dead-ms", required_argument, NULL, 'D' },
+		{ "resync-ms", required_argument, NULL, 'R' },
 		{ "bpf-dir", required_argument, NULL, 'b' },
 		{ "globalnet-datapath", required_argument, NULL, 'g' },
 		{ "help", no_argument, NULL, 'h' },
@@ -117,6 +120,17 @@ int cmd_agent(int argc, char **argv)
 				o.election_interval_ns = ms * NSEC_PER_MSEC;
 			else
 				o.election_dead_ns = ms * NSEC_PER_MSEC;
+			break;
+		}
+		case 'R': {
+			char *end;
+			unsigned long ms = strtoul(optarg, &end, 10);
+
+			if (*end || ms < 100 || ms > 3600000) {
+				fprintf(stderr, "subagent agent: --resync-ms must be 100..3600000\n");
+				return 2;
+			}
+			o.resync_ns = ms * NSEC_PER_MSEC;
 			break;
 		}
 		case 'h': usage(stdout); return 0;

@@ -1,10 +1,13 @@
 /* The state of every connection: addresses, subnets, status (from the cable and the health
  * checker), RTT and counters, for the status file, the broker and `subagent show`. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "agent/engine/engine_int.h"
 #include "agent/engine/health.h"
+#include "common/retry.h"
+#include "common/util.h"
 
 static const char *conn_status(struct engine *e, struct eng_remote *r, const struct cable_status *cs,
 			       struct health_stats *hs)
@@ -24,8 +27,9 @@ static const char *conn_status(struct engine *e, struct eng_remote *r, const str
 	return "connecting";
 }
 
-cJSON *engine_connections_json(struct engine *e)
+cJSON *engine_connections_json(struct engine *e, cJSON *faults)
 {
+	uint64_t now = util_now_ns();
 	cJSON *arr = cJSON_CreateArray();
 	struct cable_status *all = NULL;
 	size_t nall = 0;
@@ -78,8 +82,17 @@ cJSON *engine_connections_json(struct engine *e)
 		cJSON_AddNumberToObject(c, "packets_in", (double)cs.packets_in);
 		cJSON_AddNumberToObject(c, "packets_out", (double)cs.packets_out);
 		cJSON_AddNumberToObject(c, "epoch", (double)r->ep.epoch);
+		cJSON_AddStringToObject(c, "error", cs.fault.err ? cs.fault.why : "");
+		if (cs.fault.err) {
+			char what[96];
+
+			snprintf(what, sizeof(what), "connection to %s", r->ep.cluster_id);
+			retry_report(&cs.fault, now, faults, what);
+		}
 	}
 	free(all);
+	retry_report(&e->watch_st, now, faults, "broker watch of endpoints");
+	retry_report(&e->sync_st, now, faults, "cable resync");
 	return arr;
 }
 

@@ -103,6 +103,18 @@ static int cable_start(struct engine *e)
 	return 0;
 }
 
+static void start_watch(struct engine *e, uint64_t now)
+{
+	e->inf = brk_queue_watch(e->q, e->c.brk, "endpoints", SRC_ENDPOINTS);
+	if (e->inf) {
+		retry_ok(&e->watch_st);
+		return;
+	}
+	pr_err("watch endpoints: %s (retrying)\n", strerror(errno));
+	retry_fail(&e->watch_st, now, -errno, "watch endpoints at the broker: %s",
+		   strerror(errno));
+}
+
 struct engine *engine_start(const struct engine_cfg *c)
 {
 	struct engine *e = calloc(1, sizeof(*e));
@@ -136,9 +148,7 @@ struct engine *engine_start(const struct engine_cfg *c)
 	if (err)
 		goto err;
 	eng_cache_load(e);
-	e->inf = brk_queue_watch(e->q, c->brk, "endpoints", SRC_ENDPOINTS);
-	if (!e->inf)
-		pr_err("watch endpoints: %s (retrying on the next role change)\n", strerror(errno));
+	start_watch(e, util_now_ns());
 	pr_info("gateway engine of cluster %s running on %s (cable %s, epoch %llu)\n",
 		c->cfg->cluster_id, c->node, e->cops->name,
 		(unsigned long long)elector_epoch(c->el));
@@ -218,6 +228,22 @@ unsigned engine_on_fd(struct engine *e, int fd)
 	flags = e->flags;
 	e->flags = 0;
 	return flags;
+}
+
+void engine_sync(struct engine *e, uint64_t now)
+{
+	int err;
+
+	if (!e->inf && retry_due(&e->watch_st, now))
+		start_watch(e, now);
+	if (!e->cable || !e->cops->sync)
+		return;
+	err = e->cops->sync(e->cable);
+	if (!err)
+		retry_ok(&e->sync_st);
+	else
+		retry_fail(&e->sync_st, now, err, "cable %s: resync: %s", e->cops->name,
+			   strerror(-err));
 }
 
 uint64_t engine_tick(struct engine *e, uint64_t now)

@@ -58,8 +58,13 @@ int engine_tunnel_mtu(const struct engine *e);
 /* This cluster's Endpoint as the engine publishes it, and whether it is published. */
 const struct sa_endpoint *engine_local(const struct engine *e, bool *published);
 bool engine_synced(const struct engine *e);
-/* One object per remote cluster: addresses, subnets, status, RTT, counters (a JSON array;
- * the caller frees it). Asks the cable for its SAs: build it once per tick. */
-cJSON *engine_connections_json(struct engine *e);
+/* One object per remote cluster: addresses, subnets, status, RTT, counters, error (a JSON
+ * array; the caller frees it). Asks the cable for its SAs: build it once per tick. What
+ * has not converged (connections, the engine's own steps) is appended to faults
+ * (retry_report() entries; may be NULL). */
+cJSON *engine_connections_json(struct engine *e, cJSON *faults);
+/* The resync: the cable checks and repairs what it made, a broker watch that could not
+ * start is retried. */
+void engine_sync(struct engine *e, uint64_t now);
 
 #endif

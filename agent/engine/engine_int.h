@@ -14,6 +14,7 @@
 #include "agent/cable/strongswan/charon.h"
 #include "broker/client/endpoint.h"
 #include "agent/engine/engine.h"
+#include "common/retry.h"
 
 #define ENGINE_MAX_REMOTES 64
 
@@ -37,6 +38,8 @@ struct engine {
 	struct gn_agent *gn;		/* globalnet */
 	struct brk_queue *q;
 	struct brk_informer *inf;
+	struct retry watch_st;		/* starting the informer */
+	struct retry sync_st;		/* the cable's resync */
 	bool synced_once;
 	unsigned flags;			/* ENGINE_F_* gathered for engine_on_fd() */
 

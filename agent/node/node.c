@@ -15,6 +15,7 @@
 #include "agent/routing/mss.h"
 #include "agent/routing/netlink.h"
 #include "agent/routing/route_agent.h"
+#include "agent/routing/routes.h"
 #include "broker/client/client.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -82,8 +83,16 @@ static void engine_on(struct node *n)
 	if (n->eng) {
 		bool published;
 
+		if (retry_ok(&n->eng_st))
+			pr_info("gateway engine started after %u failed attempt(s)\n",
+				n->eng_st.attempts);
 		n->local = *engine_local(n->eng, &published);
+		return;
 	}
+	retry_fail(&n->eng_st, util_now_ns(), -errno, "start the gateway engine: %s",
+		   strerror(errno));
+	pr_err("%s (retrying in %llu ms)\n", n->eng_st.why,
+	       (unsigned long long)(n->eng_st.backoff_ns / NSEC_PER_MSEC));
 }
 
 static void roles_update(struct node *n)
@@ -93,18 +102,77 @@ static void roles_update(struct node *n)
 
 	is_active = elector_role(n->el, &active, &have_active);
 	n->roles_dirty = false;
-	if (is_active && !n->eng) {
+	if (is_active && !n->want_engine)
 		pr_info("this node is the active gateway (epoch %llu)\n",
 			(unsigned long long)elector_epoch(n->el));
+	n->want_engine = is_active;
+	if (is_active && !n->eng && retry_due(&n->eng_st, util_now_ns())) {
 		engine_on(n);
 	} else if (!is_active && n->eng) {
+		/* in place: the route agent goes on, now following the new active gateway */
 		pr_info("this node is no longer the active gateway\n");
 		engine_stop(n->eng, false);
 		n->eng = NULL;
 	}
+	if (!is_active)
+		retry_ok(&n->eng_st);
 	if (n->ra)
 		ra_follow(n->ra, !is_active && have_active ? &active : NULL);
 	update_advert(n);
+}
+
+/* The route agent; when it cannot start (its VXLAN port taken, ...) the node runs without
+ * it and tries again with backoff. */
+static void ra_try_open(struct node *n, uint64_t now)
+{
+	n->ra = ra_open(n->node_ip, n->health_ip);
+	if (n->ra) {
+		if (retry_ok(&n->ra_st))
+			pr_info("route agent: up after %u failed attempt(s)\n", n->ra_st.attempts);
+		n->roles_dirty = true;	/* follow the gateway, advertise our VTEP */
+		return;
+	}
+	if (!n->ra_st.err)
+		pr_warn("route agent: %s; this node does not route to other clusters until it "
+			"starts (retrying)\n", strerror(errno));
+	retry_fail(&n->ra_st, now, -errno, "start the route agent (%s): %s", RA_DEV,
+		   strerror(errno));
+}
+
+/* The MSS clamping table: there while the agent runs. */
+static void mss_sync(struct node *n, uint64_t now)
+{
+	int rc;
+
+	if (n->mss_made && mss_clamp_check() == 0) {
+		retry_ok(&n->mss_st);
+		return;
+	}
+	if (!retry_due(&n->mss_st, now))
+		return;
+	rc = mss_clamp_install();
+	if (rc) {
+		retry_fail(&n->mss_st, now, rc, "install the nft table subagent_mss: %s",
+			   strerror(-rc));
+		return;
+	}
+	if (n->mss_made)
+		pr_info("nft table subagent_mss was missing; put back\n");
+	n->mss_made = true;
+	retry_ok(&n->mss_st);
+}
+
+/* The resync: every part checks and repairs what it made; failed steps are retried. */
+static void resync(struct node *n, uint64_t now)
+{
+	if (!n->ra && retry_due(&n->ra_st, now))
+		ra_try_open(n, now);
+	else if (n->ra)
+		(void)ra_sync(n->ra, now);
+	mss_sync(n, now);
+	if (n->eng)
+		engine_sync(n->eng, now);
+	(void)routes_sync(now);
 }
 
 static int election_setup(struct node *n)
@@ -123,11 +191,8 @@ static int election_setup(struct node *n)
 	}
 	for (size_t i = 0; i < n->cfg.n_cluster_cidrs && !n->health_ip; i++)
 		(void)!netlink_local_addr_in(&n->cfg.cluster_cidrs[i], &n->health_ip, NULL);
-	n->ra = ra_open(n->node_ip, n->health_ip);
-	(void)!mss_clamp_install();
-	if (!n->ra)
-		pr_warn("route agent: %s; this node will not route to other clusters\n",
-			strerror(errno));
+	ra_try_open(n, util_now_ns());
+	mss_sync(n, util_now_ns());
 	ec.cluster_id = n->cfg.cluster_id;
 	ec.node = n->o->node;
 	ec.gateway_capable = n->o->gateway_capable;
@@ -192,20 +257,28 @@ static int setup(struct node *n, const sigset_t *mask)
 /* Once a second: the status file, and the GatewayStatus when it is due. */
 static void report(struct node *n, uint64_t now)
 {
-	cJSON *conns;
+	cJSON *conns, *faults = cJSON_CreateArray();
 
+	retry_report(&n->ra_st, now, faults, "route agent");
+	if (n->ra)
+		ra_report(n->ra, faults, now);
+	retry_report(&n->mss_st, now, faults, "nft table subagent_mss");
+	if (n->want_engine && !n->eng)
+		retry_report(&n->eng_st, now, faults, "gateway engine");
+	routes_report(faults, now);
 	if (n->eng) {
 		bool published;
 
 		n->local = *engine_local(n->eng, &published);
-		conns = engine_connections_json(n->eng);
+		conns = engine_connections_json(n->eng, faults);
 	} else {
 		conns = cJSON_CreateArray();
 	}
 	if (n->o->gateway_capable)
-		node_publish_status(n, now, conns);
-	node_write_status_file(n, conns);
+		node_publish_status(n, now, conns, faults);
+	node_write_status_file(n, conns, faults);
 	cJSON_Delete(conns);
+	cJSON_Delete(faults);
 }
 
 /* Returns 1 when the node must stop. */
@@ -231,10 +304,19 @@ static int loop(struct node *n)
 		uint64_t now = util_now_ns(), wait = NSEC_PER_SEC;
 		int nev;
 
-		if (n->roles_dirty)
+		if (n->roles_dirty || (n->want_engine && !n->eng && retry_due(&n->eng_st, now)))
 			roles_update(n);
+		if (now >= n->next_resync_ns) {
+			n->next_resync_ns = now + (n->o->resync_ns ? n->o->resync_ns : NODE_RESYNC_NS);
+			resync(n, now);
+		}
 		if (n->eng)
 			wait = engine_tick(n->eng, now);
+		if (n->want_engine && !n->eng && n->eng_st.next_ns > now &&
+		    n->eng_st.next_ns - now < wait)
+			wait = n->eng_st.next_ns - now;
+		if (n->next_resync_ns - now < wait)
+			wait = n->next_resync_ns - now;
 		if (now >= next_sec) {
 			next_sec = now + NSEC_PER_SEC;
 			report(n, now);
@@ -291,7 +373,7 @@ int node_run(const struct node_opts *o)
 	 * role (its state file is fresh) and no standby takes over meanwhile. */
 	engine_stop(n->eng, rc == 0);
 	elector_stop(n->el);
-	if (n->ra)
+	if (n->mss_made)
 		mss_clamp_remove();
 	ra_close(n->ra);
 	brk_client_free(n->brk);

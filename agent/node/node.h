@@ -19,9 +19,14 @@ struct node_opts {
 	const char *pod_cidr;		/* this node's pod CIDR slice, or NULL */
 	uint64_t election_interval_ns;	/* 0: the election's default (100 ms) */
 	uint64_t election_dead_ns;	/* 0: the election's default (600 ms) */
+	uint64_t resync_ns;		/* 0: NODE_RESYNC_NS */
 	const char *bpf_dir;		/* globalnet pin directory; NULL: under /sys/fs/bpf */
 	int globalnet_no_attach;	/* globalnet: allocate, publish, do not translate */
 };
+
+/* How often the node checks and repairs everything it made (routes, rules, devices,
+ * connections, SAs, the nft table), besides doing so on every event. */
+#define NODE_RESYNC_NS (10 * 1000000000ull)
 
 /* Runs until SIGTERM/SIGINT. Returns the process exit code. */
 int node_run(const struct node_opts *o);

@@ -3,6 +3,7 @@
 #ifndef SA_NODE_INT_H
 #define SA_NODE_INT_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -12,6 +13,7 @@
 #include "agent/node/node.h"
 #include "broker/creds/cluster_config.h"
 #include "common/cidr.h"
+#include "common/retry.h"
 
 struct node {
 	const struct node_opts *o;
@@ -24,6 +26,13 @@ struct node {
 	uint32_t node_ip, health_ip;
 	struct cidr4 pod_cidr;
 	bool roles_dirty;
+	/* the steps the node keeps converging (the engine's and the cable's are theirs) */
+	bool want_engine;		/* the election made this node the active gateway */
+	struct retry eng_st;		/* starting the gateway engine */
+	struct retry ra_st;		/* opening the route agent */
+	struct retry mss_st;		/* the MSS clamping table */
+	bool mss_made;			/* we installed it (then we remove it) */
+	uint64_t next_resync_ns;
 	int epfd, sigfd;
 	uint64_t next_status_ns;
 	/* this cluster's Endpoint as the engine last published it (kept when it stops) */
@@ -37,8 +46,10 @@ int node_find_ip(struct node *n) __attribute__((warn_unused_result));
 /* The broadcast address of the subnet that holds addr (0: none). */
 uint32_t node_broadcast_of(uint32_t addr);
 
-/* status.c: conns is engine_connections_json() (an empty array when no engine runs). */
-void node_publish_status(struct node *n, uint64_t now, const cJSON *conns);
-void node_write_status_file(struct node *n, const cJSON *conns);
+/* status.c: conns is engine_connections_json() (an empty array when no engine runs),
+ * faults every step that has not converged (retry_report() entries). */
+void node_publish_status(struct node *n, uint64_t now, const cJSON *conns,
+			 const cJSON *faults);
+void node_write_status_file(struct node *n, const cJSON *conns, const cJSON *faults);
 
 #endif

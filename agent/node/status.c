@@ -17,7 +17,8 @@
 
 #define NODE_STATUS_PERIOD (5 * NSEC_PER_SEC)
 
-void node_publish_status(struct node *n, uint64_t now, const cJSON *conns)
+void node_publish_status(struct node *n, uint64_t now, const cJSON *conns,
+			 const cJSON *faults)
 {
 	struct brk_status st;
 	cJSON *obj, *meta, *spec, *cur = NULL;
@@ -47,6 +48,8 @@ void node_publish_status(struct node *n, uint64_t now, const cJSON *conns)
 	cJSON_AddNumberToObject(spec, "epoch", (double)n->local.epoch);
 	cJSON_AddNumberToObject(spec, "updatedUnix", (double)time(NULL));
 	cJSON_AddItemToObject(spec, "connections", cJSON_Duplicate(conns, 1));
+	cJSON_AddBoolToObject(spec, "converged", cJSON_GetArraySize(faults) == 0);
+	cJSON_AddItemToObject(spec, "notConverged", cJSON_Duplicate(faults, 1));
 
 	rc = brk_get(n->brk, "gatewaystatuses", name, &cur, &st);
 	if (rc == 0) {
@@ -62,7 +65,7 @@ out:
 	cJSON_Delete(obj);
 }
 
-void node_write_status_file(struct node *n, const cJSON *conns)
+void node_write_status_file(struct node *n, const cJSON *conns, const cJSON *faults)
 {
 	cJSON *o = cJSON_CreateObject();
 	char path[PATH_MAX], *s;
@@ -93,6 +96,8 @@ void node_write_status_file(struct node *n, const cJSON *conns)
 	cJSON_AddBoolToObject(o, "broker_synced", n->eng && engine_synced(n->eng));
 	cJSON_AddNumberToObject(o, "updated_unix", (double)time(NULL));
 	cJSON_AddItemToObject(o, "connections", cJSON_Duplicate(conns, 1));
+	cJSON_AddBoolToObject(o, "converged", cJSON_GetArraySize(faults) == 0);
+	cJSON_AddItemToObject(o, "not_converged", cJSON_Duplicate(faults, 1));
 	s = cJSON_Print(o);
 	cJSON_Delete(o);
 	if (!s)

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <spawn.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -24,8 +25,9 @@ static const char rules[] =
 	"	}\n"
 	"}\n";
 
-/* Runs nft with the script on its standard input. 0 or -errno. */
-static int nft(const char *script)
+/* Runs nft with the script on its standard input; quiet sends its output to /dev/null.
+ * 0, -EIO when nft says no, or -errno. */
+static int nft(const char *script, bool quiet)
 {
 	char *const argv[] = { "nft", "-f", "-", NULL };
 	posix_spawn_file_actions_t fa;
@@ -37,6 +39,10 @@ static int nft(const char *script)
 		return -errno;
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_adddup2(&fa, p[0], 0);
+	if (quiet) {
+		posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+		posix_spawn_file_actions_adddup2(&fa, 1, 2);
+	}
 	/* nft gets nothing else of ours (not every library opens with O_CLOEXEC) */
 	posix_spawn_file_actions_addclosefrom_np(&fa, 3);
 	rc = posix_spawnp(&pid, "nft", &fa, NULL, argv, environ);
@@ -49,8 +55,10 @@ static int nft(const char *script)
 	if (write(p[1], script, len) != (ssize_t)len)
 		rc = -EIO;
 	close(p[1]);
-	if (waitpid(pid, &st, 0) < 0)
-		return -errno;
+	while (waitpid(pid, &st, 0) < 0) {
+		if (errno != EINTR)
+			return -errno;
+	}
 	if (!rc && (!WIFEXITED(st) || WEXITSTATUS(st)))
 		rc = -EIO;
 	return rc;
@@ -58,7 +66,7 @@ static int nft(const char *script)
 
 int mss_clamp_install(void)
 {
-	int rc = nft(rules);
+	int rc = nft(rules, false);
 
 	if (rc)
 		pr_warn("mss clamping: nft failed (%s); relying on path MTU discovery\n",
@@ -66,7 +74,14 @@ int mss_clamp_install(void)
 	return rc;
 }
 
+int mss_clamp_check(void)
+{
+	int rc = nft("list table ip subagent_mss\n", true);
+
+	return rc == -EIO ? -ENOENT : rc;
+}
+
 void mss_clamp_remove(void)
 {
-	(void)nft("table ip subagent_mss\ndelete table ip subagent_mss\n");
+	(void)nft("table ip subagent_mss\ndelete table ip subagent_mss\n", false);
 }

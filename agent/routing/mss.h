@@ -6,6 +6,8 @@
 #define SA_MSS_H
 
 int mss_clamp_install(void) __attribute__((warn_unused_result));
+/* 0 when the table is there, -ENOENT when it is not, other -errno when nft cannot run. */
+int mss_clamp_check(void) __attribute__((warn_unused_result));
 void mss_clamp_remove(void);
 
 #endif

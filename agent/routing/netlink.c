@@ -373,16 +373,133 @@ int netlink_route_replace(struct netlink *nl, const struct netlink_route *r)
 	return err;
 }
 
+/* A delete matches on what it names: dst and table, and the device when given. Protocol,
+ * type and scope are left open (a route with a gateway has universe scope, one someone
+ * added by hand another protocol). */
 int netlink_route_del(struct netlink *nl, const struct netlink_route *r)
 {
-	int err;
-	struct rtnl_route *rt = build_route(r, &err);
+	struct rtnl_route *rt = rtnl_route_alloc();
+	struct nl_addr *dst = addr4(r->dst.addr, r->dst.len);
+	struct rtnl_nexthop *nh = NULL;
+	int err = -ENOMEM;
 
-	if (!rt)
-		return err;
+	if (!rt || !dst)
+		goto out;
+	rtnl_route_set_family(rt, AF_INET);
+	rtnl_route_set_dst(rt, dst);
+	rtnl_route_set_table(rt, r->table ? r->table : RT_TABLE_MAIN);
+	rtnl_route_set_protocol(rt, RTPROT_UNSPEC);
+	rtnl_route_set_type(rt, RTN_UNSPEC);
+	rtnl_route_set_scope(rt, RT_SCOPE_NOWHERE);
+	if (r->dev) {
+		int idx = netlink_ifindex(r->dev);
+
+		if (idx < 0) {
+			err = idx;
+			goto out;
+		}
+		nh = rtnl_route_nh_alloc();
+		if (!nh)
+			goto out;
+		rtnl_route_nh_set_ifindex(nh, idx);
+		rtnl_route_add_nexthop(rt, nh);
+	}
 	err = nlerr(rtnl_route_delete(nl->sk, rt, 0));
-	rtnl_route_put(rt);
+out:
+	if (dst)
+		nl_addr_put(dst);
+	if (rt)
+		rtnl_route_put(rt);
 	return err;
+}
+
+/* An IPv4 nl_addr as host order address and prefix length (NULL: 0.0.0.0/0). */
+static struct cidr4 cidr_of(struct nl_addr *a)
+{
+	struct cidr4 c = { 0 };
+	uint32_t be;
+
+	if (a && nl_addr_get_family(a) == AF_INET && nl_addr_get_len(a) == 4) {
+		memcpy(&be, nl_addr_get_binary_addr(a), 4);
+		c.addr = ntohl(be);
+		c.len = (uint8_t)nl_addr_get_prefixlen(a);
+	}
+	return c;
+}
+
+struct route_walk {
+	uint32_t table;
+	void (*cb)(void *ctx, const struct netlink_route_info *r);
+	void *ctx;
+};
+
+static void route_one(struct nl_object *o, void *arg)
+{
+	struct rtnl_route *rt = (struct rtnl_route *)o;
+	struct route_walk *w = arg;
+	struct netlink_route_info ri = { .table = rtnl_route_get_table(rt) };
+	struct rtnl_nexthop *nh;
+	uint32_t mtu = 0;
+
+	if (rtnl_route_get_family(rt) != AF_INET || ri.table != w->table)
+		return;
+	ri.dst = cidr_of(rtnl_route_get_dst(rt));
+	if (rtnl_route_get_pref_src(rt))
+		ri.src = cidr_of(rtnl_route_get_pref_src(rt)).addr;
+	if (rtnl_route_get_metric(rt, RTAX_MTU, &mtu) == 0)
+		ri.mtu = mtu;
+	if (rtnl_route_get_nnexthops(rt) > 0 && (nh = rtnl_route_nexthop_n(rt, 0))) {
+		ri.ifindex = rtnl_route_nh_get_ifindex(nh);
+		if (rtnl_route_nh_get_gateway(nh))
+			ri.gw = cidr_of(rtnl_route_nh_get_gateway(nh)).addr;
+	}
+	w->cb(w->ctx, &ri);
+}
+
+int netlink_route_list(struct netlink *nl, uint32_t table,
+		       void (*cb)(void *ctx, const struct netlink_route_info *r), void *ctx)
+{
+	struct route_walk w = { .table = table, .cb = cb, .ctx = ctx };
+	struct nl_cache *cache = NULL;
+	int err = nlerr(rtnl_route_alloc_cache(nl->sk, AF_INET, 0, &cache));
+
+	if (err)
+		return err;
+	nl_cache_foreach(cache, route_one, &w);
+	nl_cache_free(cache);
+	return 0;
+}
+
+struct rule_walk {
+	void (*cb)(void *ctx, const struct netlink_rule_info *r);
+	void *ctx;
+};
+
+static void rule_one(struct nl_object *o, void *arg)
+{
+	struct rtnl_rule *r = (struct rtnl_rule *)o;
+	struct rule_walk *w = arg;
+	struct netlink_rule_info ri = { .prio = rtnl_rule_get_prio(r),
+					.table = rtnl_rule_get_table(r) };
+
+	if (rtnl_rule_get_family(r) != AF_INET || rtnl_rule_get_action(r) != FR_ACT_TO_TBL)
+		return;
+	ri.src = cidr_of(rtnl_rule_get_src(r));
+	w->cb(w->ctx, &ri);
+}
+
+int netlink_rule_list(struct netlink *nl,
+		      void (*cb)(void *ctx, const struct netlink_rule_info *r), void *ctx)
+{
+	struct rule_walk w = { .cb = cb, .ctx = ctx };
+	struct nl_cache *cache = NULL;
+	int err = nlerr(rtnl_rule_alloc_cache(nl->sk, AF_INET, &cache));
+
+	if (err)
+		return err;
+	nl_cache_foreach(cache, rule_one, &w);
+	nl_cache_free(cache);
+	return 0;
 }
 
 static struct rtnl_neigh *build_neigh(const char *dev, int family, uint32_t ip,

@@ -56,6 +56,18 @@ int netlink_route_replace(struct netlink *nl, const struct netlink_route *r)
 /* Deletes the route to dst in table (and dev, when given). -ESRCH when absent. */
 int netlink_route_del(struct netlink *nl, const struct netlink_route *r);
 
+/* A route as the kernel has it (what netlink_route_list() reports). */
+struct netlink_route_info {
+	struct cidr4 dst;
+	uint32_t table;
+	int ifindex;		/* of the first next hop, 0: none */
+	uint32_t gw, src, mtu;	/* 0: none */
+};
+/* Calls cb for every IPv4 route of table (a dump; cb must not call back into nl). */
+int netlink_route_list(struct netlink *nl, uint32_t table,
+		       void (*cb)(void *ctx, const struct netlink_route_info *r), void *ctx)
+	__attribute__((warn_unused_result));
+
 /* Permanent neighbour entry ip -> mac on dev. */
 int netlink_neigh_replace(struct netlink *nl, const char *dev, uint32_t ip, const uint8_t mac[6])
 	__attribute__((warn_unused_result));
@@ -74,6 +86,16 @@ int netlink_rule_from_ensure(struct netlink *nl, uint32_t prio, uint32_t table,
 			     const struct cidr4 *src) __attribute__((warn_unused_result));
 int netlink_rule_from_del(struct netlink *nl, uint32_t prio, uint32_t table,
 			  const struct cidr4 *src);
+
+/* A rule as the kernel has it: "from src (len 0: all) lookup table" at prio. */
+struct netlink_rule_info {
+	uint32_t prio, table;
+	struct cidr4 src;
+};
+/* Calls cb for every IPv4 rule that looks up a table (a dump). */
+int netlink_rule_list(struct netlink *nl,
+		      void (*cb)(void *ctx, const struct netlink_rule_info *r), void *ctx)
+	__attribute__((warn_unused_result));
 
 /* The local source address the kernel would use to reach dst (no packet is sent). */
 int netlink_source_for(uint32_t dst, uint32_t *src) __attribute__((warn_unused_result));

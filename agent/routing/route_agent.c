@@ -1,14 +1,21 @@
-/* The route agent: VXLAN between every node and the active gateway. */
+/* The route agent: VXLAN between every node and the active gateway. It keeps what it wants
+ * (the gateway it follows and the routes through it; as the gateway, the nodes it serves
+ * and their return path) and ra_sync() makes the node agree again: the device, its
+ * neighbour and forwarding entries. Its routes and rules are in routes.c's tables, which
+ * converge the same way. */
 #include "agent/routing/route_agent.h"
 
 #include <errno.h>
 #include <net/if.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "agent/routing/netlink.h"
 #include "agent/routing/routes.h"
 #include "common/log.h"
+#include "common/retry.h"
+#include "common/util.h"
 
 #define RA_VNI 4243
 #define RA_PORT 4791
@@ -25,9 +32,11 @@ struct route_agent {
 	uint32_t node_ip, src;
 	uint8_t mac[6];
 	int mtu;
-	/* following: the active gateway and the routes installed towards it */
+	struct retry dev_st, neigh_st;
+	/* following: the active gateway and the routes wanted through it */
 	struct ra_neigh gw;
 	bool have_gw;
+	char gw_node[ELECTION_NAME_MAX + 1];
 	struct cidr4 routes[ELECTION_MAX_ROUTES];
 	unsigned n_routes;
 	uint32_t route_mtu;
@@ -54,10 +63,19 @@ static void mac_of(uint32_t ip, uint8_t mac[6])
 	mac[5] = (uint8_t)ip;
 }
 
+static int ensure_dev(struct route_agent *ra)
+{
+	struct netlink_vxlan vx = { .name = RA_DEV, .vni = RA_VNI, .local = ra->node_ip,
+				    .port = RA_PORT, .mtu = ra->mtu, .mac = ra->mac };
+
+	return netlink_vxlan_ensure(ra->nl, &vx);
+}
+
 struct route_agent *ra_open(uint32_t node_ip, uint32_t src)
 {
 	struct route_agent *ra = calloc(1, sizeof(*ra));
 	char dev[IFNAMSIZ];
+	bool routes = false;
 	int mtu, rc;
 
 	if (!ra)
@@ -80,11 +98,10 @@ struct route_agent *ra_open(uint32_t node_ip, uint32_t src)
 	}
 	ra->mtu = mtu - RA_OVERHEAD;
 	mac_of(node_ip, ra->mac);
-	struct netlink_vxlan vx = { .name = RA_DEV, .vni = RA_VNI, .local = node_ip,
-				    .port = RA_PORT, .mtu = ra->mtu, .mac = ra->mac };
-	rc = netlink_vxlan_ensure(ra->nl, &vx);
+	rc = routes_init();
+	routes = rc == 0;
 	if (!rc)
-		rc = routes_init(ra->nl);
+		rc = ensure_dev(ra);
 	if (rc) {
 		errno = -rc;
 		goto err;
@@ -95,6 +112,8 @@ err:
 	{
 		int e = errno;
 
+		if (routes)
+			routes_fini();
 		if (ra->nl) {
 			(void)netlink_link_del(ra->nl, RA_DEV);
 			netlink_close(ra->nl);
@@ -123,10 +142,35 @@ static void neigh_del(struct route_agent *ra, const struct ra_neigh *n)
 	(void)netlink_neigh_del(ra->nl, RA_DEV, n->nexthop);
 }
 
+/* The neighbour and forwarding entries of everything wanted: replacing an entry that is
+ * already there changes nothing, one that is missing is put back. */
+static int neighs_apply(struct route_agent *ra, uint64_t now)
+{
+	char ip[16];
+	int rc = 0, r;
+
+	if (ra->have_gw && (r = neigh_add(ra, &ra->gw))) {
+		rc = r;
+		retry_fail(&ra->neigh_st, now, r, "neighbour of gateway %s on %s: %s", ra->gw_node,
+			   RA_DEV, strerror(-r));
+	}
+	for (unsigned i = 0; i < ra->n_nodes; i++) {
+		if (!(r = neigh_add(ra, &ra->nodes[i])))
+			continue;
+		rc = r;
+		ip4_format(ra->nodes[i].vtep, ip);
+		retry_fail(&ra->neigh_st, now, r, "neighbour of node %s on %s: %s", ip, RA_DEV,
+			   strerror(-r));
+	}
+	if (!rc)
+		retry_ok(&ra->neigh_st);
+	return rc;
+}
+
 static void unfollow(struct route_agent *ra)
 {
 	for (unsigned i = 0; i < ra->n_routes; i++)
-		(void)routes_del(ra->nl, &ra->routes[i], RA_DEV);
+		routes_del(&ra->routes[i], RA_DEV);
 	ra->n_routes = 0;
 	if (ra->have_gw)
 		neigh_del(ra, &ra->gw);
@@ -145,6 +189,7 @@ void ra_follow(struct route_agent *ra, const struct election_peer *a)
 		unfollow(ra);
 		return;
 	}
+	memset(&gw, 0, sizeof(gw));
 	gw.vtep = a->adv.vtep_ip;
 	gw.nexthop = nexthop_of(gw.vtep);
 	memcpy(gw.mac, a->adv.vtep_mac, 6);
@@ -162,18 +207,16 @@ void ra_follow(struct route_agent *ra, const struct election_peer *a)
 			return;	/* nothing changed */
 	}
 	unfollow(ra);
-	if (neigh_add(ra, &gw)) {
-		pr_warn("route agent: cannot reach gateway %s's VTEP\n", a->node);
-		return;
-	}
 	ra->gw = gw;
 	ra->have_gw = true;
+	snprintf(ra->gw_node, sizeof(ra->gw_node), "%s", a->node);
 	ra->route_mtu = mtu;
+	(void)neighs_apply(ra, util_now_ns());
+	/* Wanted even when the first attempt fails: routes_sync() retries them. */
 	for (i = 0; i < a->adv.n_routes && i < ELECTION_MAX_ROUTES; i++) {
 		struct cidr4 c = { .addr = a->adv.route_net[i], .len = a->adv.route_prefix[i] };
 
-		if (routes_add(ra->nl, &c, gw.nexthop, RA_DEV, ra->src, mtu))
-			continue;
+		(void)routes_add(&c, gw.nexthop, RA_DEV, ra->src, mtu);
 		ra->routes[ra->n_routes++] = c;
 	}
 	pr_info("route agent: %u remote subnet(s) via gateway %s (mtu %u)\n", ra->n_routes,
@@ -183,10 +226,10 @@ void ra_follow(struct route_agent *ra, const struct election_peer *a)
 static void unserve(struct route_agent *ra)
 {
 	for (unsigned i = 0; i < ra->n_rules; i++)
-		(void)netlink_rule_from_del(ra->nl, RA_RETURN_PRIO, RA_RETURN_TABLE, &ra->rules[i]);
+		routes_rule_del(SA_RETURN_PRIO, SA_RETURN_TABLE, &ra->rules[i]);
 	ra->n_rules = 0;
 	for (unsigned i = 0; i < ra->n_nodes; i++) {
-		(void)routes_del_table(ra->nl, RA_RETURN_TABLE, &ra->slices[i], RA_DEV);
+		routes_del_table(SA_RETURN_TABLE, &ra->slices[i], RA_DEV);
 		neigh_del(ra, &ra->nodes[i]);
 	}
 	ra->n_nodes = 0;
@@ -224,21 +267,40 @@ void ra_serve(struct route_agent *ra, const struct election_peer *peers, unsigne
 	unserve(ra);
 	if (!nr)
 		return;
-	for (unsigned i = 0; i < nw; i++) {
-		if (neigh_add(ra, &want_nodes[i]) ||
-		    routes_add_table(ra->nl, RA_RETURN_TABLE, &want_slices[i], want_nodes[i].nexthop,
-				     RA_DEV, 0, (uint32_t)ra->mtu)) {
-			neigh_del(ra, &want_nodes[i]);
-			continue;
-		}
-		ra->nodes[ra->n_nodes] = want_nodes[i];
-		ra->slices[ra->n_nodes++] = want_slices[i];
-	}
+	memcpy(ra->nodes, want_nodes, nw * sizeof(want_nodes[0]));
+	memcpy(ra->slices, want_slices, nw * sizeof(want_slices[0]));
+	ra->n_nodes = nw;
+	(void)neighs_apply(ra, util_now_ns());
+	for (unsigned i = 0; i < nw; i++)
+		(void)routes_add_table(SA_RETURN_TABLE, &want_slices[i], want_nodes[i].nexthop,
+				       RA_DEV, 0, (uint32_t)ra->mtu);
 	for (unsigned i = 0; i < nr; i++) {
-		if (netlink_rule_from_ensure(ra->nl, RA_RETURN_PRIO, RA_RETURN_TABLE, &remote[i]))
-			continue;
+		(void)routes_rule_add(SA_RETURN_PRIO, SA_RETURN_TABLE, &remote[i]);
 		ra->rules[ra->n_rules++] = remote[i];
 	}
+}
+
+int ra_sync(struct route_agent *ra, uint64_t now)
+{
+	int had = netlink_ifindex(RA_DEV) > 0, rc;
+
+	if (!retry_due(&ra->dev_st, now) && !retry_due(&ra->neigh_st, now))
+		return ra->dev_st.err ? ra->dev_st.err : ra->neigh_st.err;
+	rc = ensure_dev(ra);
+	if (rc) {
+		retry_fail(&ra->dev_st, now, rc, "device %s: %s", RA_DEV, strerror(-rc));
+		return rc;
+	}
+	if (!had)
+		pr_info("route agent: %s was missing; put back\n", RA_DEV);
+	retry_ok(&ra->dev_st);
+	return neighs_apply(ra, now);
+}
+
+void ra_report(const struct route_agent *ra, cJSON *arr, uint64_t now)
+{
+	retry_report(&ra->dev_st, now, arr, "route agent device " RA_DEV);
+	retry_report(&ra->neigh_st, now, arr, "route agent neighbours on " RA_DEV);
 }
 
 void ra_close(struct route_agent *ra)
@@ -248,7 +310,7 @@ void ra_close(struct route_agent *ra)
 	unfollow(ra);
 	unserve(ra);
 	(void)netlink_link_del(ra->nl, RA_DEV);
-	routes_fini(ra->nl);
+	routes_fini();
 	netlink_close(ra->nl);
 	free(ra);
 }

@@ -8,16 +8,17 @@
 
 #include <stdint.h>
 
+#include <cjson/cJSON.h>
+
 #include "agent/election/election.h"
 #include "common/cidr.h"
 
 #define RA_DEV "sa-vxr"
-#define RA_RETURN_TABLE 151
-#define RA_RETURN_PRIO 149
 
 struct route_agent;
 
-/* Creates sa-vxr on the device holding node_ip. src: preferred source of routed host
+/* Creates sa-vxr on the device holding node_ip (its routes and the return path's are in
+ * the tables of routes.h). src: preferred source of routed host
  * traffic (an address inside the cluster CIDR, 0: none). NULL + errno. */
 struct route_agent *ra_open(uint32_t node_ip, uint32_t src);
 void ra_close(struct route_agent *ra);	/* removes everything it made; NULL-safe */
@@ -30,5 +31,10 @@ void ra_follow(struct route_agent *ra, const struct election_peer *active);
  * n == 0 or nremote == 0 removes it. */
 void ra_serve(struct route_agent *ra, const struct election_peer *peers, unsigned n,
 	      const struct cidr4 *remote, unsigned nremote);
+/* Checks and repairs the device and the neighbour and forwarding entries of what it
+ * follows and serves (routes: routes_sync()). 0, or the -errno of what is still failing. */
+int ra_sync(struct route_agent *ra, uint64_t now);
+/* What has not converged (retry_report() entries). */
+void ra_report(const struct route_agent *ra, cJSON *arr, uint64_t now);
 
 #endif

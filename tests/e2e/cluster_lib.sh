@@ -120,3 +120,29 @@ kill_node() {
 	c=$(charon_pid "$1") && kill -9 "$c"
 	return 0
 }
+
+# start_agent_job NODE [agent flags...]: start_node_agent, but as a job of this shell, so
+# that `wait $AGENT_JOB` gives the agent's exit status.
+start_agent_job() {
+	local node=$1 c=${1%%-n*}; shift
+	"$LAB" exec "$node" -- "$SUBAGENT" agent --config-dir "$SA_RUN/$c" \
+		--state-dir "$SA_RUN/state/$node" $(node_agent_args "$node") "$@" --node "$node" \
+		</dev/null >>"$SA_RUN/logs/agent-$node.log" 2>&1 &
+	AGENT_JOB=$!
+}
+
+# node_leftovers NODE: what an agent made on NODE and left there, one item a line (nothing
+# when the node is clean): its devices, rules and tables, the nft table, charon, anchors.
+node_leftovers() {
+	local n=$1 d
+	for d in sa-vxr sa-vx0 ipsec0; do
+		"$LAB" exec "$n" -- ip link show "$d" >/dev/null 2>&1 && echo "device $d"
+	done
+	"$LAB" exec "$n" -- ip rule show | grep -E 'lookup (150|151)' | sed 's/^/rule /'
+	"$LAB" exec "$n" -- ip route show table 150 | sed 's/^/route table 150: /'
+	"$LAB" exec "$n" -- ip route show table 151 | sed 's/^/route table 151: /'
+	"$LAB" exec "$n" -- nft list table ip subagent_mss >/dev/null 2>&1 && echo "nft table subagent_mss"
+	charon_pid "$n" >/dev/null && echo "charon $(charon_pid "$n")"
+	"$LAB" exec "$n" -- ip -4 -o addr show dev lo | awk '$4 != "127.0.0.1/8" {print "address on lo: " $4}'
+	return 0
+}

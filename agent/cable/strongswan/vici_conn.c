@@ -403,6 +403,60 @@ int vici_conn_cmd(struct vici_conn *c, const char *cmd, struct vici_builder *req
 	return run_cmd(c, cmd, req, resp, deadline_after(timeout_ms));
 }
 
+int vici_conn_cmd_send(struct vici_conn *c, const char *cmd, struct vici_builder *req,
+		       int timeout_ms)
+{
+	int err;
+
+	if (c->broken)
+		return -ENOTCONN;
+	if (c->in_cmd)
+		return -EBUSY;
+	err = send_packet(c, VICI_CMD_REQUEST, cmd, req, deadline_after(timeout_ms));
+	if (!err)
+		c->in_cmd = true;
+	return err;
+}
+
+int vici_conn_cmd_poll(struct vici_conn *c, struct vici_node **resp)
+{
+	*resp = NULL;
+	if (c->broken)
+		return -ENOTCONN;
+	if (!c->in_cmd)
+		return -EINVAL;
+	for (;;) {
+		struct vici_packet p;
+		uint8_t *seg;
+		size_t len;
+		int err = read_some(c, &seg, &len);
+
+		if (err <= 0)
+			return err;
+		err = vici_packet_parse(seg, len, &p);
+		if (err) {
+			free(seg);
+			return fail(c, -EPROTO);
+		}
+		if (p.type == VICI_EVENT) {
+			err = handle_event(c, &p, false);
+			free(seg);
+			if (err)
+				return err;
+			continue;
+		}
+		c->in_cmd = false;
+		if (p.type == VICI_CMD_UNKNOWN)
+			err = -EOPNOTSUPP;
+		else if (p.type != VICI_CMD_RESPONSE)
+			err = fail(c, -EPROTO);
+		else if ((err = vici_msg_decode(p.msg, p.msg_len, resp)))
+			err = fail(c, err == -ENOMEM ? err : -EBADMSG);
+		free(seg);
+		return err ? err : 1;
+	}
+}
+
 int vici_conn_cmd_stream(struct vici_conn *c, const char *cmd, struct vici_builder *req,
 			 const char *event, vici_event_cb cb, void *ctx,
 			 struct vici_node **resp, int timeout_ms)

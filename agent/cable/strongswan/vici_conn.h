@@ -53,6 +53,16 @@ int vici_conn_cmd_stream(struct vici_conn *c, const char *cmd, struct vici_build
 			 struct vici_node **resp, int timeout_ms)
 	__attribute__((warn_unused_result));
 
+/* A command whose answer may take long (initiate): vici_conn_cmd_send() sends it and
+ * returns; when vici_conn_fd() is readable, vici_conn_cmd_poll() returns 1 with the
+ * response in *resp (the caller frees it), 0 while it is still running, or -errno. No other
+ * command may run on the connection meanwhile: give such a command a connection of its
+ * own. Events that arrive meanwhile are queued. */
+int vici_conn_cmd_send(struct vici_conn *c, const char *cmd, struct vici_builder *req,
+		       int timeout_ms) __attribute__((warn_unused_result));
+int vici_conn_cmd_poll(struct vici_conn *c, struct vici_node **resp)
+	__attribute__((warn_unused_result));
+
 /* vici_conn_cmd() plus the usual "success = yes|no" check: -EREMOTEIO when charon says no,
  * with its errmsg copied into errbuf (may be NULL). */
 int vici_conn_call(struct vici_conn *c, const char *cmd, struct vici_builder *req,
