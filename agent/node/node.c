@@ -18,6 +18,7 @@
 #include "agent/routing/routes.h"
 #include "broker/client/client.h"
 #include "common/log.h"
+#include "common/pidfile.h"
 #include "common/util.h"
 
 #define MAX_PEERS 64
@@ -224,6 +225,17 @@ static int setup(struct node *n, const sigset_t *mask)
 		pr_err("create state dir %s: %s\n", n->o->state_dir, strerror(-err));
 		return err;
 	}
+	snprintf(n->pid_path, sizeof(n->pid_path), "%s/agent.pid", n->o->state_dir);
+	n->pidfd = pidfile_acquire(n->pid_path);
+	if (n->pidfd < 0) {
+		err = n->pidfd;
+		if (err == -EBUSY)
+			pr_err("another agent (PID %d) runs with state dir %s\n",
+			       (int)pidfile_owner(n->pid_path), n->o->state_dir);
+		else
+			pr_err("%s: %s\n", n->pid_path, strerror(-err));
+		return err;
+	}
 	if (cluster_config_load(n->o->config_dir, &n->cfg))
 		return -EINVAL;
 	n->brk = brk_client_new(n->cfg.broker_urls, n->cfg.n_broker_urls,
@@ -358,7 +370,7 @@ int node_run(const struct node_opts *o)
 	if (!n)
 		return 1;
 	n->o = o;
-	n->epfd = n->sigfd = -1;
+	n->epfd = n->sigfd = n->pidfd = -1;
 	/* Signals are taken through a signalfd; block them before any thread starts. */
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
@@ -382,6 +394,7 @@ int node_run(const struct node_opts *o)
 		close(n->sigfd);
 	if (n->epfd >= 0)
 		close(n->epfd);
+	pidfile_release(n->pidfd, n->pid_path);
 	free(n);
 	return rc;
 }

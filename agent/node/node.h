@@ -5,7 +5,9 @@
 #define SA_NODE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 struct node_opts {
 	const char *config_dir;		/* written by `subagent join` */
@@ -30,5 +32,20 @@ struct node_opts {
 
 /* Runs until SIGTERM/SIGINT. Returns the process exit code. */
 int node_run(const struct node_opts *o);
+
+/* ---- local.c: what `subagent leave` does on the node ---- */
+/* Stops the agent that runs with state_dir (SIGTERM: it removes what it made) and waits up
+ * to timeout_ms for it to end. 1 stopped (*pid its PID), 0 none ran, -ETIMEDOUT, -errno. */
+int node_stop_local(const char *state_dir, int timeout_ms, pid_t *pid)
+	__attribute__((warn_unused_result));
+/* Removes an agent's state directory (endpoint cache, status, election and charon files)
+ * when it is one of cluster_id's (its status file says so, or it holds the agent's PID
+ * file). 1 removed, 0 there was none, -ENOTEMPTY not an agent's, -errno. */
+int node_remove_state(const char *state_dir, const char *cluster_id)
+	__attribute__((warn_unused_result));
+/* Unpins the globalnet flow table in bpf_dir. 1 removed, 0 there was none, -errno. */
+int node_remove_pinned(const char *bpf_dir) __attribute__((warn_unused_result));
+/* The agent's default pin directory for cluster_id's node. */
+void node_default_bpf_dir(const char *cluster_id, const char *node, char *out, size_t len);
 
 #endif

@@ -34,6 +34,8 @@ struct node {
 	bool mss_made;			/* we installed it (then we remove it) */
 	uint64_t next_resync_ns;
 	int epfd, sigfd;
+	int pidfd;			/* STATE/agent.pid, locked while we run */
+	char pid_path[PATH_MAX];
 	uint64_t next_status_ns;
 	/* this cluster's Endpoint as the engine last published it (kept when it stops) */
 	struct sa_endpoint local;

@@ -5,7 +5,8 @@
 # IKE and CHILD SAs, a connection in charon) is put back; a load-conn charon refuses is
 # retried; a route agent that cannot start is retried and the status says why meanwhile;
 # SIGTERM on every kind of node exits 0 and leaves nothing; a gateway that loses its role
-# to a partition's other side steps down without exiting, and one active gateway is left.
+# to a partition's other side steps down without exiting, and one active gateway is left;
+# `leave` stops the agent and removes its state.
 set -u
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/cluster_lib.sh"
@@ -135,6 +136,13 @@ kill "$(netns_pid c2-n3 'socat -u UDP4-RECV:4791')"
 wait_until 40 converged c2-n3 && wait_until 10 ping_ok "$N2" "$(pod_ip $N1)" &&
 	t_pass route_agent_start_retried || t_fail route_agent_start_retried
 
+# ---- a second agent on the same state directory is refused, the first goes on ----
+out=$(lx c1-n3 -- "$SUBAGENT" agent --config-dir "$SA_RUN/c1" --state-dir "$SA_RUN/state/c1-n3" \
+	$(node_agent_args c1-n3) --node c1-n3 2>&1)
+rc=$?
+[ "$rc" != 0 ] && [[ $out == *"another agent (PID ${JOB[c1-n3]})"* ]] && kill -0 "${JOB[c1-n3]}" &&
+	ping_ok "$N1" "$P2" && t_pass second_agent_refused || t_fail second_agent_refused "exit $rc: $out"
+
 # ---- SIGTERM: exit 0 and nothing left, on every kind of node ----
 sigterm_clean c1-n3 sigterm_plain_node
 sigterm_clean c1-n2 sigterm_standby
@@ -176,6 +184,16 @@ wait_until 10 gone_engine && wait_until 10 route_back c1-n1 sa-vxr && t_pass old
 	t_fail old_gateway_now_routes_via_new "$(node_leftovers c1-n1 | tr '\n' ';')"
 wait_until 20 ping_ok "$N1" "$P2" && wait_until 20 ping_ok c1-n1-p1 "$P2" && t_pass traffic_after_heal ||
 	t_fail traffic_after_heal
+
+# ---- leave stops the agent and removes its state ----
+STATE2=$SA_RUN/state/c2-n1
+pid=${JOB[c2-n1]}
+lx c2-n1 -- "$SUBAGENT" leave --config-dir "$SA_RUN/c2" --state-dir "$STATE2" >&2
+rc=$?
+wait "$pid"; arc=$?
+[ "$rc" = 0 ] && ! kill -0 "$pid" 2>/dev/null && [ ! -e "$STATE2" ] && [ ! -e "$SA_RUN/c2/cluster.json" ] &&
+	clean c2-n1 && t_pass leave_stops_agent_and_removes_state ||
+	t_fail leave_stops_agent_and_removes_state "leave $rc, agent exit $arc, state $(ls "$STATE2" 2>&1 | head -3 | tr '\n' ' ')"
 
 for n in "${!JOB[@]}"; do kill -TERM "${JOB[$n]}" 2>/dev/null; done
 wait

@@ -253,6 +253,17 @@ lx c2-n1 -- "$SUBAGENT" globalnet delete --config-dir "$SA_RUN/c2" --name p1 >&2
 gone() { [ -z "$(echo_from c1-n1-p1 "$C2P1" tcp)" ]; }
 wait_until 10 gone && t_pass ingress_delete_withdraws || t_fail ingress_delete_withdraws
 
+# SIGTERM keeps the pinned flow table on purpose (a restart keeps connections); `leave`
+# stops the agent and removes it with the agent's state directory.
+stop_agent c1-n1
+check sigterm_keeps_pinned_flow_table test -e "$BPFFS/c1-n1/gn_ct"
+start_agent c1-n1 --bpf-dir "$BPFFS/c1-n1"
+wait_until 10 agent_pid c1-n1 && wait_until 20 test -e "$SA_RUN/state/c1-n1/agent.pid"
+lx c1-n1 -- "$SUBAGENT" leave --config-dir "$SA_RUN/c1" --state-dir "$SA_RUN/state/c1-n1" \
+	--bpf-dir "$BPFFS/c1-n1" >&2 && ! agent_pid c1-n1 >/dev/null && [ ! -e "$BPFFS/c1-n1" ] &&
+	[ ! -e "$SA_RUN/state/c1-n1" ] && t_pass leave_removes_agent_state_and_pinned_maps ||
+	t_fail leave_removes_agent_state_and_pinned_maps "$(ls "$BPFFS/c1-n1" "$SA_RUN/state/c1-n1" 2>&1 | tr '\n' ' ')"
+
 grep -h "globalnet" "$SA_RUN"/logs/agent-*.log | head -30 >&2
 for c in c1 c2; do stop_agent "$c-n1"; done
 stop_broker
