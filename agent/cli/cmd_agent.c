@@ -34,6 +34,9 @@ static void usage(FILE *f)
 		"  --pod-cidr CIDR         this node's pod CIDR slice (for the gateway's return path)\n"
 		"  --election-interval-ms N  heartbeat interval (default 100)\n"
 		"  --election-dead-ms N    a node not heard for this long is dead (default 600)\n"
+		"  --liveness-ms N         the active gateway's liveness probes to the standbys:\n"
+		"                          every N ms (default 20; 0: none, heartbeats only)\n"
+		"  --liveness-multiplier N a standby takes over after N missed probes (default 5)\n"
 		"  --resync-ms N           how often everything the agent made is checked and\n"
 		"                          repaired (default 10000)\n"
 		"  --bpf-dir DIR           globalnet: bpffs directory for the pinned flow table\n"
@@ -60,6 +63,8 @@ int cmd_agent(int argc, char **argv)
 		{ "election-interval-ms", required_argument, NULL, 'E' },
 		{ "election-dead-ms", required_argument, NULL, 'D' },
 		{ "resync-ms", required_argument, NULL, 'R' },
+		{ "liveness-ms", required_argument, NULL, 'L' },
+		{ "liveness-multiplier", required_argument, NULL, 'M' },
 		{ "bpf-dir", required_argument, NULL, 'b' },
 		{ "globalnet-datapath", required_argument, NULL, 'g' },
 		{ "help", no_argument, NULL, 'h' },
@@ -120,6 +125,22 @@ int cmd_agent(int argc, char **argv)
 				o.election_interval_ns = ms * NSEC_PER_MSEC;
 			else
 				o.election_dead_ns = ms * NSEC_PER_MSEC;
+			break;
+		}
+		case 'L':
+		case 'M': {
+			char *end;
+			unsigned long v = strtoul(optarg, &end, 10);
+
+			if (*end || (c == 'L' && v > 10000) || (c == 'M' && (v < 2 || v > 100))) {
+				fprintf(stderr, "subagent agent: --liveness-ms must be 0..10000, "
+					"--liveness-multiplier 2..100\n");
+				return 2;
+			}
+			if (c == 'M')
+				o.liveness_mult = (unsigned)v;
+			else
+				o.liveness_interval_ns = v ? v * NSEC_PER_MSEC : UINT64_MAX;
 			break;
 		}
 		case 'R': {

@@ -673,6 +673,20 @@ void election_resign(struct election *e, uint64_t now_ns)
 	run(e, now_ns);
 }
 
+void election_peer_lost(struct election *e, const char *node, uint64_t now_ns)
+{
+	for (unsigned i = 0; i < ELECTION_MAX_PEERS; i++) {
+		struct peer *p = &e->peers[i];
+
+		if (!p->used || !p->alive || strcmp(p->node, node) || (p->flags & ELECTION_F_RESTART))
+			continue;
+		p->alive = false;
+		e->changed = true;
+		pr_info("election: %s lost %s (no liveness probes)\n", e->node, p->node);
+	}
+	run(e, now_ns);
+}
+
 void election_set_adv(struct election *e, const struct election_adv *adv)
 {
 	if (adv_eq(&e->adv, adv))

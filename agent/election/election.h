@@ -108,6 +108,10 @@ void election_resign(struct election *e, uint64_t now_ns);
  * lets the restarted agent reclaim the role with the same epoch within that time. A node
  * that dies (kill -9, power) sends no such thing and fails over after dead_ns. */
 void election_restarting(struct election *e, uint64_t now_ns);
+/* A faster detector (liveness.c) says node has stopped: it is dead now, as if dead_ns had
+ * passed (its next heartbeat makes it alive again), and the rules run. A node that said it
+ * is restarting is left alone. */
+void election_peer_lost(struct election *e, const char *node, uint64_t now_ns);
 /* Replaces the advertised data (sent with the next heartbeat, which is sent at once). */
 void election_set_adv(struct election *e, const struct election_adv *adv);
 

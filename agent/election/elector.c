@@ -1,20 +1,23 @@
-/* The election on its own thread (see elector.h). */
+/* The election and its liveness probes on their own thread (see elector.h). */
 #include "agent/election/elector.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "agent/election/liveness.h"
 #include "common/log.h"
 #include "common/util.h"
 
 struct elector {
 	struct election *e;
+	struct liveness *lv;		/* NULL: heartbeats only */
 	pthread_mutex_t lock;		/* guards every election_*() call */
 	pthread_t thr;
 	bool thr_started;
@@ -37,36 +40,67 @@ static void *thread_main(void *arg)
 	struct elector *el = arg;
 
 	for (;;) {
-		struct pollfd p[2] = { { .fd = election_fd(el->e), .events = POLLIN },
-				       { .fd = el->stopfd[0], .events = POLLIN } };
-		uint64_t wait;
+		struct pollfd p[3] = { { .fd = election_fd(el->e), .events = POLLIN },
+				       { .fd = el->stopfd[0], .events = POLLIN },
+				       { .fd = el->lv ? liveness_fd(el->lv) : -1, .events = POLLIN } };
+		uint64_t wait, lw, now;
+		struct timespec ts;
 
 		pthread_mutex_lock(&el->lock);
-		wait = election_tick(el->e, util_now_ns());
+		now = util_now_ns();
+		wait = election_tick(el->e, now);
+		if (el->lv) {
+			lw = liveness_tick(el->lv, el->e, now);
+			wait = lw < wait ? lw : wait;
+		}
 		pthread_mutex_unlock(&el->lock);
-		if (poll(p, 2, (int)(wait / NSEC_PER_MSEC) + 1) < 0 && errno != EINTR)
+		/* ppoll: the probes' 20 ms want better than poll()'s whole milliseconds */
+		ts.tv_sec = (time_t)(wait / NSEC_PER_SEC);
+		ts.tv_nsec = (long)(wait % NSEC_PER_SEC);
+		if (ppoll(p, 3, &ts, NULL) < 0 && errno != EINTR)
 			break;
 		if (p[1].revents)
 			break;
-		if (p[0].revents & POLLIN) {
-			pthread_mutex_lock(&el->lock);
+		pthread_mutex_lock(&el->lock);
+		/* Probes first: what queued while we were not scheduled counts before judging. */
+		if (p[2].revents & POLLIN)
+			liveness_on_readable(el->lv, util_now_ns());
+		if (p[0].revents & POLLIN)
 			election_on_readable(el->e, util_now_ns());
-			pthread_mutex_unlock(&el->lock);
-		}
+		pthread_mutex_unlock(&el->lock);
 	}
 	return NULL;
 }
 
-struct elector *elector_start(const struct election_cfg *cfg)
+/* Real-time priority for the thread that sends heartbeats and probes and judges them:
+ * a node whose cores are busy must not look dead. Needs CAP_SYS_NICE; without it the
+ * thread runs at normal priority, and says so. */
+static void set_realtime(pthread_t thr)
+{
+	struct sched_param sp = { .sched_priority = ELECTOR_RT_PRIO };
+	int err = pthread_setschedparam(thr, SCHED_FIFO, &sp);
+
+	if (err)
+		pr_warn("election: real-time priority: %s; under heavy CPU load a standby may "
+			"take over from a live gateway\n", strerror(err));
+}
+
+struct elector *elector_start(const struct election_cfg *cfg, const struct elector_opts *o)
 {
 	struct elector *el = calloc(1, sizeof(*el));
 	struct election_cfg c = *cfg;
+	pthread_mutexattr_t ma;
 	int err;
 
 	if (!el)
 		return NULL;
 	el->stopfd[0] = el->stopfd[1] = -1;
-	pthread_mutex_init(&el->lock, NULL);
+	/* Priority inheritance: the main thread (normal priority) holding the lock while the
+	 * CPU is busy must not hold up the real-time thread that waits for it. */
+	pthread_mutexattr_init(&ma);
+	pthread_mutexattr_setprotocol(&ma, PTHREAD_PRIO_INHERIT);
+	pthread_mutex_init(&el->lock, &ma);
+	pthread_mutexattr_destroy(&ma);
 	el->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (el->evfd < 0 || pipe2(el->stopfd, O_CLOEXEC) < 0)
 		goto err;
@@ -75,12 +109,26 @@ struct elector *elector_start(const struct election_cfg *cfg)
 	el->e = election_open(&c, util_now_ns());
 	if (!el->e)
 		goto err;
+	if (o && o->liveness_interval_ns != UINT64_MAX) {
+		struct liveness_cfg lc = {
+			.cluster_id = cfg->cluster_id, .node = cfg->node, .node_ip = cfg->node_ip,
+			.port = cfg->port ? (uint16_t)(cfg->port + 1) : 0,
+			.interval_ns = o->liveness_interval_ns, .multiplier = o->liveness_mult,
+			.key = cfg->key, .key_len = cfg->key_len,
+		};
+
+		el->lv = liveness_open(&lc);
+		if (!el->lv)
+			goto err;
+	}
 	err = pthread_create(&el->thr, NULL, thread_main, el);
 	if (err) {
 		errno = err;
 		goto err;
 	}
 	el->thr_started = true;
+	if (!o || !o->no_realtime)
+		set_realtime(el->thr);
 	return el;
 err:
 	err = errno;
@@ -98,6 +146,7 @@ void elector_stop(struct elector *el)
 		pthread_join(el->thr, NULL);
 	}
 	election_close(el->e);
+	liveness_close(el->lv);
 	for (int i = 0; i < 2; i++)
 		if (el->stopfd[i] >= 0)
 			close(el->stopfd[i]);
@@ -172,5 +221,7 @@ void elector_restarting(struct elector *el)
 {
 	pthread_mutex_lock(&el->lock);
 	election_restarting(el->e, util_now_ns());
+	if (el->lv)
+		liveness_restarting(el->lv);
 	pthread_mutex_unlock(&el->lock);
 }

@@ -1,6 +1,6 @@
-/* The election on a thread of its own, for the node daemon: heartbeats never wait for the
- * engine (charon start, broker calls). Every call takes the elector's lock around the
- * election_*() call it wraps (see election.h for what each means). */
+/* The election on a thread of its own, for the node daemon: heartbeats and liveness probes
+ * never wait for the engine (charon start, broker calls). Every call takes the elector's
+ * lock around the election_*() call it wraps (see election.h for what each means). */
 #ifndef SA_ELECTOR_H
 #define SA_ELECTOR_H
 
@@ -11,9 +11,18 @@
 
 struct elector;
 
-/* Opens the election (cfg->on_change and cfg->ctx are the elector's own) and starts the
- * thread. NULL + errno. */
-struct elector *elector_start(const struct election_cfg *cfg);
+#define ELECTOR_RT_PRIO 10	/* SCHED_FIFO priority of the election's thread */
+
+struct elector_opts {
+	uint64_t liveness_interval_ns;	/* 0: LIVENESS_INTERVAL_NS; UINT64_MAX: no probes */
+	unsigned liveness_mult;		/* 0: LIVENESS_MULT */
+	bool no_realtime;		/* leave the thread at normal priority */
+};
+
+/* Opens the election (cfg->on_change and cfg->ctx are the elector's own) and its liveness
+ * probes (agent/election/liveness.h, on cfg->port + 1), and starts the thread, with
+ * real-time priority where allowed. o may be NULL (defaults). NULL + errno. */
+struct elector *elector_start(const struct election_cfg *cfg, const struct elector_opts *o);
 /* Stops the thread and closes the election (no resignation). NULL-safe. */
 void elector_stop(struct elector *el);
 

@@ -179,6 +179,7 @@ static void resync(struct node *n, uint64_t now)
 static int election_setup(struct node *n)
 {
 	struct election_cfg ec = { 0 };
+	struct elector_opts eo = { 0 };
 	char ip[16];
 	int rc = node_find_ip(n);
 
@@ -205,7 +206,9 @@ static int election_setup(struct node *n)
 	ec.key_len = strlen(n->cfg.token);
 	ec.state_dir = n->o->state_dir;
 	base_adv(n, &ec.adv);
-	n->el = elector_start(&ec);
+	eo.liveness_interval_ns = n->o->liveness_interval_ns;
+	eo.liveness_mult = n->o->liveness_mult;
+	n->el = elector_start(&ec, &eo);
 	if (!n->el) {
 		pr_err("election: %s\n", strerror(errno));
 		return -errno;

@@ -21,6 +21,8 @@ struct node_opts {
 	const char *pod_cidr;		/* this node's pod CIDR slice, or NULL */
 	uint64_t election_interval_ns;	/* 0: the election's default (100 ms) */
 	uint64_t election_dead_ns;	/* 0: the election's default (600 ms) */
+	uint64_t liveness_interval_ns;	/* 0: 20 ms; UINT64_MAX: no liveness probes */
+	unsigned liveness_mult;		/* 0: 5 */
 	uint64_t resync_ns;		/* 0: NODE_RESYNC_NS */
 	const char *bpf_dir;		/* globalnet pin directory; NULL: under /sys/fs/bpf */
 	int globalnet_no_attach;	/* globalnet: allocate, publish, do not translate */

@@ -84,6 +84,19 @@ grep -q '^line40$' "$out" && t_pass restart_keeps_established_connection ||
 wait_until 10 role_is c1-n1 gateway && [ "$(agent_epoch c1-n1)" = "$e0" ] && role_is c1-n2 standby &&
 	t_pass restart_does_not_fail_over || t_fail restart_does_not_fail_over "epoch $e0 -> $(agent_epoch c1-n1), n2 $(agent_role c1-n2)"
 
+# No false failover: full CPU load on both cores for 20 s (the active gateway's node
+# included) while the liveness probes run every 20 ms: nobody takes over.
+if command -v stress-ng >/dev/null; then
+	e1=$(agent_epoch c1-n1) n0=$(cat "$SA_RUN"/logs/agent-c*-n[12].log | grep -c "becomes the active gateway")
+	lx c1-n1 -- stress-ng --cpu "$(nproc)" --cpu-method matrixprod --timeout 20s --quiet
+	n1=$(cat "$SA_RUN"/logs/agent-c*-n[12].log | grep -c "becomes the active gateway")
+	[ "$n1" = "$n0" ] && role_is c1-n1 gateway && [ "$(agent_epoch c1-n1)" = "$e1" ] &&
+		t_pass no_false_failover_under_full_cpu_load ||
+		t_fail no_false_failover_under_full_cpu_load "$((n1 - n0)) takeovers, epoch $e1 -> $(agent_epoch c1-n1)"
+else
+	t_skip no_false_failover_under_full_cpu_load "stress-ng is not installed (make deps)"
+fi
+
 # Failover: the active gateway's node dies.
 t0=$(date +%s%N)
 kill_node c1-n1
@@ -94,6 +107,8 @@ done
 ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 echo "failover: first exchange from a non-gateway pod $ms ms after the kill" >&2
 [ "$ms" -lt 30000 ] && t_pass "failover_reconnects_in_${ms}ms" || t_fail failover_reconnects
+log_has_liveness() { grep -q "no probe from the active gateway c1-n1" "$SA_RUN/logs/agent-c1-n2.log"; }
+wait_until 5 log_has_liveness && t_pass failover_detected_by_liveness_probes || t_fail failover_detected_by_liveness_probes
 wait_until 10 role_is c1-n2 gateway && [ "$(agent_epoch c1-n2)" -gt "$e0" ] && t_pass failover_new_epoch ||
 	t_fail failover_new_epoch
 one_endpoint() {
