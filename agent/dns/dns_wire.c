@@ -1,6 +1,6 @@
 /* DNS messages in and out through libldns (dns_wire.h). The query is parsed by
- * ldns_wire2pkt(); the answer is built as an ldns packet and encoded (with name
- * compression) by ldns_pkt2wire(). */
+ * ldns_wire2pkt(); the answer is built as an ldns packet and encoded by ldns (names
+ * compressed when the answer would not fit otherwise). */
 #include "agent/dns/dns_wire.h"
 
 #include <arpa/inet.h>
@@ -173,10 +173,27 @@ static void add_records(ldns_pkt *rp, const struct dns_answer *ans, const ldns_r
 	}
 }
 
-static size_t encode(ldns_pkt *rp, uint8_t **out)
+/* The message in wire format. Without name compression first: ldns's compression keeps
+ * a tree of every name written and costs half the time of a small answer; only an answer
+ * that would not fit in limit is encoded again with it. */
+static size_t encode(ldns_pkt *rp, uint8_t **out, size_t limit)
 {
+	ldns_buffer *b = ldns_buffer_new(DNS_UDP_PLAIN);
 	size_t size = 0;
 
+	*out = NULL;
+	if (b && ldns_pkt2buffer_wire_compress(b, rp, NULL) == LDNS_STATUS_OK &&
+	    ldns_buffer_position(b) <= limit) {
+		size = ldns_buffer_position(b);
+		*out = malloc(size);
+		if (*out)
+			memcpy(*out, ldns_buffer_begin(b), size);
+		else
+			size = 0;
+	}
+	ldns_buffer_free(b);
+	if (*out)
+		return size;
 	if (ldns_pkt2wire(out, rp, &size) != LDNS_STATUS_OK) {
 		free(*out);
 		*out = NULL;
@@ -198,7 +215,7 @@ static size_t formerr(const uint8_t *q, uint8_t **out)
 	ldns_pkt_set_opcode(rp, (ldns_pkt_opcode)((q[2] >> 3) & 0x0f));
 	ldns_pkt_set_rd(rp, q[2] & 1);
 	ldns_pkt_set_rcode(rp, LDNS_RCODE_FORMERR);
-	n = encode(rp, out);
+	n = encode(rp, out, DNS_UDP_PLAIN);
 	ldns_pkt_free(rp);
 	return n;
 }
@@ -254,7 +271,7 @@ size_t dns_wire_answer(struct dns_records *db, const uint8_t *q, size_t qlen, bo
 		st->refused += ans->rcode == DNS_RC_REFUSED;
 		st->nodata += ans->rcode == DNS_RC_NOERROR && !ans->n_an;
 	}
-	n = encode(rp, out);
+	n = encode(rp, out, limit);
 	if (n > limit) {
 		/* too large for this UDP reply: header and question with TC, so that the
 		 * client asks again over TCP */
@@ -267,7 +284,7 @@ size_t dns_wire_answer(struct dns_records *db, const uint8_t *q, size_t qlen, bo
 			ldns_pkt_set_tc(tp, true);
 			ldns_pkt_set_aa(tp, ldns_pkt_aa(rp));
 			ldns_pkt_set_rcode(tp, ldns_pkt_get_rcode(rp));
-			n = encode(tp, out);
+			n = encode(tp, out, limit);
 			ldns_pkt_free(tp);
 		}
 		st->truncated++;

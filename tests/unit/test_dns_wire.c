@@ -1,7 +1,7 @@
 /* Unit tests of the DNS wire side (agent/dns/dns_wire.h): queries built and responses
  * read back with libldns: header flags, the question echoed with its case, A/SRV/SOA
- * records, EDNS (size, BADVERS), truncation over UDP and none over TCP, FORMERR,
- * NOTIMP, REFUSED, responses dropped. */
+ * records, EDNS (size, BADVERS), name compression when an answer needs it, truncation
+ * over UDP and none over TCP, FORMERR, NOTIMP, REFUSED, responses dropped. */
 #include <arpa/inet.h>
 
 #include <ldns/ldns.h>
@@ -186,6 +186,16 @@ static void test_truncation(void)
 	REQUIRE(r);
 	CHECK(ldns_pkt_tc(r) && len <= DNS_EDNS_SIZE);
 	ldns_pkt_free(r);
+	dns_records_free(db);
+	/* 60 A records: 3 kB written plainly, 1 kB with the names compressed: a UDP answer
+	 * with EDNS fits once compressed */
+	db = db_with_services(60);
+	r = roundtrip(db, "big.default.svc.clusterset.local.", LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN, 1232, true, &len);
+	REQUIRE(r);
+	CHECK(!ldns_pkt_tc(r) && ldns_pkt_ancount(r) == 60 && len <= DNS_EDNS_SIZE);
+	ldns_pkt_free(r);
+	dns_records_free(db);
+	db = db_with_services(300);
 	/* TCP: all of them */
 	r = roundtrip(db, "big.default.svc.clusterset.local.", LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN, 0, false, &len);
 	REQUIRE(r);
