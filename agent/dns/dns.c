@@ -125,9 +125,10 @@ int dns_run(const struct dns_opts *o)
 	rc = dns_server_run(d.srv);
 	stats_line(dns_server_stats(d.srv));
 out:
+	/* the sockets first: a new server can bind while the informers wind down */
+	dns_server_close(d.srv);
 	dns_feed_stop(d.feed);
 	brk_client_free(brk);
-	dns_server_close(d.srv);
 	if (d.sigfd >= 0)
 		close(d.sigfd);
 	dns_records_free(d.db);

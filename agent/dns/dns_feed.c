@@ -182,6 +182,8 @@ void dns_feed_stop(struct dns_feed *f)
 	if (!f)
 		return;
 	for (int i = 0; i < N_SRC; i++)
+		brk_informer_cancel(f->inf[i]);
+	for (int i = 0; i < N_SRC; i++)
 		brk_informer_stop(f->inf[i]);
 	brk_queue_free(f->q);
 	for (int i = 0; i < N_SRC; i++)

@@ -3,6 +3,8 @@
 # cluster resolver (dnsmasq) answering a static zone, both asked from a pod of c1:
 #  1. queries per second at full load (dnsperf, 100 queries outstanding, SECS s);
 #  2. latency (p50, p99 of every query) at a fixed RATE queries per second;
+#  3. the server's CPU time per answer at full load (utime + stime over the run), which the
+#     other jobs of a shared machine disturb least;
 # each the median of RUNS runs, and their ratios. subagent answers A for
 # echo.default.svc.clusterset.local, exported by c2 and c3 (the weighted round robin path);
 # dnsmasq answers A for echo.default.svc.cluster.local from its host-record. A third line
@@ -36,9 +38,19 @@ mkdir -p "$D"
 echo "echo.default.svc.clusterset.local A" >"$D/subagent.q"
 echo "echo.default.svc.cluster.local A" >"$D/static.q"
 
-qps() {	# SERVER QUERYFILE: queries per second at full load
-	lx c1-n1-p1 -- dnsperf -s "$1" -d "$2" -l "$SECS" -q 100 2>/dev/null |
-		awk '/Queries per second/ {printf "%d\n", $4}'
+cpu() {	# PID...: their CPU time in clock ticks
+	local p t=0
+	for p in "$@"; do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done
+	echo "$t"
+}
+qps() {	# SERVER QUERYFILE PID...: "queries/s cpu_us_per_answer" at full load
+	local srv=$1 f=$2 c0 out
+	shift 2
+	c0=$(cpu "$@")
+	out=$(lx c1-n1-p1 -- dnsperf -s "$srv" -d "$f" -l "$SECS" -q 100 2>/dev/null)
+	awk -v c="$(($(cpu "$@") - c0))" -v hz="$(getconf CLK_TCK)" '
+		/Queries completed:/ { n = $3 } /Queries per second/ { q = $4 }
+		END { printf "%d %.2f\n", q, n ? c / hz * 1e6 / n : 0 }' <<<"$out"
 }
 lat() {	# SERVER QUERYFILE: "p50_ms p99_ms lost_or_failed" at RATE queries per second
 	local out=$D/lat.out n lost bad
@@ -49,16 +61,18 @@ lat() {	# SERVER QUERYFILE: "p50_ms p99_ms lost_or_failed" at RATE queries per s
 	bad=$(grep '^> ' "$out" | grep -vc '^> NOERROR ')
 	echo "$(sed -n "$(((n + 1) / 2))p" "$out.sorted") $(sed -n "$(((n * 99 + 99) / 100))p" "$out.sorted") $((${lost:-0} + bad))"
 }
-declare -A Q P50 P99 LOST
+SA_PID=$(netns_pid c1-n1 "subagent dns --config-dir") DM_PID=$(cat "$("$LAB" statedir)/dns/c1.pid")
+declare -A Q P50 P99 LOST CPU
 for who in subagent static chain; do
 	case $who in
-	subagent) srv=172.20.1.11 f=$D/subagent.q;;
-	static) srv=172.20.1.53 f=$D/static.q;;
-	chain) srv=172.20.1.53 f=$D/subagent.q;;
+	subagent) srv=172.20.1.11 f=$D/subagent.q pids=$SA_PID;;
+	static) srv=172.20.1.53 f=$D/static.q pids=$DM_PID;;
+	chain) srv=172.20.1.53 f=$D/subagent.q pids="$SA_PID $DM_PID";;
 	esac
-	q=() p5=() p9=() lo=()
+	q=() p5=() p9=() lo=() cu=()
 	for r in $(seq "$RUNS"); do
-		q+=("$(qps "$srv" "$f")")
+		read -r a b <<<"$(qps "$srv" "$f" $pids)"
+		q+=("$a") cu+=("$b")
 		read -r a b c <<<"$(lat "$srv" "$f")"
 		p5+=("$a") p9+=("$b") lo+=("$c")
 	done
@@ -66,15 +80,19 @@ for who in subagent static chain; do
 	P50[$who]=$(printf '%s\n' "${p5[@]}" | median)
 	P99[$who]=$(printf '%s\n' "${p9[@]}" | median)
 	LOST[$who]=$(printf '%s\n' "${lo[@]}" | median)
-	echo "  $who: qps ${q[*]}; p50 ${p5[*]} ms; p99 ${p9[*]} ms; lost ${lo[*]}" >&2
+	CPU[$who]=$(printf '%s\n' "${cu[@]}" | median)
+	echo "  $who: qps ${q[*]}; cpu/answer ${cu[*]} us; p50 ${p5[*]} ms; p99 ${p9[*]} ms; lost ${lo[*]}" >&2
 done
+echo "dns: machine load average during the run: $(cut -d' ' -f1-3 /proc/loadavg)"
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 echo "dns: queries/s at full load (dnsperf, 100 outstanding, ${SECS} s, median of $RUNS):"
 echo "     subagent dns ${Q[subagent]}, dnsmasq static zone ${Q[static]}: ratio $(ratio "${Q[subagent]}" "${Q[static]}")"
 echo "     through the cluster resolver (dnsmasq forwarding to subagent dns): ${Q[chain]}"
+echo "dns: CPU per answer at full load: subagent dns ${CPU[subagent]} us, dnsmasq static zone ${CPU[static]} us:" \
+	"ratio $(ratio "${CPU[subagent]}" "${CPU[static]}"); through the cluster resolver (both) ${CPU[chain]} us"
 echo "dns: latency at $RATE queries/s (p50 / p99, median of $RUNS):"
 echo "     subagent dns ${P50[subagent]} / ${P99[subagent]} ms, dnsmasq static zone ${P50[static]} / ${P99[static]} ms:" \
 	"p99 ratio $(ratio "${P99[subagent]}" "${P99[static]}"); lost or failed: ${LOST[subagent]} / ${LOST[static]}"
 echo "     through the cluster resolver: ${P50[chain]} / ${P99[chain]} ms, lost ${LOST[chain]}"
-p=$(netns_pid c1-n1 "subagent dns --config-dir") && kill "$p"
+kill "$SA_PID"
 stop_broker
