@@ -5,8 +5,9 @@
 # Kubernetes. Remote services resolve and connect; the local export comes first; cluster-
 # qualified, SRV and headless names; round robin over two exporting clusters; unexport
 # removes the answer within a TTL; not-ready endpoints and a cluster whose gateway is down
-# are dropped (the qualified name still answers); the broker down: still answering, also
-# after a restart of the DNS server (its cache file).
+# are dropped (the qualified name still answers); a sidecar-like HAProxy balancing over pods
+# of two clusters learned from the import; the broker down: still answering, also after a
+# restart of the DNS server (its cache file).
 set -u
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/cluster_lib.sh"
@@ -140,6 +141,27 @@ echo "$js" | jq -e '[.[] | select(.kind == "import" and .name == "echo") | .clus
 lx c2-n1 -- "$SUBAGENT" show services --config-dir "$SA_RUN/c2" >&2
 check show_services_table bash -c "'$LAB' exec c2-n1 '$SUBAGENT' show services --config-dir '$SA_RUN/c2' |
 	grep -E '^export +echo +default +ClusterSetIP' | grep -q 'c2 $(vip c2) 2/2'"
+
+# ---- the demo's mesh case: a sidecar-like HAProxy in a c1 pod balancing over the echo pods
+# of c2 and c3 by pod IP, learned from the import; every pod sees the caller's own address
+if command -v haproxy >/dev/null; then
+	cfg=$SA_RUN/haproxy.cfg
+	{
+		printf 'defaults\n\tmode tcp\n\ttimeout connect 3s\n\ttimeout client 5s\n\ttimeout server 5s\n'
+		printf 'frontend f\n\tbind 127.0.0.1:15001\n\tdefault_backend b\nbackend b\n\tbalance roundrobin\n'
+		jq -r '.[] | select(.kind == "import" and .name == "echo") | .clusters[].endpoints[] |
+			select(.ready) | "\tserver \(.hostname) \(.addresses[0]):8080"' <<<"$js"
+	} >"$cfg"
+	lx c1-n1-p1 -- haproxy -q -D -f "$cfg" -p "$SA_RUN/haproxy.pid"
+	wait_until 5 lx c1-n1-p1 -- ss -ltn 'sport = :15001' | grep -q 15001 || true
+	seen=$(for i in 1 2 3 4; do echo x | lx c1-n1-p1 -- socat -T3 - TCP4:127.0.0.1:15001,connect-timeout=3 2>/dev/null | head -1; done | sort)
+	echo "through the sidecar: $(echo $seen)" >&2
+	[ "$seen" = "$(printf 'c2-n1-p1 10.1.1.11\nc2-n1-p2 10.1.1.11\nc3-n1-p1 10.1.1.11\nc3-n1-p2 10.1.1.11')" ] &&
+		t_pass sidecar_reaches_pods_of_both_clusters || t_fail sidecar_reaches_pods_of_both_clusters "$seen"
+	kill "$(cat "$SA_RUN/haproxy.pid")" 2>/dev/null
+else
+	t_skip sidecar_reaches_pods_of_both_clusters "no haproxy (make deps)"
+fi
 
 # ---- endpoints not ready: dropped from the round robin; the qualified name still answers
 export_echo c3 notready || t_fail export_c3_notready
