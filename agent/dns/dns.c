@@ -76,7 +76,7 @@ int dns_run(const struct dns_opts *o)
 		pr_err("--listen '%s': want IPv4ADDR:PORT\n", o->listen ? o->listen : "");
 		return -EINVAL;
 	}
-	rc = cluster_config_load_err(o->config_dir, &cfg, err);
+	rc = cluster_config_load_reader(o->config_dir, &cfg, err);
 	if (rc) {
 		pr_err("%s\n", err);
 		return rc;
