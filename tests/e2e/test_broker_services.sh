@@ -7,7 +7,8 @@
 set -u
 cd "$(dirname "$0")/../.."
 T=$(mktemp -d /tmp/sbs-svc.XXXXXX)
-T_NAME=broker-services
+T_NAME=${T_NAME:+$T_NAME-services}	# test_broker_asan.sh: asan:broker-services
+T_NAME=${T_NAME:-broker-services}
 . tests/e2e/broker_lib.sh
 trap 'brk_cleanup; rm -rf "$T"' EXIT
 

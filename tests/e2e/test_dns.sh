@@ -11,6 +11,7 @@
 set -u
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/cluster_lib.sh"
+SUBAGENT=${SA_DNS_SUBAGENT:-$SUBAGENT}	# test_dns_asan.sh: the ASan/UBSan build
 cleanup() { [ -n "${KEEP:-}" ] || "$LAB" down >/dev/null 2>&1; }
 trap cleanup EXIT
 
@@ -204,6 +205,10 @@ wait_until 30 bash -c "grep -c 'synced with the broker' $SA_RUN/logs/dns-c1.log 
 	t_pass resynced_after_broker_back || t_fail resynced_after_broker_back
 grep -h "answered\|synced\|cache" "$SA_RUN"/logs/dns-*.log >&2
 
-for c in c1 c2 c3; do p=$(dns_pid "$c") && kill "$p"; stop_agent "$c-n1"; done
+# stopped and waited for: under ASan their leak check runs at exit (test_dns_asan.sh)
+for c in c1 c2 c3; do
+	p=$(dns_pid "$c") && kill "$p" && wait_until 15 bash -c "! kill -0 $p 2>/dev/null"
+	stop_agent "$c-n1"
+done
 stop_broker
 t_done
