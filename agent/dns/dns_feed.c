@@ -149,6 +149,7 @@ static void load_cache(struct dns_feed *f)
 
 void dns_feed_drain(struct dns_feed *f)
 {
+	uint32_t serial = dns_records_serial(f->db);
 	bool changed = false;
 
 	for (struct brk_qev *e = brk_queue_take(f->q); e; e = brk_qev_free(e)) {
@@ -156,7 +157,6 @@ void dns_feed_drain(struct dns_feed *f)
 		case BRK_QEV_UPSERT:
 		case BRK_QEV_DELETE:
 			apply(f, e->source, e->obj, e->type == BRK_QEV_DELETE);
-			changed = true;
 			break;
 		case BRK_QEV_SYNCED:
 			if (!f->synced[e->source]) {
@@ -167,7 +167,8 @@ void dns_feed_drain(struct dns_feed *f)
 			break;
 		}
 	}
-	/* only a complete picture replaces the file */
+	/* only a complete picture replaces the file, and only when the records changed */
+	changed |= dns_records_serial(f->db) != serial;
 	if (changed && f->cache_path && all_synced(f))
 		write_cache(f);
 }

@@ -173,15 +173,37 @@ int dns_records_import(struct dns_records *db, const cJSON *obj, bool deleted, c
 
 /* ---- this cluster's gateways ---- */
 
-static void gw_drop(struct dns_records *db, const char *name)
+/* Drops the gateway called name; returns whether it was there. */
+static bool gw_drop(struct dns_records *db, const char *name)
 {
 	for (unsigned i = 0; i < db->n_gws; i++) {
 		if (!strcmp(db->gws[i].name, name)) {
 			free(db->gws[i].conns);
 			db->gws[i] = db->gws[--db->n_gws];
-			return;
+			return true;
 		}
 	}
+	return false;
+}
+
+/* What answers depend on: role, epoch, connections (not the report's time). */
+static bool gw_same(const struct dns_gw *a, const struct dns_gw *b)
+{
+	if (a->active != b->active || a->epoch != b->epoch || a->n_conns != b->n_conns)
+		return false;
+	for (unsigned i = 0; i < a->n_conns; i++)
+		if (strcmp(a->conns[i].cluster, b->conns[i].cluster) ||
+		    a->conns[i].connected != b->conns[i].connected)
+			return false;
+	return true;
+}
+
+static const struct dns_gw *gw_find(const struct dns_records *db, const char *name)
+{
+	for (unsigned i = 0; i < db->n_gws; i++)
+		if (!strcmp(db->gws[i].name, name))
+			return &db->gws[i];
+	return NULL;
 }
 
 void dns_records_gateway(struct dns_records *db, const cJSON *obj, bool deleted)
@@ -193,10 +215,11 @@ void dns_records_gateway(struct dns_records *db, const cJSON *obj, bool deleted)
 
 	if (!name || strlen(name) >= sizeof(g.name) || strcmp(json_str(obj, "spec.clusterID", ""), db->local))
 		return;
-	gw_drop(db, name);
-	db->serial++;
-	if (deleted)
+	if (deleted) {
+		if (gw_drop(db, name))
+			db->serial++;
 		return;
+	}
 	strcpy(g.name, name);
 	g.active = !strcmp(json_str(obj, "spec.haStatus", ""), "active");
 	v = json_at(obj, "spec.epoch");
@@ -218,6 +241,11 @@ void dns_records_gateway(struct dns_records *db, const cJSON *obj, bool deleted)
 		strcpy(g.conns[g.n_conns].cluster, cl);
 		g.conns[g.n_conns++].connected = !strcmp(json_str(c, "status", ""), "connected");
 	}
+	/* a report that changes nothing the answers use does not change the serial (the
+	 * gateways report every few seconds; the serial also decides cache file writes) */
+	if (!gw_find(db, name) || !gw_same(gw_find(db, name), &g))
+		db->serial++;
+	gw_drop(db, name);
 	ng = realloc(db->gws, (db->n_gws + 1) * sizeof(*ng));
 	if (!ng) {
 		free(g.conns);
