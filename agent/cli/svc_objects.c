@@ -306,8 +306,7 @@ int svc_cli_export(const char *prog, const char *dir, struct svc_record *r, int 
 		goto out;
 	}
 	if (upsert(brk, SVC_RES_EXPORTS, obj, &created, &st)) {
-		rc = cli_error(prog, 1, "%s %s: %s", created ? "create" : "update",
-			       json_str(obj, "metadata.name", ""), st.message);
+		rc = cli_error(prog, 1, "ServiceExport %s: %s", json_str(obj, "metadata.name", ""), st.message);
 		goto out;
 	}
 	for (unsigned i = 0; i < r->n_eps; i++)

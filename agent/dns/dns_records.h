@@ -50,7 +50,7 @@ struct dns_answer {
 	bool soa_authority;	/* NXDOMAIN or no records: the zone's SOA in authority */
 	struct dns_rr an[DNS_MAX_RRS], ad[DNS_MAX_RRS];
 	unsigned n_an, n_ad;
-	char pool[16384];	/* names the records point to */
+	char pool[65536];	/* names the records point to */
 	size_t pool_used;
 };
 

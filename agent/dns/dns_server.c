@@ -34,7 +34,7 @@ struct conn {
 	uint8_t *out;
 	size_t outlen, outoff;
 	uint64_t last_ns;
-	bool want_out;
+	uint32_t events;	/* what epoll watches for now */
 };
 
 struct extra {
@@ -322,12 +322,15 @@ static void udp_ready(struct dns_server *s)
 
 /* ---- TCP ---- */
 
-static void conn_events(struct dns_server *s, struct conn *c, bool want_out)
+/* Output waiting: watch for room to write; too much of it (a client that sends and does
+ * not read): stop reading its queries until it has taken its answers. */
+static void conn_events(struct dns_server *s, struct conn *c)
 {
-	struct epoll_event e = { .events = EPOLLIN | (want_out ? EPOLLOUT : 0), .data.ptr = &c->ev };
+	uint32_t want = (c->outlen > TCP_OUT_MAX ? 0 : EPOLLIN) | (c->outlen ? EPOLLOUT : 0);
+	struct epoll_event e = { .events = want, .data.ptr = &c->ev };
 
-	if (want_out != c->want_out && !epoll_ctl(s->ep, EPOLL_CTL_MOD, c->ev.fd, &e))
-		c->want_out = want_out;
+	if (want != c->events && !epoll_ctl(s->ep, EPOLL_CTL_MOD, c->ev.fd, &e))
+		c->events = want;
 }
 
 static int conn_flush(struct dns_server *s, struct conn *c)
@@ -344,7 +347,7 @@ static int conn_flush(struct dns_server *s, struct conn *c)
 	}
 	if (c->outoff == c->outlen)
 		c->outoff = c->outlen = 0;
-	conn_events(s, c, c->outlen > 0);
+	conn_events(s, c);
 	return 0;
 }
 
@@ -369,10 +372,8 @@ static void conn_ready(struct dns_server *s, struct conn *c, uint32_t events)
 	c->last_ns = util_now_ns();
 	if ((events & EPOLLOUT) && conn_flush(s, c))
 		goto close;
-	if (!(events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+	if (!(events & (EPOLLIN | EPOLLHUP | EPOLLERR)) || c->outlen > TCP_OUT_MAX)
 		return;
-	if (c->outlen > TCP_OUT_MAX)
-		return;		/* read again when the client has taken its answers */
 	k = recv(c->ev.fd, c->in + c->inlen, sizeof(c->in) - c->inlen, 0);
 	if (k == 0 || (k < 0 && errno != EAGAIN && errno != EINTR))
 		goto close;
@@ -414,6 +415,7 @@ static void accept_ready(struct dns_server *s)
 		}
 		c->ev.kind = EV_CONN;
 		c->ev.fd = fd;
+		c->events = EPOLLIN;
 		c->last_ns = util_now_ns();
 		if (ep_add(s, &c->ev, EPOLLIN)) {
 			close(fd);
