@@ -12,8 +12,8 @@ PKGS=(
 	libsqlite3-dev sqlite3 etcd-server etcd-client
 	iproute2 nftables iperf3 tcpdump jq socat curl netcat-openbsd iputils-ping procps psmisc
 	util-linux coreutils openssl ca-certificates
-	# the VM test bed (tests/vm/): QEMU, an initramfs of busybox, depmod for Debian's kernel
-	qemu-system-x86 busybox-static cpio kmod
+	# the VM test bed (tests/vm/): QEMU, an initramfs of busybox, depmod and xz for Debian's kernel
+	qemu-system-x86 busybox-static cpio kmod xz-utils
 )
 
 missing=()

@@ -76,7 +76,7 @@ for t in $B/fuzz/tests/fuzz/fuzz_*; do
 	run_one "fuzz/$(basename "$t")" 120 bash -c 'run_fuzz "$0"' "$t"
 done
 echo "== shell tests (lab, end-to-end)"
-for t in tests/lab/test_*.sh tests/e2e/test_*.sh; do
+for t in tests/lab/test_*.sh tests/e2e/test_*.sh tests/vm/test_*.sh; do
 	[ -e "$t" ] || continue
 	run_one "$t" 900 "$t"
 done
