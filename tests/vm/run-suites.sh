@@ -65,7 +65,7 @@ for t in "${suites[@]}"; do
 	name=$(basename "$t" .sh)
 	rm -rf "${LOGS:?}/$name" "$LOGS/$name.log"
 done
-cd "$ROOT"
+cd "$ROOT" || exit 2
 # The whole boot gets each suite's time plus ten minutes for the boot and slow starts.
 "$HERE/vm" run --mem "$mem" --timeout $((tmo * ${#suites[@]} + 600)) --share "$LOGS" -- \
 	"$HERE/run-suites.sh" --guest "$tmo" "${suites[@]}"
