@@ -14,6 +14,8 @@ PKGS=(
 	util-linux coreutils openssl ca-certificates python3
 	# deploy/: the image (make image), the manifest, unit and Vagrantfile tests
 	podman runc debootstrap python3-yaml python3-kubernetes systemd vagrant vagrant-libvirt
+	# the VM test bed (tests/vm/): QEMU, an initramfs of busybox, depmod and xz for Debian's kernel
+	qemu-system-x86 busybox-static cpio kmod xz-utils
 )
 
 missing=()
