@@ -46,7 +46,10 @@ start() { start_agent_job "$1" --resync-ms "$RESYNC" "${@:2}"; JOB[$1]=$AGENT_JO
 
 "$LAB" up --clusters 2 --nodes 3 --pods 1 >&2 || { t_fail lab_up; t_done; }
 lab_start_broker >&2 && join_cluster c1 >&2 && join_cluster c2 >&2 || { t_fail setup; t_done; }
-for c in c1 c2; do for j in 1 2 3; do start "$c-n$j"; done; done
+# n1 first, so that it is the active gateway the cases below work on
+for c in c1 c2; do start "$c-n1"; done
+for c in c1 c2; do wait_until 30 role_is "$c-n1" gateway; done
+for c in c1 c2; do for j in 2 3; do start "$c-n$j"; done; done
 ok=1
 for c in c1 c2; do
 	wait_until 30 role_is "$c-n1" gateway && wait_until 30 status_connected "$c-n1" 1 &&
@@ -55,7 +58,7 @@ done
 N1=c1-n3-p1 N2=c2-n3-p1 G2=c2-n1-p1
 P2=$(pod_ip $N2) PG2=$(pod_ip $G2)
 [ $ok = 1 ] && wait_until 20 ping_ok "$N1" "$P2" && t_pass elected_and_connected ||
-	{ t_fail elected_and_connected; tail -20 "$SA_RUN"/logs/agent-c1-n*.log >&2; }
+	{ t_fail elected_and_connected; for f in "$SA_RUN"/logs/agent-c1-n*.log; do tail -n 20 "$f"; done >&2; }
 wait_until 10 converged c1-n1 && wait_until 10 converged c1-n3 && t_pass status_converged ||
 	t_fail status_converged "$(jq -c .not_converged "$SA_RUN"/state/c1-n[13]/status.json)"
 
