@@ -132,7 +132,8 @@ start_agent_job() {
 }
 
 # node_leftovers NODE: what an agent made on NODE and left there, one item a line (nothing
-# when the node is clean): its devices, rules and tables, the nft table, charon, anchors.
+# when the node is clean): its devices, rules and tables, the nft table, charon and (kernel
+# data path) its routes, XFRM states and policies, anchors.
 node_leftovers() {
 	local n=$1 d
 	for d in sa-vxr sa-vx0 ipsec0; do
@@ -142,6 +143,9 @@ node_leftovers() {
 	"$LAB" exec "$n" -- ip route show table 150 | sed 's/^/route table 150: /'
 	"$LAB" exec "$n" -- ip route show table 151 | sed 's/^/route table 151: /'
 	"$LAB" exec "$n" -- nft list table ip subagent_mss >/dev/null 2>&1 && echo "nft table subagent_mss"
+	"$LAB" exec "$n" -- ip route show table 220 2>/dev/null | sed 's/^/route table 220: /'
+	"$LAB" exec "$n" -- ip xfrm state 2>/dev/null | grep '^src' | sed 's/^/xfrm state /'
+	"$LAB" exec "$n" -- ip xfrm policy 2>/dev/null | grep '^src' | sed 's/^/xfrm policy /'
 	charon_pid "$n" >/dev/null && echo "charon $(charon_pid "$n")"
 	"$LAB" exec "$n" -- ip -4 -o addr show dev lo | awk '$4 != "127.0.0.1/8" {print "address on lo: " $4}'
 	return 0
