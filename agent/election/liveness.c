@@ -38,6 +38,7 @@ struct lv_peer {
 	uint8_t flags;
 	uint64_t epoch, seq;
 	uint64_t last_ns;		/* arrival of its last probe (our monotonic clock) */
+	uint64_t lost_ns;		/* when it was declared lost */
 };
 
 struct liveness {
@@ -46,7 +47,9 @@ struct liveness {
 	char node[ELECTION_NAME_MAX + 1];
 	uint32_t node_ip;
 	uint16_t port;
-	uint64_t interval_ns, limit_ns;
+	uint64_t interval_ns;
+	uint64_t base_ns, limit_ns, max_ns;	/* the detection time: now, at best, at worst */
+	uint64_t calm_until;		/* no false alarm since: the detection time may shrink */
 	uint8_t key[32];
 	uint64_t seq, next_send;
 	bool restarting;
@@ -146,7 +149,10 @@ struct liveness *liveness_open(const struct liveness_cfg *c)
 	l->node_ip = c->node_ip;
 	l->port = c->port ? c->port : LIVENESS_PORT;
 	l->interval_ns = c->interval_ns ? c->interval_ns : LIVENESS_INTERVAL_NS;
-	l->limit_ns = l->interval_ns * (c->multiplier ? c->multiplier : LIVENESS_MULT);
+	l->base_ns = l->limit_ns = l->interval_ns * (c->multiplier ? c->multiplier : LIVENESS_MULT);
+	l->max_ns = l->interval_ns * LIVENESS_MAX_MULT;
+	if (l->max_ns < l->base_ns)
+		l->max_ns = l->base_ns;
 	liveness_derive_key(c->key, c->key_len, l->key);
 	/* A restarted sender is newer than its old probes (they stay replays). */
 	l->seq = util_realtime_ns();
@@ -181,6 +187,11 @@ void liveness_close(struct liveness *l)
 int liveness_fd(const struct liveness *l)
 {
 	return l->fd;
+}
+
+uint64_t liveness_detection_ns(const struct liveness *l)
+{
+	return l->limit_ns;
 }
 
 void liveness_restarting(struct liveness *l)
@@ -262,8 +273,20 @@ void liveness_on_readable(struct liveness *l, uint64_t now)
 			p->used = true;
 			strcpy(p->node, m.node);
 		}
-		if (p->lost)
+		if (p->lost && now - p->lost_ns < LIVENESS_FLAP_NS) {
+			/* It was not gone (a node that stalls, a VM that was descheduled): judge
+			 * more slowly from now on, up to the heartbeats' pace; calm brings the
+			 * detection time back down. */
+			if (l->limit_ns < l->max_ns)
+				l->limit_ns = l->limit_ns * 2 < l->max_ns ? l->limit_ns * 2 : l->max_ns;
+			l->calm_until = now + LIVENESS_CALM_NS;
+			pr_warn("liveness: %s was not gone (probes again after %llu ms): a standby now "
+				"waits %llu ms without probes\n", m.node,
+				(unsigned long long)((now - p->lost_ns) / NSEC_PER_MSEC),
+				(unsigned long long)(l->limit_ns / NSEC_PER_MSEC));
+		} else if (p->lost) {
 			pr_info("liveness: probes from %s again\n", m.node);
+		}
 		p->lost = false;
 		p->seq = m.seq;
 		p->epoch = m.epoch;
@@ -304,6 +327,10 @@ uint64_t liveness_tick(struct liveness *l, struct election *e, uint64_t now)
 	struct election_peer a;
 	uint64_t next = now + l->interval_ns;
 
+	if (l->limit_ns > l->base_ns && now >= l->calm_until) {
+		l->limit_ns = l->limit_ns / 2 > l->base_ns ? l->limit_ns / 2 : l->base_ns;
+		l->calm_until = now + LIVENESS_CALM_NS;
+	}
 	/* The active gateway: is it still sending? */
 	if (election_active_peer(e, &a) == 0 && !a.self) {
 		struct lv_peer *p = NULL;
@@ -315,6 +342,7 @@ uint64_t liveness_tick(struct liveness *l, struct election *e, uint64_t now)
 		    !(p->flags & LIVENESS_F_RESTART)) {
 			if (now - p->last_ns > l->limit_ns) {
 				p->lost = true;
+				p->lost_ns = now;
 				pr_info("liveness: no probe from the active gateway %s for %llu ms: it is gone\n",
 					a.node, (unsigned long long)((now - p->last_ns) / NSEC_PER_MSEC));
 				election_peer_lost(e, a.node, now);

@@ -7,7 +7,8 @@
  * restart is not a failover. Arrival times come from the kernel (SO_TIMESTAMPNS): a
  * receiver that was not scheduled for a while reads the probes that queued meanwhile
  * before it judges, so load on the receiving node is not a missed probe. The sender's
- * thread runs with real-time priority where allowed (see elector.c).
+ * thread runs with real-time priority where allowed (see elector.c). Where a node stalls
+ * anyway (an overcommitted VM), false alarms make the detection slower (damping below).
  *
  * Single-threaded, called with the election (whose peer table it reads) locked. */
 #ifndef SA_LIVENESS_H
@@ -22,6 +23,13 @@
 #define LIVENESS_INTERVAL_NS	(20 * 1000000ull)
 #define LIVENESS_MULT		5
 #define LIVENESS_MSG_MAX	512
+/* Damping: a node declared lost whose probes come back within LIVENESS_FLAP_NS was not
+ * gone (a false alarm: it stalled); the detection time then doubles, at most to
+ * LIVENESS_MAX_MULT intervals (the heartbeats' dead time at the defaults), and halves
+ * again after each LIVENESS_CALM_NS without a false alarm. */
+#define LIVENESS_MAX_MULT	30
+#define LIVENESS_FLAP_NS	(2 * 1000000000ull)
+#define LIVENESS_CALM_NS	(60 * 1000000000ull)
 
 struct liveness;
 
@@ -46,6 +54,8 @@ void liveness_on_readable(struct liveness *l, uint64_t now_ns);
 /* Judges the active gateway (may call election_peer_lost()), sends our probes when due
  * (when this node is the active gateway); returns ns until it must be called again. */
 uint64_t liveness_tick(struct liveness *l, struct election *e, uint64_t now_ns);
+/* How long a standby now waits without probes before it declares the active gone. */
+uint64_t liveness_detection_ns(const struct liveness *l);
 /* This node stops to be restarted: its probes say so from now on. */
 void liveness_restarting(struct liveness *l);
 

@@ -2,7 +2,7 @@
  * over real loopback sockets in a private network namespace, each with its election: the
  * standby hears the active gateway's probes and, when they stop, takes over long before
  * the heartbeats' dead time; a restart announced in the probes is no failure; an old
- * probe replayed does not bring a dead gateway back. */
+ * probe replayed does not bring a dead gateway back; a false alarm slows detection down. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -233,6 +233,40 @@ static void test_replay_does_not_revive(void)
 	close_node(&b);
 }
 
+/* The active stalls for 150 ms (a descheduled VM) and comes back: the standby took over
+ * (a false alarm it cannot tell from a death) but then hears it again, so it judges more
+ * slowly from now on; a minute of calm brings it back. */
+static void test_false_alarm_damps(void)
+{
+	struct node a, b;
+	uint64_t base;
+	long ms;
+
+	if (geteuid())
+		SKIP_TEST("needs root (a private network namespace)");
+	REQUIRE(setup_pair(&a, &b) == 0);
+	base = liveness_detection_ns(b.lv);
+	CHECK(base == LIVENESS_INTERVAL_NS * LIVENESS_MULT);
+	ms = RUN_UNTIL(election_is_active(b.e), &a, &b, false, 1000);
+	CHECK(ms >= 0);
+	/* a wakes up, still active in its own eyes: its timer sends a probe first */
+	(void)liveness_tick(a.lv, a.e, util_now_ns());
+	sleep_ms(5);
+	liveness_on_readable(b.lv, util_now_ns());
+	CHECK(liveness_detection_ns(b.lv) == 2 * base);
+	/* a minute without a false alarm: back to the base detection time */
+	{
+		uint64_t now = util_now_ns();
+
+		(void)liveness_tick(b.lv, b.e, now + LIVENESS_CALM_NS / 2);
+		CHECK(liveness_detection_ns(b.lv) == 2 * base);
+		(void)liveness_tick(b.lv, b.e, now + LIVENESS_CALM_NS + MS);
+		CHECK(liveness_detection_ns(b.lv) == base);
+	}
+	close_node(&a);
+	close_node(&b);
+}
+
 int main(void)
 {
 	log_set_level(LOG_LVL_WARN);
@@ -244,5 +278,6 @@ int main(void)
 	RUN(test_takeover_fast);
 	RUN(test_restart_is_not_a_failure);
 	RUN(test_replay_does_not_revive);
+	RUN(test_false_alarm_damps);
 	return harness_done();
 }
