@@ -355,9 +355,9 @@ static int crt_identity(gnutls_x509_crt_t crt, char id[PKI_ID_MAX])
 		if (ret != GNUTLS_SAN_DNSNAME)
 			continue;
 		san[len] = '\0';
-		if (n++ || strlen(san) != len || !name_is_dns_label(san))
+		if (n++ || strlen(san) != len || len >= PKI_ID_MAX || !name_is_dns_label(san))
 			return -EINVAL;
-		snprintf(id, PKI_ID_MAX, "%s", san);
+		memcpy(id, san, len + 1);
 	}
 	return n == 1 ? 0 : -EINVAL;
 }
