@@ -67,9 +67,10 @@ static int globalnet_start(struct engine *e)
 
 static int cable_start(struct engine *e)
 {
+	struct cable_creds creds;
 	struct cable_config cc = {
 		.local_cluster_id = e->c.cfg->cluster_id,
-		.psk = e->c.cfg->psk,
+		.creds = &creds,
 		.ike_proposals = e->c.cfg->ike.ike_proposals,
 		.esp_proposals = e->c.cfg->ike.esp_proposals,
 		.start = CABLE_START_AUTO,
@@ -82,6 +83,7 @@ static int cable_start(struct engine *e)
 	struct cable_endpoint loc;
 	int err;
 
+	eng_certs_creds(e, &creds);
 	snprintf(e->charon_dir, sizeof(e->charon_dir), "%s/charon", e->c.state_dir);
 	e->charon.dir = e->charon_dir;
 	e->charon.datapath = CHARON_DP_AUTO;
@@ -132,6 +134,7 @@ struct engine *engine_start(const struct engine_cfg *c)
 		if (!e->responder)
 			pr_warn("verify responder on port %d: %s\n", PROBE_PORT, strerror(errno));
 	}
+	eng_certs_init(e);
 	err = cable_start(e);
 	if (err)
 		goto err;
@@ -166,6 +169,7 @@ void engine_stop(struct engine *e, bool restarting)
 		e->cops->fini(e->cable);
 	}
 	responder_stop(e->responder);
+	eng_certs_free(e);
 	if (e->health) {
 		unwatch_fd(e, health_fd(e->health));
 		health_free(e->health);
@@ -222,8 +226,14 @@ unsigned engine_on_fd(struct engine *e, int fd)
 
 uint64_t engine_tick(struct engine *e, uint64_t now)
 {
+	uint64_t next;
+
 	eng_publish_endpoint(e, now);
-	return health_tick(e->health, now);
+	eng_certs_tick(e, now);
+	next = health_tick(e->health, now);
+	if (e->certs.wanted && e->certs.next_ns > now && e->certs.next_ns - now < next)
+		next = e->certs.next_ns - now;
+	return next;
 }
 
 unsigned engine_remote_subnets(const struct engine *e, struct cidr4 *out, unsigned max)

@@ -1,12 +1,14 @@
 /* The gateway engine's state, shared by its files: engine.c (start, stop, events),
  * remote.c (the table of remote clusters), cache.c (that table on disk), publish.c (this
- * cluster's Endpoint) and conns.c (connection status). Not a public interface. */
+ * cluster's Endpoint), conns.c (connection status) and certs.c (this gateway's IKE
+ * certificate). Not a public interface. */
 #ifndef SA_ENGINE_INT_H
 #define SA_ENGINE_INT_H
 
 #include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 #include <cjson/cJSON.h>
 
@@ -23,6 +25,15 @@ struct eng_remote {
 	bool nat;		/* either side is behind NAT */
 	bool connected;		/* the cable accepted the connection */
 	uint64_t since_ns;	/* when the connection was (re)made */
+};
+
+/* This gateway's IKE key and certificate (certs.c). */
+struct eng_certs {
+	bool wanted;			/* ipsec with certificates (no PSK) */
+	char *key, *cert, *chain;	/* key: a secret; cert NULL: none yet */
+	time_t not_before, not_after;
+	uint64_t next_ns, backoff_ns;	/* next renewal or retry (monotonic) */
+	bool expired_logged;
 };
 
 struct engine {
@@ -47,6 +58,8 @@ struct engine {
 
 	struct eng_remote r[ENGINE_MAX_REMOTES];
 	unsigned n;
+
+	struct eng_certs certs;
 };
 
 /* remote.c: 1 when the table changed. */
@@ -60,6 +73,16 @@ void eng_to_cable(const struct sa_endpoint *ep, struct cable_endpoint *out);
 /* cache.c */
 void eng_cache_save(struct engine *e);
 void eng_cache_load(struct engine *e);
+
+/* certs.c */
+/* Loads the certificate kept in the state directory or gets one from the broker (never
+ * fails: without one the tunnels wait and it is retried). */
+void eng_certs_init(struct engine *e);
+/* What the cable authenticates with (pointers into e and its configuration). */
+void eng_certs_creds(const struct engine *e, struct cable_creds *out);
+/* Renews when due and hands the new certificate to the cable. */
+void eng_certs_tick(struct engine *e, uint64_t now);
+void eng_certs_free(struct engine *e);
 
 /* publish.c */
 int eng_local_init(struct engine *e) __attribute__((warn_unused_result));
