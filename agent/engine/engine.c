@@ -9,6 +9,7 @@
 #include "agent/engine/engine_int.h"
 #include "agent/engine/health.h"
 #include "agent/engine/probe.h"
+#include "agent/routing/guard.h"
 #include "agent/routing/netlink.h"
 #include "broker/client/queue.h"
 #include "broker/creds/cluster_config.h"
@@ -16,7 +17,6 @@
 #include "common/util.h"
 #include "globalnet/gn_agent.h"
 
-enum { SRC_ENDPOINTS };
 
 static void on_cable_event(void *ctx, const char *cluster, bool up)
 {
@@ -124,6 +124,11 @@ struct engine *engine_start(const struct engine_cfg *c)
 		pr_err("epoll: %s\n", strerror(-err));
 		goto err;
 	}
+	if (origin_of(c->cfg, &e->origin)) {
+		err = -EINVAL;
+		pr_err("the broker CA of cluster %s does not parse\n", c->cfg->cluster_id);
+		goto err;
+	}
 	err = eng_local_init(e);
 	if (err)
 		goto err;
@@ -139,9 +144,11 @@ struct engine *engine_start(const struct engine_cfg *c)
 	if (err)
 		goto err;
 	eng_cache_load(e);
-	e->inf = brk_queue_watch(e->q, c->brk, "endpoints", SRC_ENDPOINTS);
-	if (!e->inf)
-		pr_err("watch endpoints: %s (retrying on the next role change)\n", strerror(errno));
+	e->inf_clusters = brk_queue_watch(e->q, c->brk, "clusters", ENG_SRC_CLUSTERS);
+	e->inf = brk_queue_watch(e->q, c->brk, "endpoints", ENG_SRC_ENDPOINTS);
+	if (!e->inf || !e->inf_clusters)
+		pr_err("watch endpoints and clusters: %s (retrying on the next role change)\n",
+		       strerror(errno));
 	pr_info("gateway engine of cluster %s running on %s (cable %s, epoch %llu)\n",
 		c->cfg->cluster_id, c->node, e->cops->name,
 		(unsigned long long)elector_epoch(c->el));
@@ -157,6 +164,7 @@ void engine_stop(struct engine *e, bool restarting)
 	if (!e)
 		return;
 	brk_informer_stop(e->inf);
+	brk_informer_stop(e->inf_clusters);
 	gn_agent_stop(e->gn);
 	/* A node that loses the role takes its tunnels down while the cable still exists, so
 	 * that remote clusters move to the new gateway at once. A restart (SIGTERM) leaves
@@ -170,6 +178,8 @@ void engine_stop(struct engine *e, bool restarting)
 	}
 	responder_stop(e->responder);
 	eng_certs_free(e);
+	eng_clusters_free(e);
+	route_guard_set_peers(NULL, 0);
 	if (e->health) {
 		unwatch_fd(e, health_fd(e->health));
 		health_free(e->health);
@@ -187,7 +197,24 @@ static void drain_events(struct engine *e)
 {
 	int changed = 0;
 
+	int clusters = 0;
+
 	for (struct brk_qev *ev = brk_queue_take(e->q); ev; ev = brk_qev_free(ev)) {
+		if (ev->source == ENG_SRC_CLUSTERS) {
+			switch (ev->type) {
+			case BRK_QEV_UPSERT:
+				clusters |= eng_cluster_upsert(e, ev->obj);
+				break;
+			case BRK_QEV_DELETE:
+				clusters |= eng_cluster_delete(e, ev->obj);
+				break;
+			case BRK_QEV_SYNCED:
+				e->clusters_synced = true;
+				clusters |= eng_cluster_reconcile(e);
+				break;
+			}
+			continue;
+		}
 		switch (ev->type) {
 		case BRK_QEV_UPSERT:
 			changed |= eng_remote_upsert(e, ev->obj);
@@ -203,6 +230,9 @@ static void drain_events(struct engine *e)
 			break;
 		}
 	}
+	/* what a remote may claim changed: every remote is checked again */
+	if (clusters)
+		changed |= 1 | eng_remote_recheck(e);
 	if (changed) {
 		eng_cache_save(e);
 		e->flags |= ENGINE_F_REMOTES | ENGINE_F_STATUS;

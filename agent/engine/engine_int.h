@@ -14,10 +14,15 @@
 
 #include "agent/cable/cable.h"
 #include "agent/cable/strongswan/charon.h"
-#include "broker/client/endpoint.h"
+#include "agent/engine/admit.h"
 #include "agent/engine/engine.h"
+#include "broker/client/endpoint.h"
+#include "broker/creds/origin.h"
 
 #define ENGINE_MAX_REMOTES 64
+#define ENGINE_MAX_CLUSTERS 256
+
+enum { ENG_SRC_ENDPOINTS, ENG_SRC_CLUSTERS };
 
 struct eng_remote {
 	struct sa_endpoint ep;
@@ -47,8 +52,10 @@ struct engine {
 	struct responder *responder;	/* echo for `subagent verify` */
 	struct gn_agent *gn;		/* globalnet */
 	struct brk_queue *q;
-	struct brk_informer *inf;
+	struct brk_informer *inf;		/* endpoints */
+	struct brk_informer *inf_clusters;
 	bool synced_once;
+	struct origin origin;			/* what the caches must name (cache.c) */
 	unsigned flags;			/* ENGINE_F_* gathered for engine_on_fd() */
 
 	struct sa_endpoint local;
@@ -59,6 +66,12 @@ struct engine {
 	struct eng_remote r[ENGINE_MAX_REMOTES];
 	unsigned n;
 
+	/* every registered cluster, as the broker (or the cache) says: what a remote
+	 * Endpoint may claim (clusters.c, admit.h) */
+	struct admit_cluster *clusters;
+	unsigned n_clusters;
+	bool clusters_synced;
+
 	struct eng_certs certs;
 };
 
@@ -68,6 +81,17 @@ int eng_remote_delete(struct engine *e, const cJSON *obj);
 /* After a (re)list: remotes that came from the disk cache but are gone from the broker. */
 int eng_remote_reconcile(struct engine *e);
 void eng_remote_drop(struct engine *e, struct eng_remote *r, const char *why);
+/* After the registered clusters changed: remotes that no longer pass are dropped, and
+ * endpoints the informer holds that were refused are tried again. */
+int eng_remote_recheck(struct engine *e);
+
+/* clusters.c: 1 when the table changed. */
+int eng_cluster_upsert(struct engine *e, const cJSON *obj);
+int eng_cluster_delete(struct engine *e, const cJSON *obj);
+/* After a (re)list of clusters: the ones gone from the broker. */
+int eng_cluster_reconcile(struct engine *e);
+const struct admit_cluster *eng_cluster_find(const struct engine *e, const char *id);
+void eng_clusters_free(struct engine *e);
 void eng_to_cable(const struct sa_endpoint *ep, struct cable_endpoint *out);
 
 /* cache.c */
