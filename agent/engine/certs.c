@@ -96,11 +96,17 @@ static int save(struct engine *e)
 	static const char *const names[] = { "key.pem", "cert.pem", "chain.pem" };
 	const char *data[] = { e->certs.key, e->certs.cert, e->certs.chain };
 	char path[PATH_MAX];
+	cJSON *doc;
 	int rc;
 
 	if (path_of(e, "", path, sizeof(path)))
 		return -ENAMETOOLONG;
 	rc = util_mkdir_p(path, 0700);
+	/* the broker and registration these came from, like every cache (origin.h) */
+	doc = cJSON_CreateObject();
+	if (!rc && !path_of(e, "origin.json", path, sizeof(path)))
+		rc = doc ? origin_cache_save(path, &e->origin, doc) : -ENOMEM;
+	cJSON_Delete(doc);
 	for (size_t i = 0; !rc && i < ARRAY_SIZE(names); i++) {
 		rc = path_of(e, names[i], path, sizeof(path));
 		if (!rc)
@@ -177,6 +183,23 @@ static void retry_later(struct engine *e, uint64_t now)
 		(unsigned long long)(e->certs.backoff_ns / NSEC_PER_SEC));
 }
 
+/* The certificate kept in the state directory, when it was kept for this broker and
+ * registration (and passes adopt()'s checks). */
+static bool from_disk(struct engine *e)
+{
+	char path[PATH_MAX];
+	cJSON *doc;
+
+	if (path_of(e, "origin.json", path, sizeof(path)))
+		return false;
+	doc = origin_cache_load(path, &e->origin, 4096, "this gateway's IKE certificate");
+	if (!doc)
+		return false;
+	cJSON_Delete(doc);
+	return !adopt(e, read_in(e, "key.pem"), read_in(e, "cert.pem"), read_in(e, "chain.pem"),
+		      "the state directory");
+}
+
 void eng_certs_init(struct engine *e)
 {
 	uint64_t now = util_now_ns();
@@ -184,8 +207,7 @@ void eng_certs_init(struct engine *e)
 	e->certs.wanted = !strcmp(e->c.cfg->cable_driver, "ipsec") && !e->c.cfg->psk;
 	if (!e->certs.wanted)
 		return;
-	if (!adopt(e, read_in(e, "key.pem"), read_in(e, "cert.pem"), read_in(e, "chain.pem"),
-		   "the state directory") &&
+	if (from_disk(e) &&
 	    time(NULL) < e->certs.not_before + (e->certs.not_after - e->certs.not_before) / 2) {
 		schedule(e, now);
 		return;

@@ -25,6 +25,7 @@ static void forget(struct engine *e, unsigned i, const char *why)
 {
 	char msg[160];
 
+	pr_info("cluster %s %s\n", e->clusters[i].id, why);
 	for (unsigned r = 0; r < e->n; r++) {
 		if (!strcmp(e->r[r].ep.cluster_id, e->clusters[i].id)) {
 			snprintf(msg, sizeof(msg), "cluster %s %s", e->clusters[i].id, why);

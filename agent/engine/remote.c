@@ -225,9 +225,9 @@ int eng_remote_upsert(struct engine *e, const cJSON *obj)
 			pr_warn("ignore endpoint %s: %s\n", ep.name, err);
 		else
 			pr_info("endpoint %s waits for the list of registered clusters\n", ep.name);
-		if (r)
-			eng_remote_drop(e, r, "its cluster's newest endpoint is refused");
-		return r != NULL;
+		/* An accepted endpoint of that cluster stays: it passed, and a bad claim
+		 * (say, another cluster's CIDR) must not even cost that cluster its tunnel. */
+		return 0;
 	}
 	if (r) {
 		/* A new gateway of that cluster: connect() replaces the old configuration and

@@ -88,8 +88,8 @@ struct pki_csr_info {
 int pki_csr_parse(const char *buf, size_t len, struct pki_csr_info *info, char *err,
 		  size_t errlen) __attribute__((warn_unused_result));
 /* Issues the certificate for a request whose identity is exactly id, signed by the CA
- * ca_pem/ca_key_pem, valid from 5 minutes ago for lifetime_s (60 s .. PKI_IKE_MAX_S; never
- * beyond the CA). 0, -EINVAL (bad request, other identity, CA and key apart), -EIO, -ENOMEM. */
+ * ca_pem/ca_key_pem, valid from 5 minutes ago (a tenth of lifetime_s when that is less)
+ * for lifetime_s (60 s .. PKI_IKE_MAX_S; never beyond the CA). 0, -EINVAL (bad request, other identity, CA and key apart), -EIO, -ENOMEM. */
 int pki_csr_sign(const char *ca_pem, const char *ca_key_pem, const char *csr_pem,
 		 const char *id, unsigned lifetime_s, char **cert_pem)
 	__attribute__((warn_unused_result));

@@ -18,7 +18,8 @@
 #define CSR_BEGIN	"-----BEGIN CERTIFICATE REQUEST-----"
 #define CSR_BEGIN_NEW	"-----BEGIN NEW CERTIFICATE REQUEST-----"	/* GnuTLS writes this */
 #define CRT_BEGIN	"-----BEGIN CERTIFICATE-----"
-/* Slack for gateways whose clock is a little behind the broker's. */
+/* Slack for gateways whose clock is a little behind the broker's: 5 minutes, or a tenth
+ * of a short lifetime (so that half the validity is still ahead at issuance). */
 #define IKE_BACKDATE_S	300
 
 /* A NUL-terminated copy of untrusted bytes holding exactly one PEM block that starts with
@@ -302,7 +303,8 @@ int pki_csr_sign(const char *ca_pem, const char *ca_key_pem, const char *csr_pem
 	/* never beyond the signing CA itself */
 	ca_end = gnutls_x509_crt_get_expiration_time(ca);
 	end = now + (time_t)lifetime_s < ca_end ? now + (time_t)lifetime_s : ca_end;
-	ret = pki_crt_basics(crt, id, now - IKE_BACKDATE_S, end);
+	ret = pki_crt_basics(crt, id, now - (lifetime_s / 10 < IKE_BACKDATE_S ? (time_t)lifetime_s / 10 :
+					      IKE_BACKDATE_S), end);
 	if (ret)
 		goto out;
 	ret = -EIO;
