@@ -85,9 +85,9 @@ manual_up() {
 	load=$(grep -m1 '^[[:space:]]*load =' "$SA_RUN/conf-agent.txt")
 	for i in 1 2; do
 		o=$((3 - i)) d=$MAN/c$i
-		mkdir -p "$d"
+		mkdir -p "$d/pkcs8"
 		# what the broker would sign: ECDSA P-256, SAN = the cluster ID, ipsecIKE
-		openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$d/key.pem" \
+		openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$d/pkcs8/key.pem" \
 			-out "$d/req.csr" -subj "/CN=c$i" 2>/dev/null
 		printf 'subjectAltName=DNS:c%s\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=1.3.6.1.5.5.7.3.17\n' \
 			"$i" >"$d/ext"
@@ -139,8 +139,8 @@ authorities {
 	root { cacert = $SA_RUN/broker/ca.pem }
 	ike { cacert = $SA_RUN/broker/ike-ca.pem }
 }
-secrets { ecdsa-c$i { file = $d/key.pem } }
 EOC
+		# (swanctl loads the key from pkcs8/ next to the --file it is given)
 		# kernel-libipsec wants a local address inside every local selector. setsid: a
 		# session of its own, like the agent's charon (which shares the agent's): with
 		# sched_autogroup the scheduler groups by session, and a charon sharing the

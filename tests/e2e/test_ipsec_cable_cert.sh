@@ -7,12 +7,17 @@
 # the peer's cluster ID); a renewed certificate is taken without dropping the tunnel and
 # is what the next IKE_SA authenticates with; and a peer is refused when it presents a
 # certificate for another cluster ID, one from another CA, or only the shared key.
-# Usage: tests/e2e/test_ipsec_cable_cert.sh (root)
+# Usage: tests/e2e/test_ipsec_cable_cert.sh (root; ASAN=1 uses the ASan build of the helper)
 set -eu
 cd "$(dirname "$0")/../.."
 T_NAME=ipsec_cable_cert
-. tests/lib.sh
 NODE=build/tests/unit/ipsec_node
+if [ "${ASAN:-0}" = 1 ]; then
+	NODE=build/asan/tests/unit/ipsec_node
+	T_NAME=ipsec_cable_cert_asan
+	export ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+fi
+. tests/lib.sh
 NSA=${LAB_PREFIX}ic-a NSB=${LAB_PREFIX}ic-b
 WORK=""
 PIDS=()
@@ -173,5 +178,7 @@ refused other_ca "no trusted .* public key found for 'c2'|no issuer certificate 
 refused psk_only "(no|not) .*(pre-shared|shared key)|AUTHENTICATION_FAILED|peer requested .*failed|no trusted|authentication of 'c2' with pre-shared key .* failed|constraint" \
 	--psk-file "$WORK/psk"
 check a_still_waits_for_c2 sh -c "! grep -q 'authentication of .c3. .* successful' '$LA'"
+stop_node a
+check_not no_sanitizer_reports grep -q "Sanitizer\|runtime error" "$WORK"/na/node.log "$WORK"/nb/node.log
 
 t_done
