@@ -221,8 +221,8 @@ static void detach(struct cable_driver *d)
 	}
 }
 
-/* Starts charon if we own it, opens VICI, registers for events, loads the credentials and, when
- * reloading, every connection (initiating them: see the file comment). */
+/* Starts charon if we own it, opens VICI, registers for events, loads the credentials
+ * and, when reloading, every connection (initiating them: see the file comment). */
 static int attach(struct cable_driver *d, bool reload)
 {
 	int err;

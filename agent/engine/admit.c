@@ -77,7 +77,8 @@ bool admit_cluster_equal(const struct admit_cluster *a, const struct admit_clust
 	       !memcmp(a->global, b->global, a->n_global * sizeof(a->global[0]));
 }
 
-static int refuse(char *why, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int refuse(char *why, size_t len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 static int refuse(char *why, size_t len, const char *fmt, ...)
 {
 	va_list ap;

@@ -117,6 +117,11 @@ static int save(struct engine *e)
 	return rc;
 }
 
+static char *dup_str(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
 /* A new key, its request, the broker's signature. 0 or -errno (logged). */
 static int request(struct engine *e)
 {
@@ -149,8 +154,8 @@ static int request(struct engine *e)
 			"deleted?)" : "");
 		goto out;
 	}
-	cert = json_str(out, "status.certificate", NULL) ? strdup(json_str(out, "status.certificate", NULL)) : NULL;
-	chain = json_str(out, "status.chain", NULL) ? strdup(json_str(out, "status.chain", NULL)) : NULL;
+	cert = dup_str(json_str(out, "status.certificate", NULL));
+	chain = dup_str(json_str(out, "status.chain", NULL));
 	rc = adopt(e, key, cert, chain, "the broker");
 	key = NULL;	/* adopt() took or freed them */
 	if (!rc)

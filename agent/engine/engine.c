@@ -17,7 +17,6 @@
 #include "common/util.h"
 #include "globalnet/gn_agent.h"
 
-
 static void on_cable_event(void *ctx, const char *cluster, bool up)
 {
 	struct engine *e = ctx;

@@ -30,8 +30,8 @@ struct pki_cert_req {
 };
 
 /* Creates a self-signed CA (ECDSA P-256, PKI_CA_DAYS, pathlen 1: room for the IKE signing
- * CA below it). *cert_pem and *key_pem are
- * malloc'd. 0 or -errno (-EINVAL bad argument, -EIO GnuTLS failure, -ENOMEM). */
+ * CA below it). *cert_pem and *key_pem are malloc'd. 0 or -errno (-EINVAL bad argument,
+ * -EIO GnuTLS failure, -ENOMEM). */
 int pki_ca_create(const char *cn, char **cert_pem, char **key_pem)
 	__attribute__((warn_unused_result));
 
@@ -89,7 +89,8 @@ int pki_csr_parse(const char *buf, size_t len, struct pki_csr_info *info, char *
 		  size_t errlen) __attribute__((warn_unused_result));
 /* Issues the certificate for a request whose identity is exactly id, signed by the CA
  * ca_pem/ca_key_pem, valid from 5 minutes ago (a tenth of lifetime_s when that is less)
- * for lifetime_s (60 s .. PKI_IKE_MAX_S; never beyond the CA). 0, -EINVAL (bad request, other identity, CA and key apart), -EIO, -ENOMEM. */
+ * for lifetime_s (60 s .. PKI_IKE_MAX_S; never beyond the CA). 0, -EINVAL (bad request,
+ * other identity, CA and key apart), -EIO, -ENOMEM. */
 int pki_csr_sign(const char *ca_pem, const char *ca_key_pem, const char *csr_pem,
 		 const char *id, unsigned lifetime_s, char **cert_pem)
 	__attribute__((warn_unused_result));

@@ -391,7 +391,8 @@ int pki_cert_parse(const char *buf, size_t len, struct pki_cert_info *info, char
 	}
 	info->is_ca = gnutls_x509_crt_get_basic_constraints(crt, &crit, &ca, &pathlen) >= 0 && ca;
 	if (!info->is_ca && crt_identity(crt, info->id)) {
-		util_einval(err, errlen, "the certificate must name exactly one cluster ID as its DNS subjectAltName");
+		util_einval(err, errlen,
+			    "the certificate must name exactly one cluster ID as its DNS subjectAltName");
 		goto out;
 	}
 	if (gnutls_x509_crt_get_fingerprint(crt, GNUTLS_DIG_SHA256, fp, &fl) < 0 || fl != 32) {
