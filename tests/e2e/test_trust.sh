@@ -16,6 +16,8 @@
 #    agent discards the caches of the old registration.
 #  - A brand-new deployment (new broker, same node names and state directories) does not
 #    load the old deployment's caches, poisoned or not, and reaches its broker.
+#  - A broker deployed with --psk (the upgrade window) still gets its clusters connected
+#    with the shared key.
 set -u
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/cluster_lib.sh"
@@ -42,10 +44,10 @@ api() { # METHOD PATH [BODY]: from the broker host, as admin; prints the body, t
 		-H "Authorization: Bearer $(ADMIN)" -H 'Content-Type: application/json' -X "$1" \
 		${3:+-d "$3"} -w '\n%{http_code}\n' "https://$BROKER_IP:$BROKER_PORT/apis/subagent.io/v1$2"
 }
-deploy() { # a broker whose gateway certificates live 60 s
+deploy() { # [deploy-broker flags]: a broker whose gateway certificates live 60 s
 	rm -rf "$SA_RUN/broker"
 	mkdir -p "$SA_RUN/logs"
-	"$SUBAGENT" deploy-broker --dir "$SA_RUN/broker" --listen "$BROKER_IP:$BROKER_PORT" \
+	"$SUBAGENT" deploy-broker --dir "$SA_RUN/broker" --listen "$BROKER_IP:$BROKER_PORT" "$@" \
 		>"$SA_RUN/logs/deploy-broker.log" 2>&1 || return 1
 	jq '.ikeCertificateSeconds = 60' "$SA_RUN/broker/config.json" >"$SA_RUN/cfg.tmp" &&
 		mv "$SA_RUN/cfg.tmp" "$SA_RUN/broker/config.json"
@@ -218,6 +220,19 @@ wait_until 30 bash -c "'$LAB' exec broker -- curl -sf --cacert '$SA_RUN/broker/c
 	t_pass new_deployment_reaches_its_broker || { t_fail new_deployment_reaches_its_broker; tail -20 "$L" >&2; }
 wait_until 60 status_connected c1-n1 1 && t_pass new_deployment_connected || t_fail new_deployment_connected
 check new_deployment_pods reach c1-n1-p1 "$P2" c2-n1-p1
+for c in c1 c2; do stop_agent "$c-n1"; done
+
+# ---- 6. the upgrade window: a broker deployed with --psk hands its clusters one shared
+# key, and they use it (and no certificates)
+stop_broker
+deploy --psk >&2 || t_fail psk_broker_up
+for c in c1 c2; do rm -rf "$SA_RUN/$c"; join_cluster "$c" >&2 || t_fail "psk_join_$c"; done
+check psk_in_config cmp -s "$SA_RUN/broker/psk" "$SA_RUN/c1/psk"
+for c in c1 c2; do : >"$(charon_log $c-n1)"; : >"$(log_of $c-n1)"; start_agent "$c-n1"; done
+wait_until 60 status_connected c1-n1 1 && t_pass psk_connected || t_fail psk_connected
+check psk_authenticates grep -q "authentication of 'c2' with pre-shared key successful" "$(charon_log c1-n1)"
+check_not psk_no_certificate grep -q "IKE certificate of c1 from the broker" "$(log_of c1-n1)"
+check psk_pods reach c1-n1-p1 "$P2" c2-n1-p1
 for c in c1 c2; do stop_agent "$c-n1"; done
 
 t_done
