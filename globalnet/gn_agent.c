@@ -22,6 +22,7 @@
 #include "broker/client/endpoint.h"
 #include "broker/client/queue.h"
 #include "broker/creds/cluster_config.h"
+#include "broker/creds/origin.h"
 #include "common/json.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -59,7 +60,8 @@ struct gn_agent {
 	struct brk_client *brk;
 	struct gn_nat *nat;
 	struct gn_pool *pool;
-	struct cidr4 global;
+	struct cidr4 global, range;
+	struct origin origin;		/* what globalnet.json and endpoints.json must name */
 	char dev[IFNAMSIZ];
 	int ifindex;
 	uint32_t health_ip, health_gip;
@@ -136,6 +138,12 @@ static void remote_set(struct gn_agent *a, const char *cluster, const struct cid
 		if (cidr4_overlap(&subnets[i], &a->global)) {
 			pr_warn("globalnet: ignore remote %s of %s: overlaps our global CIDR\n", buf,
 				cluster);
+			continue;
+		}
+		/* with globalnet, remote clusters are reached at global addresses only */
+		if (subnets[i].len < a->range.len || !cidr4_contains(&a->range, subnets[i].addr)) {
+			pr_warn("globalnet: ignore remote %s of %s: outside the global range %s\n", buf,
+				cluster, a->cfg->globalnet.cidr_range);
 			continue;
 		}
 		rc = gn_nat_add_remote(a->nat, &subnets[i], (uint32_t)(r - a->rem) + 1);
@@ -375,7 +383,7 @@ static void reconcile_objs(struct gn_agent *a, bool ingress)
  * broker is down keeps translating. */
 static void load_cache(struct gn_agent *a, const char *state_dir)
 {
-	char path[PATH_MAX], *txt;
+	char path[PATH_MAX];
 	const cJSON *it;
 	cJSON *j;
 	int n = 0;
@@ -383,18 +391,13 @@ static void load_cache(struct gn_agent *a, const char *state_dir)
 	if (!state_dir)
 		return;
 	snprintf(path, sizeof(path), "%s/endpoints.json", state_dir);
-	if ((txt = util_read_file(path, 4 * 1024 * 1024, NULL))) {
-		j = cJSON_Parse(txt);
-		free(txt);
-		if (cJSON_IsArray(j))
-			cJSON_ArrayForEach(it, j)
-				on_endpoint(a, it, false);
-		cJSON_Delete(j);
-	}
-	if (!(txt = util_read_file(a->status_path, 4 * 1024 * 1024, NULL)))
+	j = origin_cache_load(path, &a->origin, 4 * 1024 * 1024, "the remote clusters");
+	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(j, "endpoints"))
+		on_endpoint(a, it, false);
+	cJSON_Delete(j);
+	j = origin_cache_load(a->status_path, &a->origin, 4 * 1024 * 1024, "globalnet mappings");
+	if (!j)
 		return;
-	j = cJSON_Parse(txt);
-	free(txt);
 	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(j, "mappings")) {
 		const cJSON *name = cJSON_GetObjectItemCaseSensitive(it, "name");
 		const cJSON *kind = cJSON_GetObjectItemCaseSensitive(it, "kind");
@@ -517,6 +520,7 @@ static void write_status(struct gn_agent *a)
 
 	if (!o || !a->status_path[0])
 		goto out;
+	cJSON_AddItemToObject(o, "origin", origin_to_json(&a->origin));
 	cidr4_format(&a->global, buf);
 	cJSON_AddStringToObject(o, "globalCIDR", buf);
 	cJSON_AddStringToObject(o, "device", a->dev);
@@ -735,6 +739,8 @@ struct gn_agent *gn_agent_start(const struct gn_agent_opts *o, uint32_t *health_
 	if (!o->cfg->n_global_cidrs)
 		goto err;
 	a->global = o->cfg->global_cidrs[0];
+	if (cidr4_parse(o->cfg->globalnet.cidr_range, &a->range) || origin_of(o->cfg, &a->origin))
+		goto err;
 	snprintf(a->dev, sizeof(a->dev), "%s",
 		 !strcmp(o->cfg->cable_driver, "vxlan") ? "sa-vx0" : "ipsec0");
 	a->objs = calloc(MAX_OBJS, sizeof(*a->objs));

@@ -16,6 +16,7 @@
 #include "agent/routing/netlink.h"
 #include "agent/routing/route_agent.h"
 #include "broker/client/client.h"
+#include "broker/creds/origin.h"
 #include "common/log.h"
 #include "common/util.h"
 
@@ -138,6 +139,13 @@ static int election_setup(struct node *n)
 	ec.key = (const uint8_t *)n->cfg.token;
 	ec.key_len = strlen(n->cfg.token);
 	ec.state_dir = n->o->state_dir;
+	{
+		struct origin o;
+
+		if (!origin_of(&n->cfg, &o))
+			origin_line(&o, n->origin);
+		ec.origin = n->origin[0] ? n->origin : NULL;
+	}
 	base_adv(n, &ec.adv);
 	n->el = elector_start(&ec);
 	if (!n->el) {
@@ -168,6 +176,7 @@ static int setup(struct node *n, const sigset_t *mask)
 		return -errno;
 	}
 	brk_client_set_timeouts(n->brk, 2000, 5000);
+	node_guard_brokers(n);
 	n->cops = cable_find(n->cfg.cable_driver);
 	if (!n->cops) {
 		pr_err("cable driver %s is not available\n", n->cfg.cable_driver);

@@ -28,6 +28,7 @@ struct node {
 	uint64_t next_status_ns;
 	/* this cluster's Endpoint as the engine last published it (kept when it stops) */
 	struct sa_endpoint local;
+	char origin[200];		/* ORIGIN_LINE_MAX: what the election's state must name */
 };
 
 /* addr.c */
@@ -36,6 +37,8 @@ struct node {
 int node_find_ip(struct node *n) __attribute__((warn_unused_result));
 /* The broadcast address of the subnet that holds addr (0: none). */
 uint32_t node_broadcast_of(uint32_t addr);
+/* Tells the route guard the broker's addresses (URL hosts, names resolved now). */
+void node_guard_brokers(const struct node *n);
 
 /* status.c: conns is engine_connections_json() (an empty array when no engine runs). */
 void node_publish_status(struct node *n, uint64_t now, const cJSON *conns);

@@ -21,6 +21,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "broker/creds/pki.h"
+#include "broker/server/api_cert.h"
 #include "broker/server/objects.h"
 #include "broker/server/svc_import.h"
 #include "broker/server/watch.h"
@@ -89,7 +91,8 @@ int srv_config_load(const char *dir, struct srv_config *cfg)
 	cfg->history_limit = 10000;
 	if (json_uint(root, "threads", 1, 64, &cfg->threads) ||
 	    json_uint(root, "bookmarkIntervalMs", 100, 10000, &cfg->bookmark_ms) ||
-	    json_uint(root, "historyLimit", 1, 10000000, &cfg->history_limit))
+	    json_uint(root, "historyLimit", 1, 10000000, &cfg->history_limit) ||
+	    json_uint(root, "ikeCertificateSeconds", 60, PKI_IKE_MAX_S, &cfg->ike_cert_s))
 		goto out;
 	cfg->gn_range = (struct cidr4){ .addr = 242u << 24, .len = 8 };
 	cfg->gn_prefix = 16;
@@ -374,6 +377,9 @@ int srv_server_run(const char *dir, const char *listen_override)
 		err = -EINVAL;
 		goto out;
 	}
+	err = srv_cert_init(&srv, dir);
+	if (err)
+		goto out;
 	/* Signals go to sigwait() below only: block them before any thread starts. */
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
@@ -451,6 +457,7 @@ out:
 	srv_hub_free(srv.hub);
 	util_free_secret(srv.admin_token);
 	util_free_secret(srv.join_token);
+	srv_cert_fini(&srv);
 	util_free_secret(key);
 	free(cert);
 	srv_config_free(&srv.cfg);

@@ -25,6 +25,7 @@ struct srv_config {
 	unsigned history_limit;	/* changes kept for watch resume */
 	unsigned bookmark_ms;
 	unsigned threads;
+	unsigned ike_cert_s;	/* lifetime of gateways' IKE certificates */
 };
 
 /* Reads DIR/config.json; 0 or -errno (with a message logged). */
@@ -36,6 +37,7 @@ struct srv_server {
 	char *admin_token, *join_token;
 	struct store *store;
 	struct srv_hub *hub;
+	char *ike_ca_pem, *ike_ca_key;	/* the IKE signing CA; NULL: none (api_cert.c) */
 };
 
 /* What api.c needs from one HTTP request. */
