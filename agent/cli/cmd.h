@@ -23,6 +23,6 @@ int cmd_verify(int argc, char **argv);
 int cmd_globalnet(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 
-#define SUBAGENT_VERSION "0.1.0"
+#include "common/version.h"
 
 #endif
