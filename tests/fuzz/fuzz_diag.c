@@ -1,6 +1,6 @@
 /* libFuzzer target: what diagnose reads from outside: the broker's HTTP response head
- * (Date header), ICMP echo replies from the network (MTU probes), and nft's JSON ruleset.
- * The first byte picks the reader. */
+ * (Date header), ICMP echo replies from the network (MTU probes), nft's JSON ruleset; and
+ * gather's redaction of logs (which hold what remote peers sent). The first byte picks. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -11,6 +11,7 @@
 #include "agent/diag/diag_broker.h"
 #include "agent/diag/diag_fw.h"
 #include "agent/diag/diag_net.h"
+#include "agent/diag/gather.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -20,7 +21,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size < 1)
 		return 0;
-	switch (data[0] % 3) {
+	switch (data[0] % 4) {
 	case 0:
 		(void)!diag_http_head((const char *)data + 1, size - 1, &code, &date);
 		break;
@@ -40,6 +41,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			(void)diag_fw_port(j, p, why, sizeof(why));
 		cJSON_Delete(j);
 		free(s);
+		break;
+	}
+	case 3: {
+		const char *const secrets[] = { "0123456789abcdef", "token-of-c1" };
+		size_t l;
+
+		free(gather_redact((const char *)data + 1, size - 1, secrets, 2, &l));
 		break;
 	}
 	}
