@@ -24,6 +24,7 @@ int cmd_globalnet(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_diagnose(int argc, char **argv);
 int cmd_gather(int argc, char **argv);
+int cmd_benchmark(int argc, char **argv);
 
 #include "common/version.h"
 

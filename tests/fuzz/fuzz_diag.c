@@ -1,6 +1,7 @@
 /* libFuzzer target: what diagnose reads from outside: the broker's HTTP response head
- * (Date header), ICMP echo replies from the network (MTU probes), nft's JSON ruleset; and
- * gather's redaction of logs (which hold what remote peers sent). The first byte picks. */
+ * (Date header), ICMP echo replies from the network (MTU probes), nft's JSON ruleset;
+ * gather's redaction of logs (which hold what remote peers sent); benchmark's reading of
+ * iperf3's report lines. The first byte picks. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -8,6 +9,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "agent/diag/bench.h"
 #include "agent/diag/diag_broker.h"
 #include "agent/diag/diag_fw.h"
 #include "agent/diag/diag_net.h"
@@ -21,7 +23,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size < 1)
 		return 0;
-	switch (data[0] % 4) {
+	switch (data[0] % 5) {
 	case 0:
 		(void)!diag_http_head((const char *)data + 1, size - 1, &code, &date);
 		break;
@@ -48,6 +50,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		size_t l;
 
 		free(gather_redact((const char *)data + 1, size - 1, secrets, 2, &l));
+		break;
+	}
+	case 4: {
+		struct bench_iperf_line l;
+		char *s = strndup((const char *)data + 1, size - 1);
+
+		if (s)
+			(void)!bench_iperf_line(s, &l);
+		free(s);
 		break;
 	}
 	}
