@@ -102,9 +102,22 @@ static size_t value_len(const char *p, const char *end, bool quoted_only)
 	return (size_t)(q - p);
 }
 
-/* Names whose values are secrets, as JSON keys ("token": "...") or settings (psk = ...). */
+/* Names whose values are secrets, as JSON keys ("token": "...", and any key ending so:
+ * "joinToken", "privateKey") or settings (psk = ...). */
 static const char *const secret_keys[] = { "token", "psk", "secret", "password", "passphrase",
 					   "privatekey", "private_key", "private-key", "key" };
+
+static bool secret_name(const char *name, size_t nl, bool json)
+{
+	for (size_t k = 0; k < sizeof(secret_keys) / sizeof(secret_keys[0]); k++) {
+		size_t l = strlen(secret_keys[k]);
+
+		if (json ? nl >= l && !strncasecmp(name + nl - l, secret_keys[k], l) :
+			   nl == l && !strncasecmp(name, secret_keys[k], l))
+			return true;
+	}
+	return false;
+}
 
 /* At p (a double quote starting a JSON key, or a word): if it names a secret, how long
  * the name and what joins it to its value are; 0 otherwise. */
@@ -120,19 +133,16 @@ static size_t secret_key_at(const char *p, const char *end, bool *json)
 	nl = (size_t)(q - name);
 	if (*json && (q >= end || *q != '"'))
 		return 0;
-	for (size_t k = 0; k < sizeof(secret_keys) / sizeof(secret_keys[0]); k++) {
-		if (nl != strlen(secret_keys[k]) || strncasecmp(name, secret_keys[k], nl))
-			continue;
-		q += *json;
-		while (q < end && (*q == ' ' || *q == '\t'))
-			q++;
-		if (q >= end || (*q != ':' && *q != '='))
-			return 0;
-		for (q++; q < end && (*q == ' ' || *q == '\t'); q++)
-			;
-		return (size_t)(q - p);
-	}
-	return 0;
+	if (!nl || !secret_name(name, nl, *json))
+		return 0;
+	q += *json;
+	while (q < end && (*q == ' ' || *q == '\t'))
+		q++;
+	if (q >= end || (*q != ':' && *q != '='))
+		return 0;
+	for (q++; q < end && (*q == ' ' || *q == '\t'); q++)
+		;
+	return (size_t)(q - p);
 }
 
 /* Forms: PEM private keys, JSON/settings values named like secrets, bearer tokens, and

@@ -44,6 +44,8 @@ static void test_by_form(void)
 		  "{\"clusterID\":\"c1\",\"token\":\"<redacted>\",\"psk\" : \"<redacted>\"}");
 	CHECK_RED("{\"Password\": \"hunter2\", \"tokens\": 3}",
 		  "{\"Password\": \"<redacted>\", \"tokens\": 3}");
+	CHECK_RED("{\"joinToken\": \"abc\", \"privateKey\":\"x\", \"keyring\": \"y\"}",
+		  "{\"joinToken\": \"<redacted>\", \"privateKey\":\"<redacted>\", \"keyring\": \"y\"}");
 	CHECK_RED("Authorization: Bearer abcdef0123\nnext", "Authorization: Bearer <redacted>\nnext");
 	CHECK_RED("secrets { ike { secret = 0xdeadbeef } }", "secrets { ike { secret = <redacted> } }");
 	CHECK_RED("a\n-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEI\nxyz\n-----END EC PRIVATE KEY-----\nb",
