@@ -7,8 +7,9 @@
 #    of the secrets (the token, the PSK, the broker's tokens and keys), not even when the
 #    agent's log is made to leak them;
 #  - diagnose: passes on a healthy gateway and a plain node, then names the fault when one
-#    thing at a time breaks: UDP 4500 dropped by nftables, the underlay's MTU lowered, the
-#    broker down, the broker's certificate expired, a token the broker does not know.
+#    thing at a time breaks: a clock five minutes ahead, UDP 4500 dropped by nftables, the
+#    underlay's MTU lowered, the broker down, the broker's certificate expired, a token the
+#    broker does not know.
 set -u
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/cluster_lib.sh"
@@ -122,6 +123,16 @@ lx c1-n1 -- "$SUBAGENT" diagnose --config-dir "$SA_RUN/c1" --state-dir "$SA_RUN/
 	t_fail diagnose_table; cat "$TMP/diag.txt" >&2; }
 
 # ---- diagnose: one fault at a time ----
+# 0. a clock five minutes ahead (faketime: diagnose alone lives in the future)
+if command -v faketime >/dev/null; then
+	lx c1-n1 -- faketime -f +300s "$SUBAGENT" diagnose --config-dir "$SA_RUN/c1" \
+		--state-dir "$SA_RUN/state/c1-n1" --no-mtu -o json >"$TMP/diag.json" 2>/dev/null
+	r=$(row clock "https://$BROKER_IP:$BROKER_PORT")
+	[[ $r =~ ^FAIL\ this\ node\ is\ (29[89]|30[012])\ s\ ahead\ of\ the\ broker ]] &&
+		t_pass diagnose_names_clock_skew || t_fail diagnose_names_clock_skew "$r"
+else
+	t_skip diagnose_names_clock_skew "no faketime (make deps)"
+fi
 # 1. nftables drops NAT-T on the gateway
 lx c1-n1 -- nft -f - <<-'EOF'
 	table inet s4fault {
