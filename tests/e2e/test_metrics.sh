@@ -110,6 +110,8 @@ awk -v e="$est" 'BEGIN { exit !(e >= -2 && e < 120) }' && t_pass established_tim
 is 'sum(subagent_gateway_active)' 2 && is 'sum by (cluster) (subagent_gateway_active{cluster="c1"})' 1 &&
 	t_pass one_active_gateway_per_cluster || t_fail one_active_gateway_per_cluster "$(q subagent_gateway_active)"
 is 'count(subagent_ready == 1)' 6 && t_pass every_agent_ready || t_fail every_agent_ready "$(q subagent_ready)"
+positive 'subagent_gateway_status_updates_total{node="c1-n1",result="ok"}' &&
+	t_pass gateway_status_updates_counted || t_fail gateway_status_updates_counted
 
 # values move with traffic: 400 pings of 1000 bytes from a c1 pod to a c2 pod
 TX='subagent_connection_tx_bytes_total{local_cluster="c1",remote_cluster="c2"}'
