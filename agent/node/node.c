@@ -235,7 +235,10 @@ static void on_engine_flags(struct node *n, unsigned f)
 	if (f & ENGINE_F_REMOTES)
 		update_advert(n);
 	if (f & ENGINE_F_STATUS) {
-		n->next_status_ns = 0;
+		/* the broker at once, unless it just failed: a broker that is down costs the loop
+		 * a connect timeout per try, so those stay on the 5 s period */
+		if (!n->status_failed)
+			n->next_status_ns = 0;
 		n->report_now = true;
 	}
 }

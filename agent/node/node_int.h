@@ -27,6 +27,7 @@ struct node {
 	int epfd, sigfd;
 	uint64_t next_status_ns;
 	bool report_now;		/* a connection changed: report at once */
+	bool status_failed;		/* the last GatewayStatus write failed: no early retry */
 	struct node_metrics *nm;
 	/* this cluster's Endpoint as the engine last published it (kept when it stops) */
 	struct sa_endpoint local;

@@ -59,6 +59,7 @@ void node_publish_status(struct node *n, uint64_t now, const cJSON *conns)
 	if (rc)
 		pr_debug("publish gateway status: %s\n", st.message);
 	metrics_inc("subagent_gateway_status_updates_total", rc ? "error" : "ok");
+	n->status_failed = rc != 0;
 out:
 	cJSON_Delete(cur);
 	cJSON_Delete(obj);
