@@ -23,10 +23,13 @@
 
 #include "broker/server/metrics.h"
 #include "broker/server/objects.h"
+#include "broker/server/svc_import.h"
 #include "broker/server/watch.h"
 #include "broker/store/store.h"
 #include "common/log.h"
 #include "common/util.h"
+
+#define SVC_RESYNC_S 30	/* ServiceImports recomputed from the exports this often */
 
 /* ---- configuration ---- */
 
@@ -346,6 +349,7 @@ int srv_server_run(const char *dir, const char *listen_override,
 {
 	struct srv_server srv = { 0 };
 	struct srv_metrics *metrics = NULL;
+	struct srv_svc_sync *sync = NULL;
 	struct MHD_Daemon *d = NULL;
 	struct sockaddr_in sa;
 	char *cert = NULL, *key = NULL;
@@ -419,6 +423,12 @@ int srv_server_run(const char *dir, const char *listen_override,
 	err = srv.store->ops->feed_start(srv.store, head, srv_hub_publish, srv.hub);
 	if (err)
 		goto out;
+	/* ServiceImports are derived: repaired at start and now and then (svc_import.h) */
+	sync = srv_svc_sync_start(&srv, SVC_RESYNC_S);
+	if (!sync) {
+		err = -errno;
+		goto out;
+	}
 	metrics = srv_metrics_start(&srv, srv.cfg.metrics_listen);
 	if (!metrics) {
 		err = -errno;
@@ -457,6 +467,7 @@ out:
 	/* End every watch stream first: MHD must not stop with suspended connections. */
 	if (d)
 		MHD_quiesce_daemon(d);
+	srv_svc_sync_stop(sync);
 	srv_hub_shutdown(srv.hub);
 	if (d) {
 		uint64_t deadline = util_now_ns() + 3000000000ull;
