@@ -28,6 +28,7 @@
 #include "agent/routing/netlink.h"
 #include "agent/routing/routes.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/util.h"
 
 /* Routes to the remote subnets through charon's TUN device, with a source address inside
@@ -598,6 +599,7 @@ static int ipsec_dispatch(struct cable_driver *d)
 					WIFSIGNALED(st) ? "signal" : "exit",
 					WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
 				ep_set(d, &d->ep_pid_fd, -1);
+				metrics_inc("subagent_charon_restarts_total");
 				lost = true;
 			}
 		} else if (fd == d->ep_vc_fd && d->vc) {

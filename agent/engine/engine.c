@@ -23,6 +23,8 @@ static void on_cable_event(void *ctx, const char *cluster, bool up)
 
 	pr_info("tunnel to %s %s\n", cluster, up ? "up" : "down");
 	e->flags |= ENGINE_F_STATUS;	/* tell the broker soon, not at the next period */
+	if (up)		/* "connected" as soon as the first probe comes back */
+		health_kick(e->health, cluster);
 }
 
 static int watch_fd(struct engine *e, int fd)
@@ -240,17 +242,13 @@ static void drain_events(struct engine *e)
 
 unsigned engine_on_fd(struct engine *e, int fd)
 {
-	unsigned flags;
-
 	if (fd == brk_queue_fd(e->q))
 		drain_events(e);
 	else if (fd == health_fd(e->health))
 		health_on_readable(e->health, util_now_ns());
 	else if (e->cable && fd == e->cable_fd)
 		(void)e->cops->dispatch(e->cable);
-	flags = e->flags;
-	e->flags = 0;
-	return flags;
+	return engine_take_flags(e);
 }
 
 uint64_t engine_tick(struct engine *e, uint64_t now)
@@ -263,6 +261,16 @@ uint64_t engine_tick(struct engine *e, uint64_t now)
 	if (e->certs.wanted && e->certs.next_ns > now && e->certs.next_ns - now < next)
 		next = e->certs.next_ns - now;
 	return next;
+}
+
+unsigned engine_take_flags(struct engine *e)
+{
+	unsigned flags = e->flags;
+
+	if (health_take_changed(e->health))
+		flags |= ENGINE_F_STATUS;
+	e->flags = 0;
+	return flags;
 }
 
 unsigned engine_remote_subnets(const struct engine *e, struct cidr4 *out, unsigned max)
