@@ -106,9 +106,11 @@ static void test_reader_without_psk(void)
 	fill(&c);
 	REQUIRE(cluster_config_save(dir, &c, err) == 0);
 	snprintf(p, sizeof(p), "%s/psk", dir);
-	REQUIRE(unlink(p) == 0);
-	CHECK(cluster_config_load_err(dir, &l, err) == -ENOENT);
-	CHECK(strstr(err, "psk") != NULL);
+	REQUIRE(access(p, F_OK) == 0);
+	/* the agent reads the shared key when there is one; a reader never does */
+	REQUIRE(cluster_config_load_err(dir, &l, err) == 0);
+	CHECK(l.psk != NULL);
+	cluster_config_free(&l);
 	REQUIRE(cluster_config_load_reader(dir, &l, err) == 0);
 	CHECK(l.psk == NULL);
 	CHECK_STR(l.token, TOKEN);
