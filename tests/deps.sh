@@ -14,6 +14,9 @@ PKGS=(
 	util-linux coreutils openssl ca-certificates python3
 	# tests/bench/bench_failover.sh, test_failover.sh: full CPU load without a false failover
 	stress-ng
+	# observability tests: a real Prometheus (promtool too) scraping the lab; faketime (a
+	# skewed clock for diagnose)
+	prometheus faketime
 	# deploy/: the image (make image), the manifest, unit and Vagrantfile tests
 	podman runc debootstrap python3-yaml python3-kubernetes systemd vagrant vagrant-libvirt
 	# service discovery: DNS wire format (libldns), the lab's cluster resolver (dnsmasq),

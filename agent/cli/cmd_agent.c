@@ -1,6 +1,7 @@
 /* subagent agent: the per-node daemon. */
 #include <getopt.h>
 #include <limits.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 #include "agent/cli/cmd.h"
 #include "agent/node/node.h"
 #include "broker/client/endpoint.h"
+#include "common/httpd.h"
 #include "common/log.h"
 #include "common/name.h"
 #include "common/util.h"
@@ -43,6 +45,8 @@ static void usage(FILE *f)
 		"                          (default /sys/fs/bpf/subagent/CLUSTER-NODE)\n"
 		"  --globalnet-datapath bpf|none  globalnet: translate with tc BPF (default), or\n"
 		"                          not at all (the operator's own NAT; benchmarks)\n"
+		"  --metrics-listen ADDR:PORT  serve /metrics (Prometheus), /healthz and /readyz\n"
+		"                          over plain HTTP there (default: not served)\n"
 		"  --log-level LEVEL       error, warn, info (default) or debug\n"
 		"  -h, --help              this text\n");
 }
@@ -64,9 +68,10 @@ int cmd_agent(int argc, char **argv)
 		{ "election-dead-ms", required_argument, NULL, 'D' },
 		{ "resync-ms", required_argument, NULL, 'R' },
 		{ "liveness-ms", required_argument, NULL, 'L' },
-		{ "liveness-multiplier", required_argument, NULL, 'M' },
+		{ "liveness-multiplier", required_argument, NULL, 'm' },
 		{ "bpf-dir", required_argument, NULL, 'b' },
 		{ "globalnet-datapath", required_argument, NULL, 'g' },
+		{ "metrics-listen", required_argument, NULL, 'M' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -84,6 +89,16 @@ int cmd_agent(int argc, char **argv)
 		case 'p': o.public_ip = optarg; break;
 		case 'P': o.private_ip = optarg; break;
 		case 'b': o.bpf_dir = optarg; break;
+		case 'M': {
+			struct sockaddr_in sa;
+
+			if (httpd_parse_listen(optarg, &sa)) {
+				fprintf(stderr, "subagent agent: --metrics-listen wants ADDR:PORT\n");
+				return 2;
+			}
+			o.metrics_listen = optarg;
+			break;
+		}
 		case 'g':
 			if (strcmp(optarg, "bpf") && strcmp(optarg, "none")) {
 				fprintf(stderr, "subagent agent: --globalnet-datapath is bpf or none\n");
@@ -128,16 +143,16 @@ int cmd_agent(int argc, char **argv)
 			break;
 		}
 		case 'L':
-		case 'M': {
+		case 'm': {
 			char *end;
 			unsigned long v = strtoul(optarg, &end, 10);
 
-			if (*end || (c == 'L' && v > 10000) || (c == 'M' && (v < 2 || v > 100))) {
+			if (*end || (c == 'L' && v > 10000) || (c == 'm' && (v < 2 || v > 100))) {
 				fprintf(stderr, "subagent agent: --liveness-ms must be 0..10000, "
 					"--liveness-multiplier 2..100\n");
 				return 2;
 			}
-			if (c == 'M')
+			if (c == 'm')
 				o.liveness_mult = (unsigned)v;
 			else
 				o.liveness_interval_ns = v ? v * NSEC_PER_MSEC : UINT64_MAX;

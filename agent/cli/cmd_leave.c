@@ -25,7 +25,7 @@ static void usage(FILE *f)
 		"Stops the agent that runs on this node (SIGTERM: it removes what it made and\n"
 		"exits), removes the cluster configured in DIR from the broker (with the cluster's\n"
 		"own credential: the broker deletes the cluster's objects and revokes the\n"
-		"credential), deletes DIR's cluster.json, ca.pem, token and psk, and what the agent\n"
+		"credential), deletes DIR's cluster.json, ca.pem, token and psk (if any), and what the agent\n"
 		"kept across restarts: its state directory (endpoint cache, status, charon files)\n"
 		"and its pinned globalnet flow table.\n\n"
 		"  --config-dir DIR   the directory 'subagent join' wrote\n"

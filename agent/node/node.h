@@ -26,6 +26,7 @@ struct node_opts {
 	uint64_t resync_ns;		/* 0: NODE_RESYNC_NS */
 	const char *bpf_dir;		/* globalnet pin directory; NULL: under /sys/fs/bpf */
 	int globalnet_no_attach;	/* globalnet: allocate, publish, do not translate */
+	const char *metrics_listen;	/* "ADDR:PORT" for /metrics, /healthz, /readyz; NULL: none */
 };
 
 /* How often the node checks and repairs everything it made (routes, rules, devices,

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent/routing/guard.h"
 #include "agent/routing/netlink.h"
 #include "common/log.h"
 #include "common/retry.h"
@@ -146,7 +147,15 @@ int routes_add_table(uint32_t table, const struct cidr4 *dst, uint32_t gw, const
 {
 	struct rt_want *w = find_route(table, dst), n = { .table = table, .dst = *dst, .gw = gw,
 							  .src = src, .mtu = mtu };
+	char buf[CIDR4_STRLEN], why[160];
 
+	/* Routes to other clusters never take the broker, a peer's underlay or the node's own
+	 * networks, whoever asked for them (the engine refuses such remotes before). */
+	if (table == SA_ROUTE_TABLE && route_guard_check(dst, NULL, 0, why, sizeof(why))) {
+		cidr4_format(dst, buf);
+		pr_err("refuse route %s dev %s: %s\n", buf, dev, why);
+		return -EPERM;
+	}
 	snprintf(n.dev, sizeof(n.dev), "%s", dev);
 	if (w) {
 		n.st = w->st;

@@ -11,6 +11,7 @@
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
 
+#include "broker/server/api_cert.h"
 #include "broker/server/api_cluster.h"
 #include "broker/server/auth.h"
 #include "broker/server/objects.h"
@@ -343,6 +344,10 @@ void srv_api_handle(struct srv_server *srv, const struct srv_request *rq, struct
 			whoami(&id, rq, rp);
 		else
 			srv_reply_status(rp, 405, "whoami supports GET only");
+		return;
+	}
+	if (!strcmp(rest, "ikecertificates")) {
+		srv_api_cert(srv, &id, rq, rp);
 		return;
 	}
 	slash = strchr(rest, '/');
