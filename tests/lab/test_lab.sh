@@ -135,15 +135,22 @@ fi
 lx c1-n1 -- setsid -f sh -c 'trap "exec unshare --net sleep 2" TERM; while :; do sleep 0.1; done' \
 	</dev/null >/dev/null 2>&1
 sleep 0.2
-pids=$(for n in $(ip netns list | awk '{print $1}' | grep "^$LAB_PREFIX"); do ip netns pids "$n"; done)
+# pstat PID: "STATE STARTTIME" of the process (the fields after the name's last ')')
+pstat() { sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1,20; }
+declare -A started=()
+for p in $(for n in $(ip netns list | awk '{print $1}' | grep "^$LAB_PREFIX"); do ip netns pids "$n"; done); do
+	st=$(pstat "$p") && [ -n "$st" ] && started[$p]=${st#* }
+done
 "$LAB" down >&2
 after=$(snapshot)
 left=$(ip netns list | grep -c "^$LAB_PREFIX" || true)
-alive=0
-for p in $pids; do	# running: exists and is not a zombie (a zombie has ended)
-	st=$(sed 's/.*) //' "/proc/$p/stat" 2>/dev/null | cut -d' ' -f1) || continue
-	[ -n "$st" ] && [ "$st" != Z ] && alive=$((alive + 1))
+alive=0 alive_names=
+for p in "${!started[@]}"; do	# running: the same process (start time: PIDs are reused on a
+	st=$(pstat "$p")		# busy machine) and not a zombie (a zombie has ended)
+	[ -n "$st" ] && [ "${st#* }" = "${started[$p]}" ] && [ "${st%% *}" != Z ] &&
+		{ alive=$((alive + 1)); alive_names+=" $p:$(cat "/proc/$p/comm" 2>/dev/null)"; }
 done
+[ "$alive" = 0 ] || echo "still running after down:$alive_names" >&2
 [ "$left" = 0 ] && [ "$alive" = 0 ] && [ "$before" = "$after" ] && [ ! -e "$STATE" ] &&
 	! ls -d /etc/netns/"$LAB_PREFIX"* >/dev/null 2>&1 &&
 	t_pass down_leaves_nothing ||

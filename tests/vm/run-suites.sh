@@ -67,7 +67,10 @@ for t in "${suites[@]}"; do
 done
 cd "$ROOT" || exit 2
 # The whole boot gets each suite's time plus ten minutes for the boot and slow starts.
-"$HERE/vm" run --mem "$mem" --timeout $((tmo * ${#suites[@]} + 600)) --share "$LOGS" -- \
+# The caller's LAB_PREFIX goes in: the guest's /etc/netns is the host's (read through), so a
+# guest lab with the default prefix would collide with a lab of that prefix on the host.
+"$HERE/vm" run --mem "$mem" --timeout $((tmo * ${#suites[@]} + 600)) --share "$LOGS" \
+	${LAB_PREFIX:+--env "LAB_PREFIX=$LAB_PREFIX"} -- \
 	"$HERE/run-suites.sh" --guest "$tmo" "${suites[@]}"
 rc=$?
 case $rc in
