@@ -11,7 +11,10 @@
  * The driver optionally owns charon (agent/cable/strongswan/charon.c): when charon dies it is restarted
  * with backoff, and every known connection is loaded again and initiated from this side
  * whatever its role, since the peer still holds SAs that the new charon does not know
- * (the INITIAL_CONTACT of the new IKE_SA makes the peer drop them). */
+ * (the INITIAL_CONTACT of the new IKE_SA makes the peer drop them).
+ *
+ * Routes to remote subnets go through one tunnel device on either data path (ipsec_dev.c:
+ * charon's TUN device with kernel-libipsec, our XFRM interface with kernel XFRM). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,19 +33,20 @@
 #include "common/log.h"
 #include "common/util.h"
 
-/* Routes to the remote subnets through charon's TUN device, with a source address inside
- * our subnets so the node's own traffic matches the tunnel's selectors too. */
+/* Routes to the remote subnets through the tunnel device (ipsec_dev.c), with a source
+ * address inside our subnets so the node's own traffic matches the tunnel's selectors too. */
 static void install_routes(struct cable_driver *d, const struct peer *p)
 {
 	int mtu;
 
 	if (!d->nl)
 		return;
-	mtu = netlink_link_mtu(LIBIPSEC_DEV);
+	mtu = netlink_link_mtu(d->dev);
 	for (uint32_t i = 0; i < p->remote.n_subnets; i++)
-		if (routes_add(d->nl, &p->remote.subnets[i], 0, LIBIPSEC_DEV, d->health_ip,
+		if (routes_add(d->nl, &p->remote.subnets[i], 0, d->dev, d->health_ip,
 			       mtu > 0 ? (uint32_t)mtu : 0))
 			pr_warn("ipsec: no route to a subnet of %s\n", p->remote.cluster_id);
+	ipsec_dev_policies(d, p, true);
 }
 
 /* kernel-libipsec refuses a CHILD_SA whose local selector holds no local address (it
@@ -51,7 +55,7 @@ static void install_routes(struct cable_driver *d, const struct peer *p)
  * on lo for as long as the driver runs. */
 static void ensure_anchors(struct cable_driver *d, const struct cable_endpoint *local)
 {
-	for (uint32_t i = 0; d->nl && i < local->n_subnets; i++) {
+	for (uint32_t i = 0; d->nl && d->libipsec && i < local->n_subnets; i++) {
 		const struct cidr4 *c = &local->subnets[i];
 		char buf[CIDR4_STRLEN];
 		unsigned j;
@@ -77,7 +81,8 @@ static void remove_routes(struct cable_driver *d, const struct peer *p)
 	if (!d->nl)
 		return;
 	for (uint32_t i = 0; i < p->remote.n_subnets; i++)
-		(void)routes_del(d->nl, &p->remote.subnets[i], LIBIPSEC_DEV);
+		(void)routes_del(d->nl, &p->remote.subnets[i], d->dev);
+	ipsec_dev_policies(d, p, false);
 }
 
 static const char *const watched_events[] = { "ike-updown", "child-updown" };
@@ -339,15 +344,9 @@ static int ipsec_init(const struct cable_config *cfg, struct cable_driver **out)
 			pr_info("ipsec: charon data path: %s (kernel ESP %s)\n", charon_datapath_str(co.datapath),
 				esp == 1 ? "present" : esp == 0 ? "missing" : "probe failed");
 		}
-		if (co.datapath == CHARON_DP_LIBIPSEC) {
-			co.no_install_routes = true;
-			d->health_ip = cfg->health_ip;
-			d->nl = netlink_open();
-			if (!d->nl || routes_init(d->nl)) {
-				err = d->nl ? -EPERM : -errno;
-				goto err;
-			}
-		}
+		err = ipsec_dev_init(d, cfg, &co);
+		if (err)
+			goto err;
 		d->charon = charon_new(&co);
 		if (!d->charon) {
 			err = -errno;
@@ -399,6 +398,7 @@ static int ipsec_connect(struct cable_driver *d, const struct cable_endpoint *re
 		np.ike_uid = p->ike_uid;
 		np.child_uid = p->child_uid;
 		np.sa_remote = p->sa_remote;
+		np.reqid = p->reqid;
 		remove_routes(d, p);
 		*p = np;
 		/* The SA already runs to the new address (the new gateway reached us first):
@@ -415,6 +415,7 @@ static int ipsec_connect(struct cable_driver *d, const struct cable_endpoint *re
 		/* Right after this gateway started (a failover, or a restart) it initiates
 		 * whatever its role, so remote gateways learn its address from IKE at once. */
 		np.recovering = util_now_ns() - d->started_ns < INITIATE_ALL_NS;
+		np.reqid = ++d->last_reqid;
 		*p = np;
 	}
 	/* While charon is away the peer is remembered and loaded on recovery. */
@@ -607,6 +608,9 @@ static int ipsec_dispatch(struct cable_driver *d)
 			}
 		}
 	}
+	if (retry && ipsec_dev_check(d))
+		for (size_t k = 0; k < d->n_peers; k++)
+			install_routes(d, &d->peers[k]);
 	if (lost && d->vc)
 		detach(d);
 	if (lost) {
@@ -638,8 +642,7 @@ static void ipsec_fini(struct cable_driver *d)
 			remove_routes(d, &d->peers[i]);
 		for (unsigned i = 0; i < d->n_anchors; i++)
 			(void)netlink_addr_del(d->nl, "lo", d->anchors[i], 32);
-		routes_fini(d->nl);
-		netlink_close(d->nl);
+		ipsec_dev_fini(d);
 	}
 	if (d->epfd >= 0)
 		close(d->epfd);
@@ -653,6 +656,15 @@ static void ipsec_fini(struct cable_driver *d)
 	free(d);
 }
 
+static int ipsec_tunnel_dev(const struct cable_driver *d, struct cable_dev *out)
+{
+	if (!d->dev[0])
+		return -ENODEV;
+	snprintf(out->name, sizeof(out->name), "%s", d->dev);
+	out->kind = d->libipsec ? CABLE_DEV_L3 : CABLE_DEV_XFRM;
+	return 0;
+}
+
 const struct cable_ops cable_ipsec_ops = {
 	.name = "ipsec",
 	.init = ipsec_init,
@@ -662,5 +674,6 @@ const struct cable_ops cable_ipsec_ops = {
 	.fd = ipsec_fd,
 	.dispatch = ipsec_dispatch,
 	.fini = ipsec_fini,
+	.tunnel_dev = ipsec_tunnel_dev,
 	.encrypts = true,
 };
