@@ -211,8 +211,10 @@ exec 7>"$fifo"
 echo before >&7
 wait_until 5 grep -q before "$out"
 stop_agent c1-n1
+# the stopped agent's last status still says connected: wait for the new one's
+rm -f "$SA_RUN/state/c1-n1/status.json"
 start_agent c1-n1 --bpf-dir "$BPFFS/c1-n1"
-wait_until 30 status_connected c1-n1 1
+wait_until 60 status_connected c1-n1 1
 echo after-restart >&7
 if wait_until 10 grep -q after-restart "$out"; then t_pass tcp_flow_survives_agent_restart; else
 	t_fail tcp_flow_survives_agent_restart "$(cat "$out")"; fi
@@ -223,8 +225,9 @@ kill "$spid" 2>/dev/null; wait "$spid" 2>/dev/null
 # CIDRs from the gateway's endpoint cache, its mappings from its last globalnet.json).
 stop_broker
 stop_agent c2-n1
+rm -f "$SA_RUN/state/c2-n1/status.json"
 start_agent c2-n1 --bpf-dir "$BPFFS/c2-n1"
-wait_until 30 status_connected c2-n1 1
+wait_until 60 status_connected c2-n1 1
 to_c2() { echo x | lx c1-n1-p1 -- socat -T2 - "TCP4:$C2P1:8080,connect-timeout=2" 2>/dev/null | grep -q c2-n1-p1; }
 if wait_until 30 to_c2; then
 	a=$(echo_from c2-n1-p1 "$C1P1" tcp); ip=${a#* }
