@@ -13,13 +13,9 @@ T_NAME=election
 . "$(dirname "$0")/../lib.sh"
 
 NODE=$ROOT/build/tests/bench/election_node
-SCALE=${SA_TIME_SCALE:-1}
-[[ $SCALE =~ ^[1-9][0-9]*$ ]] || { echo "SA_TIME_SCALE=$SCALE: a whole number, 1 or more" >&2; exit 2; }
-INTERVAL_MS=$((100 * SCALE))
-DEAD_MS=$((600 * SCALE))
-RESTART_MS=$((300 * SCALE))	# a restart faster than this must not cause a failover
-# wait_s SECONDS CMD: wait_until with the deadline scaled
-wait_s() { local s=$1; shift; wait_until $((s * SCALE)) "$@"; }
+INTERVAL_MS=$((100 * T_SCALE))	# T_SCALE: SA_TIME_SCALE, see tests/lib.sh
+DEAD_MS=$((600 * T_SCALE))
+RESTART_MS=$((300 * T_SCALE))	# a restart faster than this must not cause a failover
 NS=(sel-n1 sel-n2 sel-n3 sel-n4)
 declare -A PID
 
@@ -90,7 +86,7 @@ one_active() {
 	local a n; a=$(active_of 1 2 3 4)
 	for n in 1 2 3 4; do sees_all "$n" "$a" || return 1; done
 }
-if wait_s 10 one_active; then
+if wait_until 10 one_active; then
 	A=$(active_of 1 2 3 4)
 	t_pass "elect_one_active (n$A, all four nodes see each other)"
 else
@@ -104,7 +100,7 @@ OTHERS=$(for n in 1 2 3; do [ "$n" != "$A" ] && echo -n "$n "; done)
 t_kill=$(now_ns)
 stop9 "$A"
 new_active() { [ "$(actives $OTHERS 4)" = 1 ] && [ -n "$(active_of $OTHERS)" ]; }
-if wait_s 5 new_active; then
+if wait_until 5 new_active; then
 	B=$(active_of $OTHERS)
 	since=$(field "$B" since)
 	fo_ms=$(( (since - t_kill) / 1000000 ))
@@ -125,7 +121,7 @@ fi
 before=$(became "$A")
 start "$A"
 back() { sees_all "$A" "$B"; }
-if wait_s 5 back; then
+if wait_until 5 back; then
 	# an observation window: nothing may change for 10 dead intervals
 	deadline=$(( $(now_ns) + 10 * DEAD_MS * 1000000 ))
 	ok=1
@@ -150,7 +146,7 @@ stop9 "$B"
 start "$B"
 gap_ms=$(( ($(now_ns) - t0) / 1000000 ))
 reclaimed() { [ "$(field "$B" active)" = 1 ]; }
-if wait_s 5 reclaimed; then
+if wait_until 5 reclaimed; then
 	deadline=$(( $(now_ns) + 3 * DEAD_MS * 1000000 ))
 	while [ "$(now_ns)" -lt "$deadline" ] && [ "$(actives 1 2 3 4)" = 1 ]; do sleep 0.1; done
 	others_claimed=0
@@ -170,7 +166,7 @@ fi
 ip netns exec sel-x "$NODE" --forge --cluster c1 --name a0 --ip 10.77.0.9 --bcast 10.77.0.255 \
 	--key-file "$T/badkey" --epoch 1000 >"$T/forge.log" 2>&1 || { t_fail forged_ignored "forger failed"; cat "$T/forge.log" >&2; }
 logged() { grep -q 'bad HMAC' "$T/n1.log" && grep -q 'bad HMAC' "$T/n2.log" && grep -q 'bad HMAC' "$T/n3.log"; }
-if wait_s 5 logged && [ "$(actives 1 2 3 4)" = 1 ] && [ "$(field "$B" active)" = 1 ] &&
+if wait_until 5 logged && [ "$(actives 1 2 3 4)" = 1 ] && [ "$(field "$B" active)" = 1 ] &&
    [ "$(field "$B" epoch)" = "$E2" ] && ! grep -q 'a0' "$T"/n[1-4].status; then
 	t_pass forged_heartbeat_ignored
 else
@@ -182,7 +178,7 @@ t_part=$(now_ns)
 ip -n sel-sw link set "v$B" down
 REST=$(for n in 1 2 3; do [ "$n" != "$B" ] && echo -n "$n "; done)
 split() { [ "$(actives $REST)" = 1 ]; }
-if wait_s 5 split; then
+if wait_until 5 split; then
 	C=$(active_of $REST)
 	echo "partition: n$B cut off, n$C active on the other side after $(( ($(field "$C" since) - t_part) / 1000000 )) ms" >&2
 	t_pass "partition_majority_elects (n$C)"
@@ -193,7 +189,7 @@ fi
 t_heal=$(now_ns)
 ip -n sel-sw link set "v$B" up
 healed() { one_active; }
-if wait_s 10 healed; then
+if wait_until 10 healed; then
 	heal_ms=$(( ($(now_ns) - t_heal) / 1000000 ))
 	W=$(active_of 1 2 3 4)
 	echo "heal: one active (n$W, epoch $(field "$W" epoch)) $heal_ms ms after the link came back (poll granularity 100 ms)" >&2
@@ -226,7 +222,7 @@ if [ -n "${W:-}" ]; then
 	t_sig=$(now_ns)
 	kill -USR1 "${PID[$W]}"
 	handed() { [ "$(actives $REST)" = 1 ] && [ "$(field "$W" active)" = 0 ]; }
-	if wait_s 5 handed; then
+	if wait_until 5 handed; then
 		H=$(active_of $REST)
 		ho_ms=$(( ($(field "$H" since) - t_sig) / 1000000 ))
 		echo "planned handover: n$W resigned, n$H active after $ho_ms ms" >&2
