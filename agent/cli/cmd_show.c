@@ -1,17 +1,21 @@
-/* subagent show connections|endpoints|gateways|networks|all: what the broker knows about
+/* subagent show connections|endpoints|gateways|networks|services|all: what the broker knows about
  * this cluster and the others, as a table or JSON. Works from any node of the cluster: it
- * only needs the cluster's configuration directory. */
+ * only needs the cluster's configuration directory. On the active gateway the connections
+ * come from the local agent's status file, which is newer than the broker's copy. */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "agent/cli/cli.h"
 #include "agent/cli/cmd.h"
 #include "agent/cli/gn_objects.h"
 #include "agent/cli/print.h"
+#include "agent/cli/svc_objects.h"
 #include "broker/client/client.h"
 #include "broker/creds/cluster_config.h"
 #include "common/json.h"
@@ -19,19 +23,26 @@
 #include "globalnet/gn_agent.h"
 
 #define STALE_SECONDS 30
+/* A local status file this fresh is the gateway itself speaking (it writes it every
+ * second and at every change): newer than anything the broker has. */
+#define LOCAL_FRESH_SECONDS 5
 
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: subagent show WHAT --config-dir DIR [-o json]\n\n"
+		"Usage: subagent show WHAT --config-dir DIR [--state-dir DIR] [-o json]\n\n"
 		"WHAT is one of:\n"
 		"  connections  this cluster's gateway's connections to every other cluster\n"
 		"  endpoints    the gateway endpoints of every cluster\n"
 		"  gateways     this cluster's gateways and their HA status\n"
 		"  networks     every cluster's CIDRs (and global CIDRs with globalnet)\n"
+		"  services     every ServiceImport and this cluster's ServiceExports\n"
 		"  all          all of the above\n\n"
 		"Options:\n"
 		"  --config-dir DIR   the cluster configuration written by 'subagent join'\n"
+		"  --state-dir DIR    the local agent's state directory (default\n"
+		"                     /var/lib/subagent/<hostname>): on the active gateway,\n"
+		"                     connections come from it directly, not from the broker\n"
 		"  -o json            JSON instead of a table\n");
 }
 
@@ -87,6 +98,43 @@ static cJSON *rows_connections(const cJSON *statuses, const char *cluster)
 			cJSON_AddItemToArray(rows, row);
 		}
 	}
+	return rows;
+}
+
+/* The connections as the local active gateway reports them (STATE/status.json), when this
+ * node is it and its report is fresh; NULL otherwise. */
+static cJSON *rows_local_connections(const char *state, const char *cluster)
+{
+	char path[PATH_MAX], host[256];
+	cJSON *o = NULL, *rows = NULL, *c;
+	const cJSON *u;
+	char *txt;
+
+	if (!state) {
+		if (gethostname(host, sizeof(host)))
+			return NULL;
+		host[sizeof(host) - 1] = '\0';
+		snprintf(path, sizeof(path), "/var/lib/subagent/%s/status.json", host);
+	} else {
+		snprintf(path, sizeof(path), "%s/status.json", state);
+	}
+	txt = util_read_file(path, 4 << 20, NULL);
+	o = txt ? cJSON_Parse(txt) : NULL;
+	free(txt);
+	u = cJSON_GetObjectItemCaseSensitive(o, "updated_unix");
+	if (strcmp(json_str(o, "role", ""), "gateway") || strcmp(json_str(o, "cluster", ""), cluster) ||
+	    !cJSON_IsNumber(u) || time(NULL) - (time_t)u->valuedouble > LOCAL_FRESH_SECONDS)
+		goto out;
+	rows = cJSON_DetachItemFromObjectCaseSensitive(o, "connections");
+	if (!cJSON_IsArray(rows)) {
+		cJSON_Delete(rows);
+		rows = NULL;
+		goto out;
+	}
+	cJSON_ArrayForEach(c, rows)
+		cJSON_AddStringToObject(c, "local_gateway", json_str(o, "node", ""));
+out:
+	cJSON_Delete(o);
 	return rows;
 }
 
@@ -215,6 +263,41 @@ static cJSON *rows_networks(const cJSON *clusters, const cJSON *gips)
 	return rows;
 }
 
+/* "c1 10.101.0.10 2/2, c2 10.102.0.10>242.1.0.9 1/1" */
+static void fmt_clusters(const cJSON *v, char *buf, size_t len)
+{
+	const cJSON *c;
+	size_t off = 0;
+
+	buf[0] = '\0';
+	cJSON_ArrayForEach(c, v) {
+		const cJSON *ips = cJSON_GetObjectItemCaseSensitive(c, "ips");
+		const cJSON *gips = cJSON_GetObjectItemCaseSensitive(c, "global_ips");
+		char addrs[128] = "";
+		size_t a = 0;
+
+		for (int i = 0; i < cJSON_GetArraySize(ips) && a < sizeof(addrs); i++) {
+			const cJSON *g = cJSON_GetArrayItem(gips, i);
+
+			a += (size_t)snprintf(addrs + a, sizeof(addrs) - a, "%s%s%s%s", a ? "," : "",
+					      json_str(cJSON_GetArrayItem(ips, i), "", ""), g ? ">" : "",
+					      g ? g->valuestring : "");
+		}
+		if (off < len)
+			off += (size_t)snprintf(buf + off, len - off, "%s%s%s%s %s", off ? ", " : "",
+						json_str(c, "cluster", "?"), *addrs ? " " : "", addrs,
+						json_str(c, "ready", ""));
+	}
+	if (!off)
+		snprintf(buf, len, "-");
+}
+
+static const struct print_col svc_cols[] = {
+	{ "KIND", "kind", NULL }, { "NAME", "name", NULL }, { "NAMESPACE", "namespace", NULL },
+	{ "TYPE", "type", NULL }, { "PORTS", "ports", NULL },
+	{ "CLUSTERS (IPS READY)", "clusters", fmt_clusters },
+};
+
 static const struct print_col conn_cols[] = {
 	{ "GATEWAY", "gateway", NULL }, { "CLUSTER", "cluster", NULL },
 	{ "REMOTE IP", "remote_ip", NULL }, { "NAT", "nat", NULL },
@@ -242,20 +325,22 @@ static const struct print_col gnet_cols[] = {
 	{ "EGRESS IPS", "egress_ips", NULL }, { "GLOBAL IPS (target=ip)", "global_ips", NULL },
 };
 
-enum { W_CONN = 1, W_EP = 2, W_GW = 4, W_NET = 8 };
+enum { W_CONN = 1, W_EP = 2, W_GW = 4, W_NET = 8, W_SVC = 16, W_ALL = 31 };
 
 int cmd_show(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "config-dir", required_argument, NULL, 'c' },
+		{ "state-dir", required_argument, NULL, 's' },
 		{ "output", required_argument, NULL, 'o' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *dir = NULL, *what = NULL;
+	const char *dir = NULL, *what = NULL, *state = NULL;
 	struct cluster_config cfg = { 0 };
 	struct brk_client *brk = NULL;
-	cJSON *statuses = NULL, *eps = NULL, *clusters = NULL, *out = NULL, *gips = NULL;
+	cJSON *statuses = NULL, *eps = NULL, *clusters = NULL, *out = NULL, *gips = NULL, *svcs = NULL;
+	cJSON *local = NULL;
 	char err[1024] = "";
 	int json = 0, w = 0, c, rc = 1;
 
@@ -263,6 +348,7 @@ int cmd_show(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c': dir = optarg; break;
+		case 's': state = optarg; break;
 		case 'o':
 			if (strcmp(optarg, "json")) {
 				fprintf(stderr, "subagent show: -o takes only 'json'\n");
@@ -281,17 +367,20 @@ int cmd_show(int argc, char **argv)
 	what = argv[optind];
 	w = !strcmp(what, "connections") ? W_CONN : !strcmp(what, "endpoints") ? W_EP :
 	    !strcmp(what, "gateways") ? W_GW : !strcmp(what, "networks") ? W_NET :
-	    !strcmp(what, "all") ? (W_CONN | W_EP | W_GW | W_NET) : 0;
+	    !strcmp(what, "services") ? W_SVC : !strcmp(what, "all") ? W_ALL : 0;
 	if (!w) {
 		fprintf(stderr, "subagent show: unknown '%s' (connections, endpoints, gateways, "
-			"networks or all)\n", what);
+			"networks, services or all)\n", what);
 		return 2;
 	}
 	rc = cli_open_cluster("show", dir, &cfg, &brk);
 	if (rc)
 		return rc;
 	rc = 1;
-	if ((w & (W_CONN | W_GW)) && !(statuses = items(brk, "gatewaystatuses", err, sizeof(err))))
+	if (w & W_CONN)
+		local = rows_local_connections(state, cfg.cluster_id);
+	if ((w & W_GW || (w & W_CONN && !local)) &&
+	    !(statuses = items(brk, "gatewaystatuses", err, sizeof(err))))
 		goto fail;
 	if ((w & W_EP) && !(eps = items(brk, "endpoints", err, sizeof(err))))
 		goto fail;
@@ -300,20 +389,29 @@ int cmd_show(int argc, char **argv)
 	if ((w & W_NET) && cfg.n_global_cidrs &&
 	    !(gips = gn_cli_rows(brk, NULL, err, sizeof(err))))
 		goto fail;
+	if ((w & W_SVC) && !(svcs = svc_cli_rows(brk, cfg.cluster_id, cfg.n_global_cidrs > 0, err,
+						  sizeof(err))))
+		goto fail;
 
 	out = cJSON_CreateObject();
 	if (w & W_CONN)
-		cJSON_AddItemToObject(out, "connections", rows_connections(statuses, cfg.cluster_id));
+		cJSON_AddItemToObject(out, "connections", local ? local :
+				      rows_connections(statuses, cfg.cluster_id));
+	local = NULL;
 	if (w & W_EP)
 		cJSON_AddItemToObject(out, "endpoints", rows_endpoints(eps));
 	if (w & W_GW)
 		cJSON_AddItemToObject(out, "gateways", rows_gateways(statuses, cfg.cluster_id));
 	if (w & W_NET)
 		cJSON_AddItemToObject(out, "networks", rows_networks(clusters, gips));
+	if (w & W_SVC) {
+		cJSON_AddItemToObject(out, "services", svcs);
+		svcs = NULL;
+	}
 
 	if (json) {
 		/* one kind: its list; all: an object of lists */
-		(void)print_json(stdout, w == (W_CONN | W_EP | W_GW | W_NET) ? out : out->child);
+		(void)print_json(stdout, w == W_ALL ? out : out->child);
 	} else {
 		int first = 1;
 
@@ -333,6 +431,7 @@ int cmd_show(int argc, char **argv)
 		} else {
 			SECTION(W_NET, "networks", "Networks", net_cols)
 		}
+		SECTION(W_SVC, "services", "Services", svc_cols)
 #undef SECTION
 	}
 	rc = 0;
@@ -345,6 +444,8 @@ out:
 	cJSON_Delete(eps);
 	cJSON_Delete(clusters);
 	cJSON_Delete(gips);
+	cJSON_Delete(local);
+	cJSON_Delete(svcs);
 	cli_close_cluster(&cfg, brk);
 	return rc;
 }

@@ -11,8 +11,13 @@ const struct command commands[] = {
 	{ "agent", cmd_agent, "run the per-node daemon (gateway engine)" },
 	{ "show", cmd_show, "show connections, endpoints, gateways or networks" },
 	{ "verify", cmd_verify, "check connectivity and encryption to every remote cluster" },
+	{ "benchmark", cmd_benchmark, "latency and throughput (iperf3) to a pod or node of another cluster" },
+	{ "gather", cmd_gather, "collect logs, state, SAs, routes, nft, BPF and broker objects into one tarball, secrets removed" },
+	{ "diagnose", cmd_diagnose, "check this node (kernel, firewall, MTU, broker, clock, charon) and say what to fix" },
 	{ "globalnet", cmd_globalnet, "global egress/ingress IPs of pods and services (overlapping CIDRs)" },
-	{ "export", cmd_export, "export a service: give it a global IP (globalnet)" },
+	{ "export", cmd_export, "export a service to the other clusters (and its global IP with globalnet)" },
+	{ "unexport", cmd_unexport, "withdraw an exported service" },
+	{ "dns", cmd_dns, "serve clusterset.local: the exported services of every cluster" },
 };
 
 const unsigned n_commands = ARRAY_SIZE(commands);

@@ -11,6 +11,7 @@
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
 
+#include "broker/server/api_cert.h"
 #include "broker/server/api_cluster.h"
 #include "broker/server/auth.h"
 #include "broker/server/objects.h"
@@ -282,6 +283,13 @@ static void do_delete(struct srv_server *srv, const struct ident *id, const stru
 	free(val);
 }
 
+/* After a successful write: what the resource derives from it (a ServiceImport). */
+static void changed(struct srv_server *srv, const struct srv_resource *r, const struct srv_reply *rp)
+{
+	if (r->on_change && rp->code >= 200 && rp->code < 300 && rp->json)
+		r->on_change(srv, rp->json);
+}
+
 /* ---- routing ---- */
 
 static void whoami(const struct ident *id, const struct srv_request *rq, struct srv_reply *rp)
@@ -338,6 +346,10 @@ void srv_api_handle(struct srv_server *srv, const struct srv_request *rq, struct
 			srv_reply_status(rp, 405, "whoami supports GET only");
 		return;
 	}
+	if (!strcmp(rest, "ikecertificates")) {
+		srv_api_cert(srv, &id, rq, rp);
+		return;
+	}
 	slash = strchr(rest, '/');
 	r = srv_resource_find(rest, slash ? (size_t)(slash - rest) : strlen(rest));
 	if (!r) {
@@ -367,11 +379,17 @@ void srv_api_handle(struct srv_server *srv, const struct srv_request *rq, struct
 		do_get(srv, r, name, rp);
 		return;
 	}
+	if (r->read_only && (post || put || del)) {
+		srv_reply_status(rp, 405, "%s are written by the broker only (derived from other objects)",
+				 r->name);
+		return;
+	}
 	if (name && del) {
 		if (r->is_cluster)
 			srv_api_cluster_delete(srv, &id, name, rp);
 		else
 			do_delete(srv, &id, r, name, rp);
+		changed(srv, r, rp);
 		return;
 	}
 	if (!((post && !name) || (put && name))) {
@@ -390,4 +408,5 @@ void srv_api_handle(struct srv_server *srv, const struct srv_request *rq, struct
 	else
 		do_update(srv, &id, r, name, in, rp);
 	cJSON_Delete(in);
+	changed(srv, r, rp);
 }

@@ -21,11 +21,17 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "broker/creds/pki.h"
+#include "broker/server/api_cert.h"
+#include "broker/server/metrics.h"
 #include "broker/server/objects.h"
+#include "broker/server/svc_import.h"
 #include "broker/server/watch.h"
 #include "broker/store/store.h"
 #include "common/log.h"
 #include "common/util.h"
+
+#define SVC_RESYNC_S 30	/* ServiceImports recomputed from the exports this often */
 
 /* ---- configuration ---- */
 
@@ -47,6 +53,7 @@ void srv_config_free(struct srv_config *cfg)
 {
 	free(cfg->dir);
 	free(cfg->listen);
+	free(cfg->metrics_listen);
 	free(cfg->store);
 	memset(cfg, 0, sizeof(*cfg));
 }
@@ -75,6 +82,11 @@ int srv_config_load(const char *dir, struct srv_config *cfg)
 	cfg->dir = strdup(dir);
 	v = cJSON_GetObjectItemCaseSensitive(root, "listen");
 	cfg->listen = strdup(cJSON_IsString(v) ? v->valuestring : "0.0.0.0:8443");
+	v = cJSON_GetObjectItemCaseSensitive(root, "metricsListen");
+	if (cJSON_IsString(v) && !(cfg->metrics_listen = strdup(v->valuestring))) {
+		err = -ENOMEM;
+		goto out;
+	}
 	v = cJSON_GetObjectItemCaseSensitive(root, "store");
 	cfg->store = strdup(cJSON_IsString(v) ? v->valuestring : "sqlite");
 	if (!cfg->dir || !cfg->listen || !cfg->store) {
@@ -86,7 +98,8 @@ int srv_config_load(const char *dir, struct srv_config *cfg)
 	cfg->history_limit = 10000;
 	if (json_uint(root, "threads", 1, 64, &cfg->threads) ||
 	    json_uint(root, "bookmarkIntervalMs", 100, 10000, &cfg->bookmark_ms) ||
-	    json_uint(root, "historyLimit", 1, 10000000, &cfg->history_limit))
+	    json_uint(root, "historyLimit", 1, 10000000, &cfg->history_limit) ||
+	    json_uint(root, "ikeCertificateSeconds", 60, PKI_IKE_MAX_S, &cfg->ike_cert_s))
 		goto out;
 	cfg->gn_range = (struct cidr4){ .addr = 242u << 24, .len = 8 };
 	cfg->gn_prefix = 16;
@@ -217,6 +230,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	struct srv_request rq = { 0 };
 	struct srv_reply rp = { 0 };
 	char addr[INET6_ADDRSTRLEN];
+	uint64_t t0;
 
 	if (!cr) {
 		const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
@@ -275,7 +289,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	rq.body = cr->body;
 	rq.body_len = cr->len;
 	rq.body_too_large = cr->too_large;
+	t0 = util_now_ns();
 	srv_api_handle(srv, &rq, &rp);
+	srv_metrics_request(&rq, rp.code, util_now_ns() - t0);
 	pr_debug("%s %s %s -> %d\n", addr, method, url, rp.code);
 	return send_reply(c, &rp);
 }
@@ -331,9 +347,12 @@ static void raise_nofile(void)
 	}
 }
 
-int srv_server_run(const char *dir, const char *listen_override)
+int srv_server_run(const char *dir, const char *listen_override,
+		   const char *metrics_listen_override)
 {
 	struct srv_server srv = { 0 };
+	struct srv_metrics *metrics = NULL;
+	struct srv_svc_sync *sync = NULL;
 	struct MHD_Daemon *d = NULL;
 	struct sockaddr_in sa;
 	char *cert = NULL, *key = NULL;
@@ -348,6 +367,14 @@ int srv_server_run(const char *dir, const char *listen_override)
 		free(srv.cfg.listen);
 		srv.cfg.listen = strdup(listen_override);
 		if (!srv.cfg.listen) {
+			err = -ENOMEM;
+			goto out;
+		}
+	}
+	if (metrics_listen_override) {
+		free(srv.cfg.metrics_listen);
+		srv.cfg.metrics_listen = strdup(metrics_listen_override);
+		if (!srv.cfg.metrics_listen) {
 			err = -ENOMEM;
 			goto out;
 		}
@@ -370,6 +397,9 @@ int srv_server_run(const char *dir, const char *listen_override)
 		err = -EINVAL;
 		goto out;
 	}
+	err = srv_cert_init(&srv, dir);
+	if (err)
+		goto out;
 	/* Signals go to sigwait() below only: block them before any thread starts. */
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
@@ -378,7 +408,10 @@ int srv_server_run(const char *dir, const char *listen_override)
 	signal(SIGPIPE, SIG_IGN);
 	raise_nofile();
 
-	srv.store = store_open(srv.cfg.store, dir, srv.cfg.history_limit);
+	err = srv_metrics_define();
+	if (err)
+		goto out;
+	srv.store = store_timed(store_open(srv.cfg.store, dir, srv.cfg.history_limit));
 	if (!srv.store) {
 		err = -errno;
 		goto out;
@@ -396,6 +429,17 @@ int srv_server_run(const char *dir, const char *listen_override)
 	err = srv.store->ops->feed_start(srv.store, head, srv_hub_publish, srv.hub);
 	if (err)
 		goto out;
+	/* ServiceImports are derived: repaired at start and now and then (svc_import.h) */
+	sync = srv_svc_sync_start(&srv, SVC_RESYNC_S);
+	if (!sync) {
+		err = -errno;
+		goto out;
+	}
+	metrics = srv_metrics_start(&srv, srv.cfg.metrics_listen);
+	if (!metrics) {
+		err = -errno;
+		goto out;
+	}
 
 	d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_TLS |
 			     MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG,
@@ -425,9 +469,11 @@ int srv_server_run(const char *dir, const char *listen_override)
 	pr_info("broker stopping (signal %d)\n", sig);
 	err = 0;
 out:
+	srv_metrics_stop(metrics);	/* its collector reads the store and the hub */
 	/* End every watch stream first: MHD must not stop with suspended connections. */
 	if (d)
 		MHD_quiesce_daemon(d);
+	srv_svc_sync_stop(sync);
 	srv_hub_shutdown(srv.hub);
 	if (d) {
 		uint64_t deadline = util_now_ns() + 3000000000ull;
@@ -440,6 +486,7 @@ out:
 	srv_hub_free(srv.hub);
 	util_free_secret(srv.admin_token);
 	util_free_secret(srv.join_token);
+	srv_cert_fini(&srv);
 	util_free_secret(key);
 	free(cert);
 	srv_config_free(&srv.cfg);

@@ -18,6 +18,7 @@ struct srv_watcher;
 struct srv_config {
 	char *dir;
 	char *listen;		/* "ADDR:PORT" */
+	char *metrics_listen;	/* "ADDR:PORT" of the plain-HTTP /metrics, or NULL: none */
 	char *store;		/* "sqlite" | "etcd://h:p[,h:p]" */
 	bool gn_enabled;
 	struct cidr4 gn_range;
@@ -25,6 +26,7 @@ struct srv_config {
 	unsigned history_limit;	/* changes kept for watch resume */
 	unsigned bookmark_ms;
 	unsigned threads;
+	unsigned ike_cert_s;	/* lifetime of gateways' IKE certificates */
 };
 
 /* Reads DIR/config.json; 0 or -errno (with a message logged). */
@@ -36,6 +38,7 @@ struct srv_server {
 	char *admin_token, *join_token;
 	struct store *store;
 	struct srv_hub *hub;
+	char *ike_ca_pem, *ike_ca_key;	/* the IKE signing CA; NULL: none (api_cert.c) */
 };
 
 /* What api.c needs from one HTTP request. */
@@ -59,7 +62,9 @@ struct srv_reply {
 
 void srv_api_handle(struct srv_server *srv, const struct srv_request *rq, struct srv_reply *rp);
 
-/* Runs the daemon until SIGTERM/SIGINT; 0 or -errno. */
-int srv_server_run(const char *dir, const char *listen_override) __attribute__((warn_unused_result));
+/* Runs the daemon until SIGTERM/SIGINT; the overrides (or NULL) replace config.json's
+ * "listen" and "metricsListen". 0 or -errno. */
+int srv_server_run(const char *dir, const char *listen_override,
+		   const char *metrics_listen_override) __attribute__((warn_unused_result));
 
 #endif

@@ -97,6 +97,30 @@ static void test_roundtrip(void)
 	cluster_config_free(&c);
 }
 
+/* A reader of the broker (the DNS server) loads without the IKE PSK, the agent does not. */
+static void test_reader_without_psk(void)
+{
+	struct cluster_config c, l;
+	char err[BRK_ERR_MAX] = "", p[512];
+
+	fill(&c);
+	REQUIRE(cluster_config_save(dir, &c, err) == 0);
+	snprintf(p, sizeof(p), "%s/psk", dir);
+	REQUIRE(access(p, F_OK) == 0);
+	/* the agent reads the shared key when there is one; a reader never does */
+	REQUIRE(cluster_config_load_err(dir, &l, err) == 0);
+	CHECK(l.psk != NULL);
+	cluster_config_free(&l);
+	REQUIRE(cluster_config_load_reader(dir, &l, err) == 0);
+	CHECK(l.psk == NULL);
+	CHECK_STR(l.token, TOKEN);
+	cluster_config_free(&l);
+	/* everything else is still checked */
+	write_in("token", "nothex");
+	CHECK(cluster_config_load_reader(dir, &l, err) == -EINVAL);
+	cluster_config_free(&c);
+}
+
 static void test_invalid_save(void)
 {
 	struct cluster_config c;
@@ -203,6 +227,30 @@ static void test_remove(void)
 	}
 }
 
+/* Certificates (no --psk): no psk file; a re-join that drops the PSK removes the file;
+ * the registration UID round-trips. */
+static void test_no_psk(void)
+{
+	struct cluster_config c, l;
+	char err[BRK_ERR_MAX] = "";
+
+	fill(&c);
+	CHECK(cluster_config_save(dir, &c, err) == 0);
+	CHECK_EQ_INT(mode_of("psk"), 0600);
+	util_free_secret(c.psk);
+	c.psk = NULL;
+	strcpy(c.registration_uid, "0f1e2d3c-4b5a-4697-8877-665544332211");
+	CHECK(cluster_config_save(dir, &c, err) == 0);
+	CHECK_EQ_INT(mode_of("psk"), -1);
+	REQUIRE(cluster_config_load_err(dir, &l, err) == 0);
+	CHECK(l.psk == NULL);
+	CHECK_STR(l.registration_uid, "0f1e2d3c-4b5a-4697-8877-665544332211");
+	cluster_config_free(&l);
+	strcpy(c.registration_uid, "NOT-HEX");
+	CHECK(cluster_config_save(dir, &c, err) == -EINVAL && strstr(err, "registrationUID"));
+	cluster_config_free(&c);
+}
+
 int main(void)
 {
 	if (!mkdtemp(dir) || pki_ca_create("test CA", &ca, &ca_key)) {
@@ -210,8 +258,10 @@ int main(void)
 		return 1;
 	}
 	RUN(test_roundtrip);
+	RUN(test_reader_without_psk);
 	RUN(test_invalid_save);
 	RUN(test_strict_load);
+	RUN(test_no_psk);
 	RUN(test_remove);
 	(void)!cluster_config_remove(dir);
 	rmdir(dir);
