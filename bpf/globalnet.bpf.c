@@ -6,7 +6,10 @@
  *   gn_tc_ingress (tc ingress): packets for the local global CIDR get their local
  *                 destination back: the pod of an egress flow, or an ingress IP's target.
  * Both live in one object because they share every map (see bpf/lib/gn_maps.h). On an L3
- * device (TUN) the packet starts at the IP header: user space sets is_l3 before load. */
+ * device (TUN) the packet starts at the IP header: user space sets is_l3 before load. On an
+ * XFRM interface only egress does: a packet decapsulated there arrives with the underlay's
+ * Ethernet header put back in front of it (the kernel's skb_mac_header_rebuild() after
+ * removing the outer IP header), which tc ingress shows; user space sets ingress_eth too. */
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
 #include <bpf/bpf_helpers.h>
@@ -17,6 +20,7 @@
 #include "bpf/lib/gn_nat.h"
 
 const volatile __u32 is_l3 = 0;
+const volatile __u32 ingress_eth = 0;
 
 static __always_inline int gn_handle(struct __sk_buff *skb, __u8 dir)
 {
@@ -32,7 +36,7 @@ static __always_inline int gn_handle(struct __sk_buff *skb, __u8 dir)
 
 	if (!cfg || !(cfg->flags & GN_CFG_F_ENABLED))
 		return GN_STAT_PASS;
-	if (!gn_parse_ip(skb, &p, is_l3, &pass))
+	if (!gn_parse_ip(skb, &p, is_l3 && !(dir == GN_DIR_INGRESS && ingress_eth), &pass))
 		return pass;
 	if (dir == GN_DIR_EGRESS) {
 		struct gn_lpm_key lk = { .prefixlen = 32, .addr = p.daddr };

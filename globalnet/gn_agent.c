@@ -554,7 +554,7 @@ static int load(struct gn_agent *a, const struct gn_agent_opts *o)
 	struct gn_nat_opts no = { .keep_attached = 1 };
 	int err;
 
-	no.l3 = strcmp(a->dev, "ipsec0") == 0;
+	no.dev = (enum gn_dev_kind)o->dev_kind;
 	if (o->bpf_dir)
 		snprintf(pin, sizeof(pin), "%s", o->bpf_dir);
 	else
@@ -599,7 +599,8 @@ static int load(struct gn_agent *a, const struct gn_agent_opts *o)
 	cidr4_format(&a->global, buf);
 	ip4_format(egress[0], e0);
 	ip4_format(egress[GN_AGENT_EGRESS_IPS - 1], e1);
-	pr_info("globalnet: global CIDR %s, egress IPs %s-%s, on %s%s%s\n", buf, e0, e1, a->dev,
+	pr_info("globalnet: global CIDR %s, egress IPs %s-%s, on %s (%s)%s%s\n", buf, e0, e1, a->dev,
+		no.dev == GN_DEV_XFRM ? "XFRM interface" : no.dev == GN_DEV_L3 ? "L3" : "Ethernet",
 		no.pin_dir ? ", flows pinned in " : "", no.pin_dir ? pin : "");
 	return 0;
 }
@@ -624,8 +625,9 @@ struct gn_agent *gn_agent_start(const struct gn_agent_opts *o, uint32_t *health_
 	a->global = o->cfg->global_cidrs[0];
 	if (cidr4_parse(o->cfg->globalnet.cidr_range, &a->range) || origin_of(o->cfg, &a->origin))
 		goto err;
-	snprintf(a->dev, sizeof(a->dev), "%s",
-		 !strcmp(o->cfg->cable_driver, "vxlan") ? "sa-vx0" : "ipsec0");
+	if (!o->dev || strlen(o->dev) >= sizeof(a->dev))
+		goto err;
+	snprintf(a->dev, sizeof(a->dev), "%s", o->dev);
 	a->objs = calloc(MAX_OBJS, sizeof(*a->objs));
 	a->q = brk_queue_new();
 	if (!a->objs || !a->q || pipe2(a->stopfd, O_CLOEXEC) < 0) {

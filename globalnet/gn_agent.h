@@ -24,6 +24,9 @@ struct gn_agent_opts {
 	const char *state_dir;	/* globalnet.json (counters, mappings) goes there; NULL: none */
 	int no_attach;		/* allocate and publish, but leave the translation to someone
 				 * else (benchmarks compare an nftables translation) */
+	const char *dev;	/* the cable's tunnel device, where the programs attach; it
+				 * may come and go (charon restarts): it is attached again */
+	int dev_kind;		/* enum gn_dev_kind (gn_nat.h) of that device */
 };
 
 /* Loads and configures the programs and starts the thread. *health_global gets the

@@ -61,7 +61,8 @@ struct gn_nat *gn_nat_open(const struct gn_nat_opts *opts)
 		pr_err("open globalnet BPF: %s\n", strerror(-err));
 		goto err_free;
 	}
-	n->skel->rodata->is_l3 = opts && opts->l3 ? 1 : 0;
+	n->skel->rodata->is_l3 = opts && opts->dev != GN_DEV_ETHER;
+	n->skel->rodata->ingress_eth = opts && opts->dev == GN_DEV_XFRM;
 	n->keep_attached = opts && opts->keep_attached;
 	err = bpf_map__set_max_entries(n->skel->maps.gn_ct,
 				       opts && opts->ct_max ? opts->ct_max : 131072);

@@ -12,9 +12,18 @@
 
 struct gn_nat;
 
+/* What the programs see first on the device they are attached to. */
+enum gn_dev_kind {
+	GN_DEV_ETHER,	/* an Ethernet header both ways (a VXLAN device, a veth) */
+	GN_DEV_L3,	/* the IP header both ways (a TUN device: kernel-libipsec's ipsec0) */
+	GN_DEV_XFRM,	/* an XFRM interface: the IP header on egress; on ingress the underlay's
+			 * Ethernet header, which the kernel rebuilds in front of a packet it
+			 * decapsulated */
+};
+
 struct gn_nat_opts {
 	const char *pin_dir;	/* bpffs directory for gn_ct and gn_stats; NULL: no pinning */
-	int l3;			/* 1: the device has no Ethernet header (TUN) */
+	enum gn_dev_kind dev;
 	uint32_t ct_max;	/* conntrack entries (2 per flow); 0: 131072 */
 	int keep_attached;	/* gn_nat_close() leaves the filters translating (restart) */
 };

@@ -6,7 +6,11 @@
 #   free_port                  a loopback TCP port in 20000..29999 that nothing listens on
 #   stop_pid PID               SIGTERM, SIGKILL after 5 s, and reaps it (a process we started)
 #   t_done                     exit status: 1 if anything failed
+#   ts N                       N seconds, scaled (below): for a client's timeout
 # T_NAME (default: the script's name) prefixes every case name.
+# SA_TIME_SCALE (default 1) multiplies wait_until's deadlines and ts: the VM test bed sets it
+# under emulation (TCG), where everything takes several times longer. It widens deadlines
+# only; a bound a test asserts on a measured time is scaled by that test, if at all.
 # Tests print their own diagnostics to stderr; run-all.sh keeps them in build/test-logs/.
 T_FAILED=0
 T_NAME=${T_NAME:-$(basename "$0" .sh)}
@@ -30,9 +34,13 @@ check_not() {
 	if "$@" >&2 2>/dev/null; then t_fail "$name" "should have failed: $*"; else t_pass "$name"; fi
 }
 
+T_SCALE=${SA_TIME_SCALE:-1}
+[[ $T_SCALE =~ ^[1-9][0-9]*$ ]] || { echo "SA_TIME_SCALE=$T_SCALE: a whole number, 1 or more" >&2; exit 2; }
+ts() { echo $(($1 * T_SCALE)); }
+
 wait_until() {
 	local secs=$1; shift
-	local deadline=$((SECONDS + secs))
+	local deadline=$((SECONDS + secs * T_SCALE))
 	while ! "$@" >/dev/null 2>&1; do
 		[ $SECONDS -ge $deadline ] && return 1
 		sleep 0.1

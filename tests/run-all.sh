@@ -1,7 +1,10 @@
 #!/bin/bash
 # Runs every test: unit tests (plain and ASan/UBSan), fuzz smoke runs, BPF tests, the lab's
-# own tests and the end-to-end tests. Each test program prints "PASS: x", "FAIL: x" or
-# "SKIP: x (why)" lines; this script counts them and ends with "N passed, N failed".
+# own tests and the end-to-end tests, then the end-to-end suites a second time inside the VM
+# test bed (Debian's kernel: the kernel XFRM data path; their cases end in " kernel"). Each
+# test program prints "PASS: x", "FAIL: x" or "SKIP: x (why)" lines; this script counts them
+# and ends with "N passed, N failed". VM_SUITES (default below) says which suites run in the
+# VM, "" none.
 # Usage: tests/run-all.sh [GLOB]   (only tests whose path matches *GLOB*)
 set -u
 cd "$(dirname "$0")/.."
@@ -82,6 +85,14 @@ for t in tests/lint/test_*.sh tests/lab/test_*.sh tests/e2e/test_*.sh tests/depl
 	[ -e "$t" ] || continue
 	run_one "$t" 900 "$t"
 done
+
+# One VM boot for all of them (tests/vm/run-suites.sh; each suite's log in build/vm-logs/).
+VM_SUITES=${VM_SUITES-ipsec_cable gateway failover globalnet vxlan_cable election}
+if [ -n "$VM_SUITES" ]; then
+	echo "== end-to-end suites in the VM test bed (kernel XFRM): $VM_SUITES"
+	# shellcheck disable=SC2086  # one word per suite
+	run_one "vm/kernel-suites" 5400 tests/vm/run-suites.sh --timeout 1200 $VM_SUITES
+fi
 
 if [ ${#failures[@]} -gt 0 ]; then
 	echo "failed: ${failures[*]} (logs in $LOGS/)"

@@ -84,6 +84,26 @@ struct cable_config {
 	 * subnets used as the source of routed host traffic (0: none) */
 	uint32_t underlay_ip;
 	uint32_t health_ip;
+	/* ipsec, kernel XFRM: the cluster's own subnets when the tunnels carry translated ones
+	 * (globalnet). Decrypted packets reach them only after the translation on the tunnel
+	 * device, so each remote's inbound policies cover them too (agent/routing/xfrm.h). */
+	const struct cidr4 *inner_subnets;
+	unsigned n_inner_subnets;
+};
+
+/* The device where the tunnels' packets are clear: remote subnets are routed to it and
+ * globalnet's BPF programs attach to it. What a tc program sees first on it: */
+enum cable_dev_kind {
+	CABLE_DEV_ETHER,	/* an Ethernet header both ways (vxlan's sa-vx0) */
+	CABLE_DEV_L3,		/* the IP header both ways (kernel-libipsec's TUN ipsec0) */
+	CABLE_DEV_XFRM,		/* an XFRM interface: the IP header on egress; on ingress the
+				 * underlay's Ethernet header, which the kernel puts back in
+				 * front of a decapsulated packet (skb_mac_header_rebuild) */
+};
+
+struct cable_dev {
+	char name[16];
+	enum cable_dev_kind kind;
 };
 
 struct cable_driver;
@@ -115,6 +135,8 @@ struct cable_ops {
 	int (*set_creds)(struct cable_driver *d, const struct cable_creds *creds);
 	/* Optional: fills the driver's fields of the local endpoint (vxlan: vtep_mac). */
 	void (*describe)(struct cable_driver *d, struct cable_endpoint *local);
+	/* The tunnel device (above). 0, or -ENODEV when the driver has none of its own. */
+	int (*tunnel_dev)(const struct cable_driver *d, struct cable_dev *out);
 	bool encrypts;
 };
 

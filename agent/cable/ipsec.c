@@ -11,7 +11,10 @@
  * The driver optionally owns charon (agent/cable/strongswan/charon.c): when charon dies it is restarted
  * with backoff, and every known connection is loaded again and initiated from this side
  * whatever its role, since the peer still holds SAs that the new charon does not know
- * (the INITIAL_CONTACT of the new IKE_SA makes the peer drop them). */
+ * (the INITIAL_CONTACT of the new IKE_SA makes the peer drop them).
+ *
+ * Routes to remote subnets go through one tunnel device on either data path (ipsec_dev.c:
+ * charon's TUN device with kernel-libipsec, our XFRM interface with kernel XFRM). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,20 +34,21 @@
 #include "common/metrics.h"
 #include "common/util.h"
 
-/* Routes to the remote subnets through charon's TUN device, with a source address inside
- * our subnets so the node's own traffic matches the tunnel's selectors too. Wanted in
- * routes.h's tables even while the device is missing (charon restarting): they converge
- * when it is back. */
+/* Routes to the remote subnets through the tunnel device (ipsec_dev.c), with a source
+ * address inside our subnets so the node's own traffic matches the tunnel's selectors too.
+ * Wanted in routes.h's tables even while the device is missing (charon restarting): they
+ * converge when it is back. */
 void ipsec_install_routes(struct cable_driver *d, const struct peer *p)
 {
 	int mtu;
 
 	if (!d->nl)
 		return;
-	mtu = netlink_link_mtu(LIBIPSEC_DEV);
+	mtu = netlink_link_mtu(d->dev);
 	for (uint32_t i = 0; i < p->remote.n_subnets; i++)
-		(void)routes_add(&p->remote.subnets[i], 0, LIBIPSEC_DEV, d->health_ip,
+		(void)routes_add(&p->remote.subnets[i], 0, d->dev, d->health_ip,
 				 mtu > 0 ? (uint32_t)mtu : 0);
+	ipsec_dev_policies(d, p, true);
 }
 
 /* kernel-libipsec refuses a CHILD_SA whose local selector holds no local address (it
@@ -53,7 +57,7 @@ void ipsec_install_routes(struct cable_driver *d, const struct peer *p)
  * on lo for as long as the driver runs. */
 static void ensure_anchors(struct cable_driver *d, const struct cable_endpoint *local)
 {
-	for (uint32_t i = 0; d->nl && i < local->n_subnets; i++) {
+	for (uint32_t i = 0; d->nl && d->libipsec && i < local->n_subnets; i++) {
 		const struct cidr4 *c = &local->subnets[i];
 		char buf[CIDR4_STRLEN];
 		unsigned j;
@@ -84,7 +88,8 @@ static void remove_routes(struct cable_driver *d, const struct peer *p)
 	if (!d->nl)
 		return;
 	for (uint32_t i = 0; i < p->remote.n_subnets; i++)
-		routes_del(&p->remote.subnets[i], LIBIPSEC_DEV);
+		routes_del(&p->remote.subnets[i], d->dev);
+	ipsec_dev_policies(d, p, false);
 }
 
 static const char *const watched_events[] = { "ike-updown", "child-updown" };
@@ -361,21 +366,9 @@ static int ipsec_init(const struct cable_config *cfg, struct cable_driver **out)
 			pr_info("ipsec: charon data path: %s (kernel ESP %s)\n", charon_datapath_str(co.datapath),
 				esp == 1 ? "present" : esp == 0 ? "missing" : "probe failed");
 		}
-		if (co.datapath == CHARON_DP_LIBIPSEC) {
-			co.no_install_routes = true;
-			d->health_ip = cfg->health_ip;
-			d->nl = netlink_open();
-			if (!d->nl) {
-				err = -errno;
-				goto err;
-			}
-			err = routes_init();
-			if (err) {
-				netlink_close(d->nl);
-				d->nl = NULL;
-				goto err;
-			}
-		}
+		err = ipsec_dev_init(d, cfg, &co);
+		if (err)
+			goto err;
 		d->charon = charon_new(&co);
 		if (!d->charon) {
 			err = -errno;
@@ -430,6 +423,7 @@ static int ipsec_connect(struct cable_driver *d, const struct cable_endpoint *re
 		np.child_uid = p->child_uid;
 		np.sa_remote = p->sa_remote;
 		np.recovering = p->recovering;
+		np.reqid = p->reqid;
 		ipsec_init_cancel(d, p);
 		remove_routes(d, p);
 		if (p->ike_up && p->child_up && !same_sa && d->on_event)
@@ -447,6 +441,7 @@ static int ipsec_connect(struct cable_driver *d, const struct cable_endpoint *re
 		/* Right after this gateway started (a failover, or a restart) it initiates
 		 * whatever its role, so remote gateways learn its address from IKE at once. */
 		np.recovering = util_now_ns() - d->started_ns < INITIATE_ALL_NS;
+		np.reqid = ++d->last_reqid;
 		*p = np;
 	}
 	/* While charon is away the peer is remembered and loaded on recovery; a load charon
@@ -601,6 +596,12 @@ static int ipsec_dispatch(struct cable_driver *d)
 	now = util_now_ns();
 	if (timer && now >= d->next_tick_ns)
 		d->next_tick_ns = now + TICK_NS;
+	/* Our XFRM interface made again (deleted by hand), or a new ipsec0 of a new charon:
+	 * the routes through the old one went with it. */
+	if (timer && ipsec_dev_check(d))
+		for (size_t k = 0; k < d->n_peers; k++)
+			if (d->peers[k].loaded)
+				ipsec_install_routes(d, &d->peers[k]);
 	if (d->vc && !lost && !d->lost && timer)
 		ipsec_reconcile(d, now);
 	if (d->lost) {
@@ -640,8 +641,7 @@ static void ipsec_fini(struct cable_driver *d)
 			remove_routes(d, &d->peers[i]);
 		for (unsigned i = 0; i < d->n_anchors; i++)
 			(void)netlink_addr_del(d->nl, "lo", d->anchors[i], 32);
-		routes_fini();
-		netlink_close(d->nl);
+		ipsec_dev_fini(d);
 	}
 	if (d->epfd >= 0)
 		close(d->epfd);
@@ -655,6 +655,15 @@ static void ipsec_fini(struct cable_driver *d)
 	free(d);
 }
 
+static int ipsec_tunnel_dev(const struct cable_driver *d, struct cable_dev *out)
+{
+	if (!d->dev[0])
+		return -ENODEV;
+	snprintf(out->name, sizeof(out->name), "%s", d->dev);
+	out->kind = d->libipsec ? CABLE_DEV_L3 : CABLE_DEV_XFRM;
+	return 0;
+}
+
 const struct cable_ops cable_ipsec_ops = {
 	.name = "ipsec",
 	.init = ipsec_init,
@@ -665,6 +674,7 @@ const struct cable_ops cable_ipsec_ops = {
 	.dispatch = ipsec_dispatch,
 	.fini = ipsec_fini,
 	.sync = ipsec_sync_op,
+	.tunnel_dev = ipsec_tunnel_dev,
 	.set_creds = ipsec_set_creds,
 	.encrypts = true,
 };

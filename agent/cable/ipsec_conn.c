@@ -294,6 +294,13 @@ int ipsec_load_conn(struct cable_driver *d, const struct peer *p, bool active)
 	vici_add_kv_str(b, "dpd_action", dpd);
 	vici_add_kv_str(b, "close_action", ipsec_we_initiate(d, p) || d->start != CABLE_START_AUTO ?
 			"start" : "none");
+	if (d->if_id) {
+		/* route-based (ipsec_dev.c): the SAs and policies belong to our XFRM interface;
+		 * the fixed reqid names this remote's SAs in the inbound policies we add */
+		vici_add_kv_fmt(b, "if_id_in", "%u", d->if_id);
+		vici_add_kv_fmt(b, "if_id_out", "%u", d->if_id);
+		vici_add_kv_fmt(b, "reqid", "%u", p->reqid);
+	}
 	vici_end_section(b);
 	vici_end_section(b);
 	vici_end_section(b);

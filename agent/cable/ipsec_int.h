@@ -39,6 +39,7 @@ struct peer {
 	struct retry init;		/* initiation (this side's, see ipsec_wants_initiate) */
 	struct vici_conn *ivc;		/* an initiation under way, on a connection of its own */
 	uint64_t child_missing_ns;	/* IKE_SA up without a CHILD_SA since, 0: no */
+	uint32_t reqid;			/* route-based: its CHILD_SA's, fixed (see ipsec_dev.c) */
 };
 
 struct cable_driver {
@@ -64,16 +65,26 @@ struct cable_driver {
 	struct peer *peers;
 	size_t n_peers;
 
-	/* kernel-libipsec: charon's own routes cannot carry a service CIDR that has no local
-	 * address, so the driver routes remote subnets through the TUN device itself */
+	/* The tunnel device: charon's TUN device (kernel-libipsec) or our XFRM interface
+	 * (kernel XFRM, route-based). The driver routes remote subnets through it itself:
+	 * charon's routes cannot carry a service CIDR that has no local address. */
 	uint64_t started_ns;
 	struct netlink *nl;
 	uint32_t health_ip;
 	uint32_t anchors[CABLE_MAX_SUBNETS];	/* addresses we put on lo, see ensure_anchors() */
 	unsigned n_anchors;
+	char dev[16];			/* "" when charon is someone else's */
+	bool libipsec;
+	uint32_t if_id;			/* route-based: the XFRM interface's; 0: libipsec */
+	uint32_t underlay_ip;
+	int dev_ifindex;		/* as last seen; a new one means a new device */
+	uint32_t last_reqid;
+	struct cidr4 inner[CABLE_MAX_SUBNETS];	/* cable_config.inner_subnets */
+	unsigned n_inner;
 };
 
 #define LIBIPSEC_DEV "ipsec0"
+#define XFRM_DEV "sa-xfrm0"
 #define INITIATE_ALL_NS (10 * NSEC_PER_SEC)
 /* An initiation the peer refused (its configuration for us not loaded yet: it learns of
  * us from the broker at about the time we learn of it) is tried again after 50 ms, then
@@ -138,5 +149,18 @@ uint64_t ipsec_next_due(const struct cable_driver *d, uint64_t now);
 int ipsec_sync(struct cable_driver *d);
 /* A VICI error that means the connection to charon is gone. */
 bool ipsec_vici_lost(int err);
+/* ipsec_dev.c: the tunnel device */
+struct charon_opts;
+/* Picks the device for the data path co resolved to and, route-based, creates it; routes
+ * are the driver's (co->no_install_routes). 0 or -errno. */
+int ipsec_dev_init(struct cable_driver *d, const struct cable_config *cfg, struct charon_opts *co)
+	__attribute__((warn_unused_result));
+/* Removes the device the driver made (route-based) and the netlink handle. */
+void ipsec_dev_fini(struct cable_driver *d);
+/* Re-creates our device when it is gone; true when the device is new since the last call
+ * (routes through the old one went with it: install them again). */
+bool ipsec_dev_check(struct cable_driver *d);
+/* Route-based with inner subnets (globalnet): p's inbound policies to them, or none. */
+void ipsec_dev_policies(struct cable_driver *d, const struct peer *p, bool install);
 
 #endif

@@ -279,6 +279,14 @@ static void vx_fini(struct cable_driver *d)
 	free(d);
 }
 
+static int vxlan_tunnel_dev(const struct cable_driver *d, struct cable_dev *out)
+{
+	(void)d;
+	snprintf(out->name, sizeof(out->name), "%s", VX_DEV);
+	out->kind = CABLE_DEV_ETHER;
+	return 0;
+}
+
 const struct cable_ops cable_vxlan_ops = {
 	.name = "vxlan",
 	.init = vx_init,
@@ -289,6 +297,7 @@ const struct cable_ops cable_vxlan_ops = {
 	.dispatch = vx_dispatch,
 	.fini = vx_fini,
 	.sync = vx_sync,
+	.tunnel_dev = vxlan_tunnel_dev,
 	.describe = vx_describe,
 	.encrypts = false,
 };

@@ -29,7 +29,8 @@
 static bool ours(uint32_t table, const char *dev)
 {
 	return table == 150 || table == 151 || table == 220 || table == 255 ||
-	       !strcmp(dev, "sa-vxr") || !strcmp(dev, "sa-vx0") || !strcmp(dev, "ipsec0");
+	       !strcmp(dev, "sa-vxr") || !strcmp(dev, "sa-vx0") || !strcmp(dev, "ipsec0") ||
+	       !strcmp(dev, "sa-xfrm0");
 }
 
 static const struct sa_endpoint *overlapping(struct diag_ctx *c, const struct cidr4 *x,

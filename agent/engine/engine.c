@@ -16,6 +16,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "globalnet/gn_agent.h"
+#include "globalnet/gn_nat.h"
 
 static void on_cable_event(void *ctx, const char *cluster, bool up)
 {
@@ -40,7 +41,8 @@ static void unwatch_fd(struct engine *e, int fd)
 		epoll_ctl(e->c.epfd, EPOLL_CTL_DEL, fd, NULL);
 }
 
-/* Globalnet on the gateway: the published health IP becomes the global one. */
+/* Globalnet on the gateway: the published health IP becomes the global one. The BPF
+ * programs go on the cable's tunnel device, whichever data path made it. */
 static int globalnet_start(struct engine *e)
 {
 	struct gn_agent_opts go = {
@@ -48,8 +50,17 @@ static int globalnet_start(struct engine *e)
 		.health_ip = e->c.health_ip, .state_dir = e->c.state_dir,
 		.no_attach = e->c.globalnet_no_attach,
 	};
+	struct cable_dev dev;
 	uint32_t hg;
 	char local[16];
+
+	if (!e->cops->tunnel_dev || e->cops->tunnel_dev(e->cable, &dev)) {
+		pr_err("globalnet: cable %s has no tunnel device to translate on\n", e->cops->name);
+		return -ENODEV;
+	}
+	go.dev = dev.name;
+	go.dev_kind = dev.kind == CABLE_DEV_ETHER ? GN_DEV_ETHER :
+		      dev.kind == CABLE_DEV_L3 ? GN_DEV_L3 : GN_DEV_XFRM;
 
 	e->gn = gn_agent_start(&go, &hg);
 	if (!e->gn)
@@ -81,6 +92,8 @@ static int cable_start(struct engine *e)
 		.health_ip = e->c.health_ip,
 		.charon = &e->charon,
 	};
+	struct cidr4 inner[2 * CC_MAX_CIDRS];
+	unsigned ni = 0;
 	struct cable_endpoint loc;
 	int err;
 
@@ -89,6 +102,15 @@ static int cable_start(struct engine *e)
 	e->charon.dir = e->charon_dir;
 	e->charon.datapath = CHARON_DP_AUTO;
 	e->charon.natt_port = e->local.nat_t_port;
+	if (e->c.cfg->n_global_cidrs) {
+		/* the tunnels carry global CIDRs; these are what they translate to */
+		for (size_t i = 0; i < e->c.cfg->n_cluster_cidrs; i++)
+			inner[ni++] = e->c.cfg->cluster_cidrs[i];
+		for (size_t i = 0; i < e->c.cfg->n_service_cidrs; i++)
+			inner[ni++] = e->c.cfg->service_cidrs[i];
+		cc.inner_subnets = inner;
+		cc.n_inner_subnets = ni;
+	}
 	err = e->cops->init(&cc, &e->cable);
 	if (err) {
 		pr_err("start cable driver %s: %s\n", e->cops->name, strerror(-err));
@@ -148,6 +170,12 @@ struct engine *engine_start(const struct engine_cfg *c)
 	err = eng_local_init(e);
 	if (err)
 		goto err;
+	/* The certificates before the cable (it starts with them); the cable before
+	 * globalnet: it makes the tunnel device that globalnet translates on. */
+	eng_certs_init(e);
+	err = cable_start(e);
+	if (err)
+		goto err;
 	if (c->cfg->n_global_cidrs && (err = globalnet_start(e)))
 		goto err;
 	if (c->health_ip) {
@@ -155,10 +183,6 @@ struct engine *engine_start(const struct engine_cfg *c)
 		if (!e->responder)
 			pr_warn("verify responder on port %d: %s\n", PROBE_PORT, strerror(errno));
 	}
-	eng_certs_init(e);
-	err = cable_start(e);
-	if (err)
-		goto err;
 	eng_cache_load(e);
 	start_watch(e, util_now_ns());
 	pr_info("gateway engine of cluster %s running on %s (cable %s, epoch %llu)\n",
@@ -312,9 +336,11 @@ unsigned engine_remote_subnets(const struct engine *e, struct cidr4 *out, unsign
 
 int engine_tunnel_mtu(const struct engine *e)
 {
-	int m = netlink_link_mtu("ipsec0");
+	struct cable_dev dev;
 
-	return m > 0 ? m : netlink_link_mtu("sa-vx0");
+	if (!e->cable || !e->cops->tunnel_dev || e->cops->tunnel_dev(e->cable, &dev))
+		return -ENODEV;
+	return netlink_link_mtu(dev.name);
 }
 
 const struct sa_endpoint *engine_local(const struct engine *e, bool *published)

@@ -20,7 +20,7 @@ static const char rules[] =
 	"table ip subagent_mss {\n"
 	"	chain forward {\n"
 	"		type filter hook forward priority mangle; policy accept;\n"
-	"		oifname { \"sa-vxr\", \"sa-vx0\", \"ipsec0\" } tcp flags syn / syn,rst "
+	"		oifname { \"sa-vxr\", \"sa-vx0\", \"ipsec0\", \"sa-xfrm0\" } tcp flags syn / syn,rst "
 	"tcp option maxseg size set rt mtu\n"
 	"	}\n"
 	"}\n";

@@ -21,6 +21,7 @@
 #include <netlink/route/addr.h>
 #include <netlink/route/link.h>
 #include <netlink/route/link/vxlan.h>
+#include <netlink/route/link/xfrmi.h>
 #include <netlink/route/neighbour.h>
 #include <netlink/route/route.h>
 #include <netlink/route/rule.h>
@@ -250,6 +251,45 @@ out_free:
 			return rc;
 	}
 	return link_set_up(nl, vx->name, vx->mtu);
+}
+
+/* An XFRM interface named name with if_id if_id (and the same underlying device)? */
+static int xfrmi_matches(struct netlink *nl, const struct netlink_xfrmi *x)
+{
+	struct rtnl_link *l = NULL;
+	uint32_t id = 0, link = 0;
+	int same;
+
+	if (rtnl_link_get_kernel(nl->sk, 0, x->name, &l) < 0)
+		return 0;
+	same = rtnl_link_is_xfrmi(l) && rtnl_link_xfrmi_get_if_id(l, &id) == 0 && id == x->if_id &&
+	       rtnl_link_xfrmi_get_link(l, &link) == 0 && link == x->link;
+	rtnl_link_put(l);
+	return same;
+}
+
+int netlink_xfrmi_ensure(struct netlink *nl, const struct netlink_xfrmi *x)
+{
+	struct rtnl_link *l;
+	int rc;
+
+	if (!x->if_id)
+		return -EINVAL;
+	if (!xfrmi_matches(nl, x)) {
+		(void)netlink_link_del(nl, x->name);
+		l = rtnl_link_xfrmi_alloc();
+		if (!l)
+			return -ENOMEM;
+		rtnl_link_set_name(l, x->name);
+		rtnl_link_xfrmi_set_if_id(l, x->if_id);
+		if (x->link)
+			rtnl_link_xfrmi_set_link(l, x->link);
+		rc = nlerr(rtnl_link_add(nl->sk, l, NLM_F_CREATE | NLM_F_EXCL));
+		rtnl_link_put(l);
+		if (rc)
+			return rc;
+	}
+	return link_set_up(nl, x->name, x->mtu);
 }
 
 /* Adds (replacing) or deletes the address a/len on dev. */

@@ -26,6 +26,17 @@ struct netlink_vxlan {
  * (an existing one with other settings is replaced). Brings it up. */
 int netlink_vxlan_ensure(struct netlink *nl, const struct netlink_vxlan *vx)
 	__attribute__((warn_unused_result));
+struct netlink_xfrmi {
+	const char *name;
+	uint32_t if_id;		/* the XFRM states and policies it carries (not 0) */
+	uint32_t link;		/* ifindex of the underlying device; 0: none (routes decide) */
+	int mtu;		/* 0: the kernel's default */
+};
+
+/* Creates the XFRM interface (route-based IPsec), or leaves an existing one with the same
+ * if_id and link alone (one with other settings is replaced). Brings it up with mtu. */
+int netlink_xfrmi_ensure(struct netlink *nl, const struct netlink_xfrmi *x)
+	__attribute__((warn_unused_result));
 int netlink_link_del(struct netlink *nl, const char *name);	/* -ENODEV if absent */
 int netlink_link_set_mtu(struct netlink *nl, const char *name, int mtu)
 	__attribute__((warn_unused_result));

@@ -34,7 +34,7 @@
 
 static struct gn_nat *open_nat(int l3, int ingress)
 {
-	struct gn_nat_opts o = { .l3 = l3 };
+	struct gn_nat_opts o = { .dev = l3 ? GN_DEV_L3 : GN_DEV_ETHER };
 	struct cidr4 g = { IP4(242, 1, 0, 0), 16 }, r = { IP4(242, 2, 0, 0), 16 };
 	struct cidr4 gi = { IP4(10, 0, 0, 0), 8 };
 	uint32_t pool[8];

@@ -12,8 +12,12 @@
 #     cluster IDs from the broker's IKE signing CA, the broker's root as the trust anchor;
 #     the hand-made ones signed here with openssl), the same traffic selectors, ESP-in-UDP on 4500 both ways
 #     and the same data path (kernel-libipsec's TUN device ipsec0 where the kernel has no
-#     ESP). The only difference left: the agent routes the remote subnets itself (table
-#     150), the hand-made charon lets charon route them (table 220), both through ipsec0.
+#     ESP, kernel XFRM where it has: tests/bench/bench_kernel_path.sh runs this in the VM
+#     test bed). The difference left: the agent routes the remote subnets itself (table
+#     150), the hand-made charon lets charon route them (table 220); with kernel-libipsec
+#     both through ipsec0, with kernel XFRM the agent's go through its XFRM interface
+#     (route-based, policies bound to its if_id) and the hand-made charon's are plain
+#     policy-based IPsec, what an operator configures by hand.
 #     Every iperf3 run is checked against the CHILD_SA's byte counters: a run whose bytes
 #     did not go through the SA is reported and not counted.
 # Prints a table; not a pass/fail test. RUNS (default 3), SECS (default 5).
@@ -253,7 +257,11 @@ fm=$(printf '%s\n' "${first_ms[@]}" | median)
 ts=$(printf '%s\n' "${thr_sa[@]}" | median)
 tm=$(printf '%s\n' "${thr_man[@]}" | median)
 echo
-echo "gateway engine, 2 clusters in the lab, $RUNS runs, iperf3 1 TCP stream ${SECS} s (kernel-libipsec data path)"
+# the data path, from the plugins of the agent's charon (kernel-libipsec or not)
+if grep -q kernel-libipsec "$SA_RUN/conf-agent.txt" 2>/dev/null; then dp=kernel-libipsec
+else dp="kernel XFRM: subagent route-based, by hand policy-based"
+fi
+echo "gateway engine, 2 clusters in the lab, $RUNS runs, iperf3 1 TCP stream ${SECS} s ($dp)"
 echo "SAs: subagent $algs_sa; by hand $algs_man"
 printf '%-58s %s\n' "agents started -> first pod-to-pod exchange (median)" "$fm ms   (runs: ${first_ms[*]})"
 printf '%-58s %s\n' "iperf3 pod->pod through subagent (median)" "$ts Gbit/s   (runs: ${thr_sa[*]})"

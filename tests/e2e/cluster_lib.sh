@@ -57,12 +57,20 @@ join_cluster() {
 		>"$SA_RUN/logs/join-$c.log" 2>&1 || { cat "$SA_RUN/logs/join-$c.log" >&2; return 1; }
 }
 
+# election_args: the election's timers, scaled by SA_TIME_SCALE (the VM test bed sets it
+# under emulation, where a loaded node misses 600 ms of heartbeats and fails over at random)
+election_args() {
+	local s=${SA_TIME_SCALE:-1}
+	[ "$s" -gt 1 ] && echo "--election-interval-ms $((100 * s)) --election-dead-ms $((600 * s))"
+}
+
 # start_agent NODE [agent flags...]
 start_agent() {
 	local node=$1 c=${1%%-n*}; shift
 	# --node goes last: then no other lab's "pgrep -f '--node NAME '" can match our agents
+	# shellcheck disable=SC2046  # election_args is words
 	"$LAB" exec "$node" -- setsid -f "$SUBAGENT" agent --config-dir "$SA_RUN/$c" \
-		--state-dir "$SA_RUN/state/$node" "$@" --node "$node" \
+		--state-dir "$SA_RUN/state/$node" $(election_args) "$@" --node "$node" \
 		</dev/null >>"$SA_RUN/logs/agent-$node.log" 2>&1
 }
 

@@ -13,8 +13,8 @@ done
 
 lx() { "$LAB" exec "$@"; }
 pod_ip() { lab_json | jq -r --arg p "$1" '.clusters[].nodes[].pods[] | select(.name == $p) | .ip'; }
-tcp_echo() { echo x | lx "$1" -- socat -T3 - "TCP4:$2:8080,connect-timeout=3" 2>/dev/null | head -1; }
-ping_ok() { lx "$1" -- ping -c1 -W1 "$2" >/dev/null 2>&1; }
+tcp_echo() { echo x | lx "$1" -- socat -T"$(ts 3)" - "TCP4:$2:8080,connect-timeout=$(ts 3)" 2>/dev/null | head -1; }
+ping_ok() { lx "$1" -- ping -c1 -W"$(ts 1)" "$2" >/dev/null 2>&1; }
 role_is() { [ "$(agent_role "$1")" = "$2" ]; }
 follows() { [ "$(active_of "$1")" = "$2" ]; }
 
@@ -55,11 +55,11 @@ check host_network_gateway_to_remote_pod ping_ok c1-n1 "$(pod_ip $N2)"
 # 3000-byte ICMP and UDP, and bulk TCP, from every placement.
 check mss_clamp_on_plain_node bash -c "$LAB exec c1-n3 -- nft list table ip subagent_mss | grep -q 'maxseg size set rt mtu'"
 check mss_clamp_on_gateway bash -c "$LAB exec c1-n1 -- nft list table ip subagent_mss | grep -q 'maxseg size set rt mtu'"
-big_udp() { head -c 3000 /dev/zero | lx "$1" -- socat -T5 - "UDP4:$2:8080" 2>/dev/null | wc -c; }
-bulk_tcp() { head -c 2000000 /dev/urandom | lx "$1" -- socat -T5 - "TCP4:$2:8080,connect-timeout=3" 2>/dev/null | wc -c; }
+big_udp() { head -c 3000 /dev/zero | lx "$1" -- socat -T"$(ts 5)" - "UDP4:$2:8080" 2>/dev/null | wc -c; }
+bulk_tcp() { head -c 2000000 /dev/urandom | lx "$1" -- socat -T"$(ts 5)" - "TCP4:$2:8080,connect-timeout=$(ts 3)" 2>/dev/null | wc -c; }
 for s in $G1 $N1; do
 	for d in $G2 $N2; do
-		check "icmp_3000_${s}_to_${d}" lx "$s" -- ping -c2 -W2 -s 3000 "$(pod_ip "$d")"
+		check "icmp_3000_${s}_to_${d}" lx "$s" -- ping -c2 -W"$(ts 2)" -s 3000 "$(pod_ip "$d")"
 		n=$(big_udp "$s" "$(pod_ip "$d")")
 		[ "$n" -ge 3000 ] && t_pass "udp_3000_${s}_to_${d}" || t_fail "udp_3000_${s}_to_${d}" "$n bytes back"
 		n=$(bulk_tcp "$s" "$(pod_ip "$d")")

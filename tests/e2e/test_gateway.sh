@@ -15,13 +15,13 @@ lx() { "$LAB" exec "$@"; }
 # echo_from POD ADDR PROTO: the echo server's first answer line ("<pod> <client ip>")
 echo_from() {
 	if [ "$3" = udp ]; then
-		echo x | lx "$1" -- socat -T3 - "UDP4:$2:8080" 2>/dev/null | head -1
+		echo x | lx "$1" -- socat -T"$(ts 3)" - "UDP4:$2:8080" 2>/dev/null | head -1
 	else
-		echo x | lx "$1" -- socat -T3 - "TCP4:$2:8080,connect-timeout=3" 2>/dev/null | head -1
+		echo x | lx "$1" -- socat -T"$(ts 3)" - "TCP4:$2:8080,connect-timeout=$(ts 3)" 2>/dev/null | head -1
 	fi
 }
 pod_ip() { lab_json | jq -r --arg p "$1" '.clusters[].nodes[].pods[] | select(.name == $p) | .ip'; }
-ping_ok() { lx "$1" -- ping -c1 -W1 "$2" >/dev/null 2>&1; }
+ping_ok() { lx "$1" -- ping -c1 -W"$(ts 1)" "$2" >/dev/null 2>&1; }
 
 "$LAB" up --clusters 3 --nodes 1 --pods 2 --nat c3 >&2 || { t_fail lab_up; t_done; }
 lab_start_broker >&2 || { t_fail broker_up; t_done; }

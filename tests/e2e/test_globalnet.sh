@@ -42,13 +42,13 @@ lx() { "$LAB" exec "$@"; }
 # echo_from WHO ADDR PROTO: the echo server's first answer line ("<pod> <client ip>")
 echo_from() {
 	if [ "$3" = udp ]; then
-		echo x | lx "$1" -- socat -T3 - "UDP4:$2:8080" 2>/dev/null | head -1
+		echo x | lx "$1" -- socat -T"$(ts 3)" - "UDP4:$2:8080" 2>/dev/null | head -1
 	else
-		echo x | lx "$1" -- socat -T3 - "TCP4:$2:8080,connect-timeout=3" 2>/dev/null | head -1
+		echo x | lx "$1" -- socat -T"$(ts 3)" - "TCP4:$2:8080,connect-timeout=$(ts 3)" 2>/dev/null | head -1
 	fi
 }
 pod_ip() { lab_json | jq -r --arg p "$1" '.clusters[].nodes[].pods[] | select(.name == $p) | .ip'; }
-ping_ok() { lx "$1" -- ping -c1 -W1 "$2" >/dev/null 2>&1; }
+ping_ok() { lx "$1" -- ping -c1 -W"$(ts 1)" "$2" >/dev/null 2>&1; }
 # in_egress IP CLUSTER: IP is one of CLUSTER's 8 cluster egress IPs
 in_egress() {
 	local g; g=$(jq -r '.globalCIDRs[0]' "$SA_RUN/$2/cluster.json")
@@ -228,8 +228,10 @@ exec 7>"$fifo"
 echo before >&7
 wait_until 5 grep -q before "$out"
 stop_agent c1-n1
+# the stopped agent's last status still says connected: wait for the new one's
+rm -f "$SA_RUN/state/c1-n1/status.json"
 start_agent c1-n1 --bpf-dir "$BPFFS/c1-n1"
-wait_until 30 status_connected c1-n1 1
+wait_until 60 status_connected c1-n1 1
 echo after-restart >&7
 if wait_until 10 grep -q after-restart "$out"; then t_pass tcp_flow_survives_agent_restart; else
 	t_fail tcp_flow_survives_agent_restart "$(cat "$out")"; fi
@@ -240,9 +242,10 @@ kill "$spid" 2>/dev/null; wait "$spid" 2>/dev/null
 # CIDRs from the gateway's endpoint cache, its mappings from its last globalnet.json).
 stop_broker
 stop_agent c2-n1
+rm -f "$SA_RUN/state/c2-n1/status.json"
 start_agent c2-n1 --bpf-dir "$BPFFS/c2-n1"
-wait_until 30 status_connected c2-n1 1
-to_c2() { echo x | lx c1-n1-p1 -- socat -T2 - "TCP4:$C2P1:8080,connect-timeout=2" 2>/dev/null | grep -q c2-n1-p1; }
+wait_until 60 status_connected c2-n1 1
+to_c2() { echo x | lx c1-n1-p1 -- socat -T"$(ts 2)" - "TCP4:$C2P1:8080,connect-timeout=$(ts 2)" 2>/dev/null | grep -q c2-n1-p1; }
 if wait_until 30 to_c2; then
 	a=$(echo_from c2-n1-p1 "$C1P1" tcp); ip=${a#* }
 	[ "${a%% *}" = c1-n1-p1 ] && in_egress "$ip" c2 && t_pass restart_while_broker_down ||

@@ -25,7 +25,7 @@ static struct gn_nat *nat[2];	/* [0] L2, [1] L3 */
 
 static struct gn_nat *open_one(int l3)
 {
-	struct gn_nat_opts o = { .l3 = l3, .ct_max = 4096 };
+	struct gn_nat_opts o = { .dev = l3 ? GN_DEV_L3 : GN_DEV_ETHER, .ct_max = 4096 };
 	struct cidr4 g = { IP4(242, 1, 0, 0), 16 }, r = { IP4(242, 2, 0, 0), 16 };
 	uint32_t pool[2] = { IP4(242, 1, 0, 1), IP4(242, 1, 0, 2) };
 	struct gn_nat *n = gn_nat_open(&o);

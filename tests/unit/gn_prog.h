@@ -31,16 +31,18 @@ struct t {
 	int l2, eg, in;
 };
 
-static inline int t_open(struct t *t, int l3, uint32_t ct_max)
+/* dev: enum gn_dev_kind (0: Ethernet, 1: L3, 2: XFRM interface). t->l2 says whether the
+ * packets checked next carry an Ethernet header (on XFRM it depends on the direction). */
+static inline int t_open(struct t *t, int dev, uint32_t ct_max)
 {
-	struct gn_nat_opts o = { .l3 = l3, .ct_max = ct_max };
+	struct gn_nat_opts o = { .dev = (enum gn_dev_kind)dev, .ct_max = ct_max };
 	struct cidr4 g = { IP4(242, 1, 0, 0), 16 }, r = { IP4(242, 2, 0, 0), 16 };
 	uint32_t eip = EIP;
 
 	t->n = gn_nat_open(&o);
 	if (!t->n)
 		return -errno;
-	t->l2 = !l3;
+	t->l2 = dev == GN_DEV_ETHER;
 	t->eg = gn_nat_prog_fd(t->n, 1);
 	t->in = gn_nat_prog_fd(t->n, 0);
 	if (gn_nat_set_local(t->n, &g, 1024, 65535) || gn_nat_set_egress_pool(t->n, &eip, 1) ||
@@ -107,10 +109,10 @@ static inline int need_root(void)
 	return geteuid() == 0;
 }
 
-#define OPEN_OR_SKIP(t, l3, max) do { \
+#define OPEN_OR_SKIP(t, dev, max) do { \
 	if (!need_root()) \
 		SKIP_TEST("needs root to load BPF"); \
-	REQUIRE(t_open(t, l3, max) == 0); \
+	REQUIRE(t_open(t, dev, max) == 0); \
 } while (0)
 
 #endif

@@ -23,6 +23,7 @@
 
 #include "agent/cable/cable.h"
 #include "agent/cable/strongswan/charon.h"
+#include "agent/routing/netlink.h"
 #include "common/log.h"
 #include "common/util.h"
 
@@ -217,6 +218,10 @@ int main(int argc, char **argv)
 	cfg.ike_proposals = ike;
 	cfg.esp_proposals = esp;
 	cfg.dpd_delay_s = 2;
+	/* as the engine does: the underlay address, and a local address inside our subnet as
+	 * the source of the node's own traffic through the tunnel device */
+	cfg.underlay_ip = n.local.private_ip;
+	(void)!netlink_local_addr_in(&n.local.subnets[0], &cfg.health_ip, NULL);
 	err = n.ops->init(&cfg, &n.drv);
 	if (err) {
 		pr_err("init %s cable: %s\n", n.ops->name, strerror(-err));

@@ -205,7 +205,7 @@ static void test_tun_device_l3(void)
 	unsigned char pkt[2048], l4[64], exp[256];
 	char ns[32], path[64];
 	int orig = -1, fns = -1, tun = -1, us = -1, found = 0;
-	struct gn_nat_opts o = { .l3 = 1 };
+	struct gn_nat_opts o = { .dev = GN_DEV_L3 };
 	struct cidr4 g = { IP4(242, 1, 0, 0), 16 }, r = { IP4(242, 2, 0, 0), 16 };
 	uint32_t eip = EIP;
 	struct gn_nat *n = NULL;

@@ -134,6 +134,41 @@ static void test_l3_mode_udp(void)
 	gn_nat_close(t.n);
 }
 
+/* An XFRM interface (the kernel data path's tunnel device): what is sent through it
+ * starts at the IP header, what it received after decapsulation carries the underlay's
+ * Ethernet header in front. */
+static void test_xfrm_mode(void)
+{
+	unsigned char l4[128], in[256], exp[256], out[512];
+	size_t n, inl, expl, outl;
+	struct t t;
+
+	OPEN_OR_SKIP(&t, GN_DEV_XFRM, 0);
+	n = t_tcp_l4(l4, 41000, 443, 0x02, "syn");
+	t.l2 = 0;
+	inl = t_ip(in, 0, T_TCP, POD1, REM, l4, n, 0);
+	expl = t_ip(exp, 0, T_TCP, EIP, REM, l4, n, 0);
+	XLATE(&t, t.eg, in, inl, exp, expl);
+	n = t_tcp_l4(l4, 443, 41000, 0x12, "syn-ack");
+	t.l2 = 1;
+	inl = t_ip(in, 1, T_TCP, REM, EIP, l4, n, 0);
+	expl = t_ip(exp, 1, T_TCP, REM, POD1, l4, n, 0);
+	XLATE(&t, t.in, in, inl, exp, expl);
+	/* a global ingress IP, UDP */
+	n = t_udp_l4(l4, 5000, 8080, "to the service");
+	inl = t_ip(in, 1, T_UDP, REM, ING, l4, n, 0);
+	expl = t_ip(exp, 1, T_UDP, REM, SVC, l4, n, 0);
+	XLATE(&t, t.in, in, inl, exp, expl);
+	/* the same packet without the Ethernet header is not what ingress sees there: it is
+	 * left alone (its first bytes do not read as an IPv4 ethertype) */
+	inl = t_ip(in, 0, T_UDP, REM, ING, l4, n, 0);
+	CHECK_EQ_INT(run(t.in, in, inl, out, &outl), TC_ACT_OK);
+	CHECK_EQ_INT(outl, inl);
+	CHECK_EQ_INT(diff_at(out, in, inl), -1);
+	CHECK_EQ_INT(stat(&t, GN_STAT_INGRESS_XLATE), 2);
+	gn_nat_close(t.n);
+}
+
 static void test_icmp_echo(void)
 {
 	unsigned char l4[128], in[256], exp[256];
@@ -715,6 +750,7 @@ int main(void)
 	RUN(test_fragments);
 	RUN(test_l3_mode_tcp);
 	RUN(test_l3_mode_udp);
+	RUN(test_xfrm_mode);
 	RUN(test_src_egress_and_pool);
 	RUN(test_gc);
 	return harness_done();
