@@ -8,16 +8,20 @@
 #include <string.h>
 #include <time.h>
 
+#include "broker/server/claims.h"
 #include "broker/server/validate.h"
 #include "common/json.h"
 #include "common/util.h"
 
 const struct srv_resource srv_resources[] = {
 	{ "clusters", "Cluster", "ClusterList", srv_validate_cluster_spec, 1 },
-	{ "endpoints", "Endpoint", "EndpointList", srv_validate_endpoint_spec, 0 },
+	{ "endpoints", "Endpoint", "EndpointList", srv_validate_endpoint_spec, 0,
+	  srv_claims_endpoint },
 	{ "gatewaystatuses", "GatewayStatus", "GatewayStatusList", srv_validate_gwstatus_spec, 0 },
-	{ "globalegressips", "GlobalEgressIP", "GlobalEgressIPList", srv_validate_gegress_spec, 0 },
-	{ "globalingressips", "GlobalIngressIP", "GlobalIngressIPList", srv_validate_gingress_spec, 0 },
+	{ "globalegressips", "GlobalEgressIP", "GlobalEgressIPList", srv_validate_gegress_spec, 0,
+	  srv_claims_gegress },
+	{ "globalingressips", "GlobalIngressIP", "GlobalIngressIPList", srv_validate_gingress_spec, 0,
+	  srv_claims_gingress },
 };
 const unsigned srv_n_resources = ARRAY_SIZE(srv_resources);
 

@@ -11,6 +11,8 @@
 #define BRK_API_PREFIX	"/apis/subagent.io/v1/"
 #define SRV_BODY_MAX	(1024 * 1024)
 
+struct srv_nets;
+
 struct srv_resource {
 	const char *name;	/* "endpoints": the URL segment */
 	const char *kind;	/* "Endpoint" */
@@ -18,6 +20,9 @@ struct srv_resource {
 	/* Checks the spec; 0 or -EINVAL with a message. */
 	int (*validate_spec)(const cJSON *spec, char *msg, size_t len);
 	int is_cluster;		/* names are the cluster ID itself */
+	/* Checks the networks an object claims against its owner's registration (claims.h);
+	 * NULL: it claims none. */
+	int (*check_claims)(const cJSON *obj, const struct srv_nets *n, char *msg, size_t len);
 };
 
 extern const struct srv_resource srv_resources[];

@@ -362,7 +362,11 @@ int srv_validate_object(const struct srv_resource *r, const cJSON *obj, char *ms
 	n = strlen(cid);
 	if (r->is_cluster && strcmp(name, cid))
 		return util_einval(msg, len, "metadata.name: must equal spec.clusterID \"%s\"", cid);
-	if (!r->is_cluster && (strncmp(name, cid, n) || name[n] != '-' || !name[n + 1]))
-		return util_einval(msg, len, "metadata.name: must be \"%s-<hostname>\"", cid);
+	/* "<clusterID>.<name>": a cluster ID holds no '.', so the first label of a name is
+	 * its owner and no cluster can take a name another cluster could need ("prod" could
+	 * take "prod-eu-gw" under a '-' rule). */
+	if (!r->is_cluster && (strncmp(name, cid, n) || name[n] != '.' || !name[n + 1]))
+		return util_einval(msg, len, "metadata.name: must be \"%s.<name>\" (the owning"
+				   " cluster's ID, a dot, a DNS name)", cid);
 	return r->validate_spec(spec, msg, len);
 }

@@ -42,6 +42,9 @@ struct srv_watcher {
 	size_t nback, iback, capback;
 	bool suspended, bookmark_due, ended, linked;
 	struct srv_watcher *prev, *next;
+	void (*on_free)(void *ctx, const char *who);
+	void *on_free_ctx;
+	char who[64];
 };
 
 struct srv_hub {
@@ -348,6 +351,8 @@ static void add_history(const struct store_event *ev, void *ctx)
 
 static void watcher_destroy(struct srv_watcher *w)
 {
+	if (w->on_free)
+		w->on_free(w->on_free_ctx, w->who);
 	line_put(w->cur);
 	for (size_t i = w->iback; i < w->nback; i++)
 		line_put(w->backlog[i]);
@@ -420,6 +425,14 @@ int srv_hub_watch(struct srv_hub *h, const struct srv_resource *r, bool from_cur
 err:
 	watcher_destroy(w);
 	return err;
+}
+
+void srv_watcher_on_free(struct srv_watcher *w, void (*fn)(void *ctx, const char *who), void *ctx,
+			 const char *who)
+{
+	w->on_free = fn;
+	w->on_free_ctx = ctx;
+	snprintf(w->who, sizeof(w->who), "%s", who);
 }
 
 void srv_watcher_attach(struct srv_watcher *w, struct MHD_Connection *c)

@@ -220,6 +220,60 @@ out:
 	return err;
 }
 
+static int sq_page(struct store *bs, const char *prefix, const char *after, uint64_t at_rev,
+		   size_t limit, store_kv_fn fn, void *ctx, uint64_t *rev, bool *more)
+{
+	struct sq *s = bs->priv;
+	sqlite3_stmt *st = NULL;
+	char hi[STORE_KEY_MAX + 2];
+	size_t n = strlen(prefix), got = 0;
+	int rc, err = 0;
+
+	*more = false;
+	if (n == 0 || n >= STORE_KEY_MAX || (after && strncmp(after, prefix, n)))
+		return -EINVAL;
+	memcpy(hi, prefix, n + 1);
+	hi[n - 1]++;
+	pthread_mutex_lock(&s->lock);
+	if (sqlite3_prepare_v2(s->db, after ?
+			       "SELECT key, value, mod_rev FROM kv WHERE key > ? AND key < ? ORDER BY key LIMIT ?" :
+			       "SELECT key, value, mod_rev FROM kv WHERE key >= ? AND key < ? ORDER BY key LIMIT ?",
+			       -1, &st, NULL) != SQLITE_OK) {
+		err = sq_err(s, "prepare");
+		goto out;
+	}
+	sqlite3_bind_text(st, 1, after ? after : prefix, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, hi, -1, SQLITE_STATIC);
+	/* one more row than asked says whether the page is the last */
+	sqlite3_bind_int64(st, 3, limit ? (sqlite3_int64)limit + 1 : -1);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (limit && got == limit) {
+			*more = true;
+			break;
+		}
+		err = fn((const char *)sqlite3_column_text(st, 0),
+			 (const char *)sqlite3_column_text(st, 1),
+			 (uint64_t)sqlite3_column_int64(st, 2), ctx);
+		if (err > 0) {
+			*more = true;
+			err = 0;
+			break;
+		}
+		if (err)
+			goto out;
+		got++;
+	}
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		err = sq_err(s, "page");
+	if (rev)
+		*rev = s->rev;
+	(void)at_rev;
+out:
+	sqlite3_finalize(st);
+	pthread_mutex_unlock(&s->lock);
+	return err;
+}
+
 static int step_done(struct sq *s, sqlite3_stmt *st, const char *what)
 {
 	int rc = sqlite3_step(st);
@@ -407,6 +461,7 @@ const struct store_ops store_sqlite_ops = {
 	.close = sq_close,
 	.get = sq_get,
 	.range = sq_range,
+	.page = sq_page,
 	.txn = sq_txn,
 	.history = sq_history,
 	.revision = sq_revision,

@@ -141,40 +141,40 @@ static void test_validate(void)
 			      "\"clusterCIDRs\":[\"10.0.0.0/16\"]}}"), -EINVAL);
 	CHECK_EQ_INT(validate("clusters", "{\"metadata\":{\"name\":\"c1\"},\"spec\":{\"clusterID\":\"c1\","
 			      "\"clusterCIDRs\":[]}}"), -EINVAL);
-	CHECK_EQ_INT(validate("endpoints", "{\"metadata\":{\"name\":\"c1-h\"},\"spec\":{\"clusterID\":\"c1\","
+	CHECK_EQ_INT(validate("endpoints", "{\"metadata\":{\"name\":\"c1.h\"},\"spec\":{\"clusterID\":\"c1\","
 			      "\"hostname\":\"h\",\"privateIP\":\"10.0.0.1\"}}"), 0);
-	CHECK_EQ_INT(validate("endpoints", "{\"metadata\":{\"name\":\"c1-h\"},\"spec\":{\"clusterID\":\"c1\","
+	CHECK_EQ_INT(validate("endpoints", "{\"metadata\":{\"name\":\"c1.h\"},\"spec\":{\"clusterID\":\"c1\","
 			      "\"hostname\":\"h\",\"privateIP\":\"10.0.0.1\"}} x"), -EBADMSG);
-	CHECK_EQ_INT(validate("endpoints", "{\"metadata\":{\"name\":\"c1-h\"},\"spec\":{\"clusterID\":\"c1\","
+	CHECK_EQ_INT(validate("endpoints", "{\"metadata\":{\"name\":\"c1.h\"},\"spec\":{\"clusterID\":\"c1\","
 			      "\"hostname\":\"h\",\"privateIP\":\"10.0.0.1\",\"natTPort\":0}}"), -EINVAL);
-	CHECK_EQ_INT(validate("endpoints", "{\"metadata\":{\"name\":\"c1-h\",\"resourceVersion\":\"01\"},"
+	CHECK_EQ_INT(validate("endpoints", "{\"metadata\":{\"name\":\"c1.h\",\"resourceVersion\":\"01\"},"
 			      "\"spec\":{\"clusterID\":\"c1\",\"hostname\":\"h\",\"privateIP\":\"10.0.0.1\"}}"),
 		     -EINVAL);
-	CHECK_EQ_INT(validate("gatewaystatuses", "{\"metadata\":{\"name\":\"c1-h\"},\"spec\":{\"clusterID\":"
+	CHECK_EQ_INT(validate("gatewaystatuses", "{\"metadata\":{\"name\":\"c1.h\"},\"spec\":{\"clusterID\":"
 			      "\"c1\",\"hostname\":\"h\",\"haStatus\":\"active\",\"connections\":[{\"cluster\":"
 			      "\"c2\",\"rttAvgNs\":5}]}}"), 0);
-	CHECK_EQ_INT(validate("gatewaystatuses", "{\"metadata\":{\"name\":\"c1-h\"},\"spec\":{\"clusterID\":"
+	CHECK_EQ_INT(validate("gatewaystatuses", "{\"metadata\":{\"name\":\"c1.h\"},\"spec\":{\"clusterID\":"
 			      "\"c1\",\"hostname\":\"h\",\"haStatus\":\"leader\"}}"), -EINVAL);
 	/* globalnet objects: exactly one target, each checked */
-	CHECK_EQ_INT(validate("globalingressips", "{\"metadata\":{\"name\":\"c1-web\"},\"spec\":{"
+	CHECK_EQ_INT(validate("globalingressips", "{\"metadata\":{\"name\":\"c1.web\"},\"spec\":{"
 			      "\"clusterID\":\"c1\",\"service\":\"10.96.0.10\"},\"status\":{\"globalIP\":"
 			      "\"242.0.0.10\"}}"), 0);
-	CHECK_EQ_INT(validate("globalingressips", "{\"metadata\":{\"name\":\"c1-web\"},\"spec\":{"
+	CHECK_EQ_INT(validate("globalingressips", "{\"metadata\":{\"name\":\"c1.web\"},\"spec\":{"
 			      "\"clusterID\":\"c1\",\"pod\":\"10.1.1.1\",\"service\":\"10.96.0.10\"}}"),
 		     -EINVAL);
-	CHECK_EQ_INT(validate("globalingressips", "{\"metadata\":{\"name\":\"c1-web\"},\"spec\":{"
+	CHECK_EQ_INT(validate("globalingressips", "{\"metadata\":{\"name\":\"c1.web\"},\"spec\":{"
 			      "\"clusterID\":\"c1\"}}"), -EINVAL);
-	CHECK_EQ_INT(validate("globalingressips", "{\"metadata\":{\"name\":\"c1-web\"},\"spec\":{"
+	CHECK_EQ_INT(validate("globalingressips", "{\"metadata\":{\"name\":\"c1.web\"},\"spec\":{"
 			      "\"clusterID\":\"c1\",\"pod\":\"10.1.1.300\"}}"), -EINVAL);
-	CHECK_EQ_INT(validate("globalingressips", "{\"metadata\":{\"name\":\"c2-web\"},\"spec\":{"
+	CHECK_EQ_INT(validate("globalingressips", "{\"metadata\":{\"name\":\"c2.web\"},\"spec\":{"
 			      "\"clusterID\":\"c1\",\"pod\":\"10.1.1.3\"}}"), -EINVAL);
-	CHECK_EQ_INT(validate("globalegressips", "{\"metadata\":{\"name\":\"c1-ns\"},\"spec\":{"
+	CHECK_EQ_INT(validate("globalegressips", "{\"metadata\":{\"name\":\"c1.ns\"},\"spec\":{"
 			      "\"clusterID\":\"c1\",\"cidr\":\"10.1.2.0/24\"}}"), 0);
-	CHECK_EQ_INT(validate("globalegressips", "{\"metadata\":{\"name\":\"c1-ns\"},\"spec\":{"
+	CHECK_EQ_INT(validate("globalegressips", "{\"metadata\":{\"name\":\"c1.ns\"},\"spec\":{"
 			      "\"clusterID\":\"c1\",\"cidr\":\"10.1.2.1/24\"}}"), -EINVAL);
-	CHECK_EQ_INT(validate("globalegressips", "{\"metadata\":{\"name\":\"c1-ns\"},\"spec\":{"
+	CHECK_EQ_INT(validate("globalegressips", "{\"metadata\":{\"name\":\"c1.ns\"},\"spec\":{"
 			      "\"clusterID\":\"c1\",\"service\":\"10.96.0.1\"}}"), -EINVAL);
-	CHECK_EQ_INT(validate("globalegressips", "{\"metadata\":{\"name\":\"c1-p\"},\"spec\":{"
+	CHECK_EQ_INT(validate("globalegressips", "{\"metadata\":{\"name\":\"c1.p\"},\"spec\":{"
 			      "\"clusterID\":\"c1\",\"pod\":\"10.1.2.7\"},\"status\":[]}"), -EINVAL);
 	CHECK(name_is_dns_label("a-b0"));
 	CHECK(!name_is_dns_label("-ab"));
