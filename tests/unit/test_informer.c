@@ -245,6 +245,46 @@ static void test_live(void)
 	CHECK(cJSON_GetArraySize(o) == 1 && !strcmp(brk_obj_name(cJSON_GetArrayItem(o, 0)), "c1.n3"));
 	cJSON_Delete(o);
 
+	/* a list larger than one response (issue 11: over 1 MiB blinded every informer) */
+	{
+		struct brk_informer *big;
+		char pad[1001];
+		int made = 0;
+
+		memset(pad, 'x', 1000);
+		pad[1000] = '\0';
+		for (int i = 0; i < 40; i++) {
+			char host[16];
+			cJSON *b;
+
+			snprintf(host, sizeof(host), "big%d", i);
+			o = endpoint(host, 1);
+			b = cJSON_GetObjectItem(cJSON_GetObjectItem(o, "spec"), "backend");
+			for (int k = 0; k < 30; k++) {
+				char key[16];
+
+				snprintf(key, sizeof(key), "k%d", k);
+				cJSON_AddStringToObject(b, key, pad);
+			}
+			made += brk_create(adm, "endpoints", o, NULL, &st) == 0;
+			cJSON_Delete(o);
+		}
+		CHECK_EQ_INT(made, 40);
+		CHECK(brk_list(c1, "endpoints", &res, &st) == 0);
+		CHECK_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItem(res, "items")), 41);
+		cJSON_Delete(res);
+		res = NULL;
+		big = brk_informer_start(c1, "endpoints", &ops, &s);
+		REQUIRE(big);
+		for (int i = 0; i < 100 && !brk_informer_synced(big); i++)
+			usleep(100000);
+		CHECK(brk_informer_synced(big));
+		o = brk_informer_list(big);
+		CHECK_EQ_INT(cJSON_GetArraySize(o), 41);
+		cJSON_Delete(o);
+		brk_informer_stop(big);
+	}
+
 	brk_informer_stop(inf);
 	brk_client_free(c1);
 	brk_client_free(jc);
