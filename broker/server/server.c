@@ -328,12 +328,13 @@ int srv_server_run(const char *dir, const char *listen_override)
 		err = -errno;
 		goto out;
 	}
+	srv.store->history_bytes = srv.cfg.limits.history_bytes;
 	err = srv.store->ops->revision(srv.store, &head);
 	if (err)
 		goto out;
 	srv.hub = srv_hub_new(srv.store, head,
 			      srv.cfg.history_limit < 4096 ? srv.cfg.history_limit : 4096,
-			      srv.cfg.bookmark_ms);
+			      srv.cfg.limits.history_bytes / 4, srv.cfg.bookmark_ms);
 	if (!srv.hub) {
 		err = -ENOMEM;
 		goto out;

@@ -23,8 +23,8 @@ struct store_event;
 struct MHD_Connection;
 
 /* head: the store revision the feed starts after; ring: events kept in memory for resume
- * without touching the store. NULL on ENOMEM. */
-struct srv_hub *srv_hub_new(struct store *st, uint64_t head, unsigned ring,
+ * without touching the store, at most ring_bytes of them (0: no bound). NULL on ENOMEM. */
+struct srv_hub *srv_hub_new(struct store *st, uint64_t head, unsigned ring, size_t ring_bytes,
 			    unsigned bookmark_ms);
 /* Ends every stream; call before MHD_stop_daemon (no suspended connection may remain). */
 void srv_hub_shutdown(struct srv_hub *h);

@@ -80,6 +80,7 @@ struct store {
 	const struct store_ops *ops;
 	void *priv;
 	unsigned history_limit;	/* changes kept for watch resume (SQLite) */
+	uint64_t history_bytes;	/* and at most about this many bytes of them (0: no bound) */
 };
 
 /* The store named plain etcd over HTTP, for tests and networks already private; etcd://
