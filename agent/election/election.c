@@ -16,7 +16,22 @@
  * - Sequence numbers start at max(CLOCK_REALTIME ns, the reservation in the state file),
  *   so a restarted sender is newer than its old datagrams; a receiver drops any datagram
  *   whose sequence is not above the highest it has seen from that node (replays).
- * - The epoch a standby sends is the highest it has seen: a node that starts learns it. */
+ * - Freshness across restarts: every start of a node draws a random nonce (boot) that its
+ *   heartbeats carry. A node believes a peer (counts it alive, follows its claim, grants a
+ *   restart grace) only once a heartbeat from the peer's current start has echoed the
+ *   believer's own current nonce: until then it puts the peer's name hash in its "ask"
+ *   list, and a node that sees its hash asked echoes the asker's nonce in its next
+ *   heartbeat, sent at once. A recorded heartbeat (a dead gateway's "restarting", say)
+ *   replayed to a node that started since echoes no nonce that node ever drew, so it is
+ *   never believed; within one start, sequence numbers stop replays.
+ * - The epoch a standby sends is the highest it has seen: a node that starts learns it.
+ *   Epochs never exceed ELECTION_EPOCH_MAX (the decoder refuses more), and a proven
+ *   heartbeat whose epoch is more than ELECTION_EPOCH_JUMP above the highest this node
+ *   knows is dropped (logged): one liar cannot push a cluster's epoch to where no claim
+ *   can beat it. A node that starts knowing no epoch (no state file) notes the epochs
+ *   its proven peers announce while it listens and takes the lower median of them at the
+ *   end (then listens two intervals more, to hear the ones it refused before): the
+ *   cluster's honest epoch, however high, unless the liars are as many as the others. */
 #include "agent/election/election.h"
 
 #include <arpa/inet.h>
@@ -167,6 +182,13 @@ static struct election *create(const struct election_cfg *c, uint64_t now)
 	e->seq = util_realtime_ns();
 	if (seq > e->seq)
 		e->seq = seq;
+	do {
+		err = util_random(&e->boot, sizeof(e->boot));
+		if (err)
+			goto err;
+	} while (!e->boot);
+	e->self_hash = election_name_hash(e->node);
+	e->learning = e->max_epoch == 0;
 	e->seq_hw = e->seq + SEQ_RESERVE;
 	e->now = now;
 	e->next_send = now;
@@ -256,6 +278,21 @@ void election_get_drops(const struct election *e, struct election_drops *out)
 	*out = e->drops;
 }
 
+uint64_t election_boot(const struct election *e)
+{
+	return e->boot;
+}
+
+void election_force_claim(struct election *e, uint64_t epoch, uint64_t now_ns)
+{
+	e->role = ROLE_ACTIVE;
+	e->epoch = epoch;
+	if (epoch > e->max_epoch)
+		e->max_epoch = epoch;
+	e->next_send = now_ns;
+	e->changed = true;
+}
+
 /* ---- the peer table and the rules ---- */
 
 /* True when a (epoch, name) claim beats b: higher epoch, then lower name. */
@@ -316,6 +353,40 @@ static uint64_t peer_dead_ns(const struct election *e, const struct peer *p)
 	return (p->flags & ELECTION_F_RESTART) ? ELECTION_RESTART_GRACE_NS : e->dead_ns;
 }
 
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The end of a first listen: the lower median of the epochs proven peers announced (the
+ * ones refused as jumps too). True when it raised ours past what we refused. */
+static bool learn_epoch(struct election *e, uint64_t now)
+{
+	uint64_t ep[ELECTION_MAX_PEERS], med;
+	unsigned n = 0;
+	bool refused = false;
+
+	for (unsigned i = 0; i < ELECTION_MAX_PEERS; i++) {
+		const struct peer *p = &e->peers[i];
+
+		if (p->used && p->verified && p->heard_ns && now - p->heard_ns < e->dead_ns) {
+			ep[n++] = p->heard_epoch;
+			refused |= p->heard_epoch > e->max_epoch + ELECTION_EPOCH_JUMP;
+		}
+	}
+	if (!n)
+		return false;
+	qsort(ep, n, sizeof(ep[0]), cmp_u64);
+	med = ep[(n - 1) / 2];
+	if (med <= e->max_epoch)
+		return false;
+	pr_info("election: %s learns epoch %" PRIu64 " from %u node(s)\n", e->node, med, n);
+	set_max_epoch(e, med);
+	return refused;
+}
+
 static void apply_rules(struct election *e, uint64_t now)
 {
 	const struct peer *best;
@@ -330,6 +401,11 @@ static void apply_rules(struct election *e, uint64_t now)
 				(p->flags & ELECTION_F_ACTIVE) ? "the active gateway" : "silent");
 		}
 	}
+	if (e->role == ROLE_LISTEN && now >= e->listen_until && e->learning) {
+		e->learning = false;	/* from now on, epochs only grow within the bound */
+		if (learn_epoch(e, now))
+			e->listen_until = now + 2 * e->interval_ns;
+	}
 	if (e->role == ROLE_LISTEN && now >= e->listen_until) {
 		e->role = ROLE_STANDBY;
 		e->changed = true;
@@ -341,7 +417,14 @@ static void apply_rules(struct election *e, uint64_t now)
 			e->node, best->node, best->epoch, e->epoch);
 		become(e, ROLE_STANDBY, now);
 	}
-	if (e->role == ROLE_STANDBY && e->gateway && !best && self_is_first_candidate(e)) {
+	if (e->role == ROLE_STANDBY && e->gateway && !best && self_is_first_candidate(e) &&
+	    e->max_epoch >= ELECTION_EPOCH_MAX) {
+		unsigned sup;
+
+		if (ratelog_ok(&e->log_epoch, now, &sup))
+			pr_err("election: %s cannot claim: epoch %" PRIu64 " is the largest there is\n",
+			       e->node, e->max_epoch);
+	} else if (e->role == ROLE_STANDBY && e->gateway && !best && self_is_first_candidate(e)) {
 		e->epoch = e->max_epoch + 1;
 		e->max_epoch = e->epoch;
 		pr_info("election: %s becomes the active gateway, epoch %" PRIu64 "\n",
@@ -420,6 +503,8 @@ static void send_heartbeat(struct election *e, uint64_t now)
 			return;	/* never send a sequence number a restart could reuse */
 	}
 	build_msg(e, &m);
+	election_fresh_fill(e, &m, now);
+	e->last_send_ns = now;
 	e->seq++;
 	if (e->hook)
 		e->hook(e->hook_ctx, &m);
@@ -541,13 +626,21 @@ static void input(struct election *e, const struct election_msg *m, uint32_t src
 	p = peer_slot(e, m->node, now);
 	if (!p)
 		return;
-	if (p->used && m->seq <= p->seq) {
-		e->drops.replay++;	/* replayed, reordered, or sent both ways */
-		return;
-	}
 	if (!p->used) {
 		p->used = true;
 		strcpy(p->node, m->node);
+	}
+	if (!election_fresh_accept(e, p, m, now))
+		return;
+	p->heard_epoch = m->epoch;
+	p->heard_ns = now;
+	if (m->epoch > e->max_epoch + ELECTION_EPOCH_JUMP) {
+		e->drops.epoch_jump++;
+		if (!e->learning && ratelog_ok(&e->log_epoch, now, &sup))
+			pr_warn("election: %s announces epoch %" PRIu64 ", more than %d above the highest"
+				" we know (%" PRIu64 "): ignored (%u more not logged)\n", m->node,
+				m->epoch, ELECTION_EPOCH_JUMP, e->max_epoch, sup);
+		return;
 	}
 	if (!p->alive || p->flags != m->flags || p->epoch != m->epoch ||
 	    !adv_eq(&p->adv, &m->adv))
@@ -647,6 +740,8 @@ uint64_t election_tick(struct election *e, uint64_t now_ns)
 
 int election_set_min_epoch(struct election *e, uint64_t min)
 {
+	if (min >= ELECTION_EPOCH_MAX)
+		return -ERANGE;	/* no claim could ever follow it */
 	if (min <= e->max_epoch && !(e->role == ROLE_ACTIVE && e->epoch <= min))
 		return 0;
 	if (min > e->max_epoch)
