@@ -19,7 +19,7 @@ Q := @
 endif
 
 # pkg-config is evaluated lazily (=), so `make deps` works before the packages exist.
-PKGS        := libbpf libcjson libmicrohttpd gnutls sqlite3 libcurl libmnl libnl-route-3.0
+PKGS        := libbpf libcjson libmicrohttpd gnutls sqlite3 libcurl libmnl libnl-route-3.0 ldns
 PKG_CFLAGS   = $(shell $(PKG) --cflags $(PKGS))
 PKG_LIBS     = $(shell $(PKG) --libs $(PKGS)) -lpthread -lm
 

@@ -14,6 +14,11 @@ PKGS=(
 	util-linux coreutils openssl ca-certificates python3
 	# deploy/: the image (make image), the manifest, unit and Vagrantfile tests
 	podman runc debootstrap python3-yaml python3-kubernetes systemd vagrant vagrant-libvirt
+	# service discovery: DNS wire format (libldns), the lab's cluster resolver (dnsmasq),
+	# dig, dnsperf (make bench) and HAProxy (the demo's mesh-like proxy)
+	libldns-dev dnsmasq-base bind9-dnsutils dnsperf haproxy
+	# the VM test bed (tests/vm/): QEMU, an initramfs of busybox, depmod and xz for Debian's kernel
+	qemu-system-x86 busybox-static cpio kmod xz-utils
 )
 
 missing=()

@@ -77,8 +77,8 @@ for src in tests/fuzz/fuzz_*.c; do
 	t=$B/fuzz/tests/fuzz/$(basename "$src" .c)
 	run_one "fuzz/$(basename "$t")" 120 bash -c 'run_fuzz "$0"' "$t"
 done
-echo "== shell tests (lint, lab, end-to-end, deploy)"
-for t in tests/lint/test_*.sh tests/lab/test_*.sh tests/e2e/test_*.sh tests/deploy/test_*.sh; do
+echo "== shell tests (lint, lab, end-to-end, deploy, VM test bed)"
+for t in tests/lint/test_*.sh tests/lab/test_*.sh tests/e2e/test_*.sh tests/deploy/test_*.sh tests/vm/test_*.sh; do
 	[ -e "$t" ] || continue
 	run_one "$t" 900 "$t"
 done

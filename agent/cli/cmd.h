@@ -22,6 +22,8 @@ int cmd_show(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_globalnet(int argc, char **argv);
 int cmd_export(int argc, char **argv);
+int cmd_unexport(int argc, char **argv);
+int cmd_dns(int argc, char **argv);
 
 #define SUBAGENT_VERSION "0.1.0"
 

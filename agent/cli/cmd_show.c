@@ -1,4 +1,4 @@
-/* subagent show connections|endpoints|gateways|networks|all: what the broker knows about
+/* subagent show connections|endpoints|gateways|networks|services|all: what the broker knows about
  * this cluster and the others, as a table or JSON. Works from any node of the cluster: it
  * only needs the cluster's configuration directory. */
 #include <errno.h>
@@ -12,6 +12,7 @@
 #include "agent/cli/cmd.h"
 #include "agent/cli/gn_objects.h"
 #include "agent/cli/print.h"
+#include "agent/cli/svc_objects.h"
 #include "broker/client/client.h"
 #include "broker/creds/cluster_config.h"
 #include "common/json.h"
@@ -29,6 +30,7 @@ static void usage(FILE *f)
 		"  endpoints    the gateway endpoints of every cluster\n"
 		"  gateways     this cluster's gateways and their HA status\n"
 		"  networks     every cluster's CIDRs (and global CIDRs with globalnet)\n"
+		"  services     every ServiceImport and this cluster's ServiceExports\n"
 		"  all          all of the above\n\n"
 		"Options:\n"
 		"  --config-dir DIR   the cluster configuration written by 'subagent join'\n"
@@ -215,6 +217,41 @@ static cJSON *rows_networks(const cJSON *clusters, const cJSON *gips)
 	return rows;
 }
 
+/* "c1 10.101.0.10 2/2, c2 10.102.0.10>242.1.0.9 1/1" */
+static void fmt_clusters(const cJSON *v, char *buf, size_t len)
+{
+	const cJSON *c;
+	size_t off = 0;
+
+	buf[0] = '\0';
+	cJSON_ArrayForEach(c, v) {
+		const cJSON *ips = cJSON_GetObjectItemCaseSensitive(c, "ips");
+		const cJSON *gips = cJSON_GetObjectItemCaseSensitive(c, "global_ips");
+		char addrs[128] = "";
+		size_t a = 0;
+
+		for (int i = 0; i < cJSON_GetArraySize(ips) && a < sizeof(addrs); i++) {
+			const cJSON *g = cJSON_GetArrayItem(gips, i);
+
+			a += (size_t)snprintf(addrs + a, sizeof(addrs) - a, "%s%s%s%s", a ? "," : "",
+					      json_str(cJSON_GetArrayItem(ips, i), "", ""), g ? ">" : "",
+					      g ? g->valuestring : "");
+		}
+		if (off < len)
+			off += (size_t)snprintf(buf + off, len - off, "%s%s%s%s %s", off ? ", " : "",
+						json_str(c, "cluster", "?"), *addrs ? " " : "", addrs,
+						json_str(c, "ready", ""));
+	}
+	if (!off)
+		snprintf(buf, len, "-");
+}
+
+static const struct print_col svc_cols[] = {
+	{ "KIND", "kind", NULL }, { "NAME", "name", NULL }, { "NAMESPACE", "namespace", NULL },
+	{ "TYPE", "type", NULL }, { "PORTS", "ports", NULL },
+	{ "CLUSTERS (IPS READY)", "clusters", fmt_clusters },
+};
+
 static const struct print_col conn_cols[] = {
 	{ "GATEWAY", "gateway", NULL }, { "CLUSTER", "cluster", NULL },
 	{ "REMOTE IP", "remote_ip", NULL }, { "NAT", "nat", NULL },
@@ -242,7 +279,7 @@ static const struct print_col gnet_cols[] = {
 	{ "EGRESS IPS", "egress_ips", NULL }, { "GLOBAL IPS (target=ip)", "global_ips", NULL },
 };
 
-enum { W_CONN = 1, W_EP = 2, W_GW = 4, W_NET = 8 };
+enum { W_CONN = 1, W_EP = 2, W_GW = 4, W_NET = 8, W_SVC = 16, W_ALL = 31 };
 
 int cmd_show(int argc, char **argv)
 {
@@ -255,7 +292,7 @@ int cmd_show(int argc, char **argv)
 	const char *dir = NULL, *what = NULL;
 	struct cluster_config cfg = { 0 };
 	struct brk_client *brk = NULL;
-	cJSON *statuses = NULL, *eps = NULL, *clusters = NULL, *out = NULL, *gips = NULL;
+	cJSON *statuses = NULL, *eps = NULL, *clusters = NULL, *out = NULL, *gips = NULL, *svcs = NULL;
 	char err[1024] = "";
 	int json = 0, w = 0, c, rc = 1;
 
@@ -281,10 +318,10 @@ int cmd_show(int argc, char **argv)
 	what = argv[optind];
 	w = !strcmp(what, "connections") ? W_CONN : !strcmp(what, "endpoints") ? W_EP :
 	    !strcmp(what, "gateways") ? W_GW : !strcmp(what, "networks") ? W_NET :
-	    !strcmp(what, "all") ? (W_CONN | W_EP | W_GW | W_NET) : 0;
+	    !strcmp(what, "services") ? W_SVC : !strcmp(what, "all") ? W_ALL : 0;
 	if (!w) {
 		fprintf(stderr, "subagent show: unknown '%s' (connections, endpoints, gateways, "
-			"networks or all)\n", what);
+			"networks, services or all)\n", what);
 		return 2;
 	}
 	rc = cli_open_cluster("show", dir, &cfg, &brk);
@@ -300,6 +337,9 @@ int cmd_show(int argc, char **argv)
 	if ((w & W_NET) && cfg.n_global_cidrs &&
 	    !(gips = gn_cli_rows(brk, NULL, err, sizeof(err))))
 		goto fail;
+	if ((w & W_SVC) && !(svcs = svc_cli_rows(brk, cfg.cluster_id, cfg.n_global_cidrs > 0, err,
+						  sizeof(err))))
+		goto fail;
 
 	out = cJSON_CreateObject();
 	if (w & W_CONN)
@@ -310,10 +350,14 @@ int cmd_show(int argc, char **argv)
 		cJSON_AddItemToObject(out, "gateways", rows_gateways(statuses, cfg.cluster_id));
 	if (w & W_NET)
 		cJSON_AddItemToObject(out, "networks", rows_networks(clusters, gips));
+	if (w & W_SVC) {
+		cJSON_AddItemToObject(out, "services", svcs);
+		svcs = NULL;
+	}
 
 	if (json) {
 		/* one kind: its list; all: an object of lists */
-		(void)print_json(stdout, w == (W_CONN | W_EP | W_GW | W_NET) ? out : out->child);
+		(void)print_json(stdout, w == W_ALL ? out : out->child);
 	} else {
 		int first = 1;
 
@@ -333,6 +377,7 @@ int cmd_show(int argc, char **argv)
 		} else {
 			SECTION(W_NET, "networks", "Networks", net_cols)
 		}
+		SECTION(W_SVC, "services", "Services", svc_cols)
 #undef SECTION
 	}
 	rc = 0;
@@ -345,6 +390,7 @@ out:
 	cJSON_Delete(eps);
 	cJSON_Delete(clusters);
 	cJSON_Delete(gips);
+	cJSON_Delete(svcs);
 	cli_close_cluster(&cfg, brk);
 	return rc;
 }

@@ -12,7 +12,9 @@ const struct command commands[] = {
 	{ "show", cmd_show, "show connections, endpoints, gateways or networks" },
 	{ "verify", cmd_verify, "check connectivity and encryption to every remote cluster" },
 	{ "globalnet", cmd_globalnet, "global egress/ingress IPs of pods and services (overlapping CIDRs)" },
-	{ "export", cmd_export, "export a service: give it a global IP (globalnet)" },
+	{ "export", cmd_export, "export a service to the other clusters (and its global IP with globalnet)" },
+	{ "unexport", cmd_unexport, "withdraw an exported service" },
+	{ "dns", cmd_dns, "serve clusterset.local: the exported services of every cluster" },
 };
 
 const unsigned n_commands = ARRAY_SIZE(commands);

@@ -123,6 +123,9 @@ struct brk_informer *brk_informer_start(struct brk_client *c, const char *resour
 					const struct brk_informer_ops *ops, void *ctx);
 /* Stops the thread (aborting a request in flight) and frees everything. NULL-safe. */
 void brk_informer_stop(struct brk_informer *inf);
+/* Asks the thread to stop and returns at once (a request in flight notices within about
+ * a second): cancel several informers, then stop each, and they wind down together. */
+void brk_informer_cancel(struct brk_informer *inf);
 bool brk_informer_synced(struct brk_informer *inf);
 /* A copy of the cached object, or NULL. */
 cJSON *brk_informer_get(struct brk_informer *inf, const char *name);

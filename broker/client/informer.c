@@ -350,7 +350,7 @@ err:
 	return NULL;
 }
 
-void brk_informer_stop(struct brk_informer *inf)
+void brk_informer_cancel(struct brk_informer *inf)
 {
 	if (!inf)
 		return;
@@ -358,6 +358,13 @@ void brk_informer_stop(struct brk_informer *inf)
 	atomic_store(&inf->stop, true);
 	pthread_cond_broadcast(&inf->cond);
 	pthread_mutex_unlock(&inf->lock);
+}
+
+void brk_informer_stop(struct brk_informer *inf)
+{
+	if (!inf)
+		return;
+	brk_informer_cancel(inf);
 	pthread_join(inf->thread, NULL);
 	curl_easy_cleanup(inf->h);
 	cJSON_Delete(inf->cache);

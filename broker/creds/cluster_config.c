@@ -48,7 +48,7 @@ static int check_cidrs(const struct cidr4 *c, size_t n, const char *what, char e
 	return 0;
 }
 
-int cluster_config_validate(const struct cluster_config *cfg, char err[BRK_ERR_MAX])
+static int validate(const struct cluster_config *cfg, char err[BRK_ERR_MAX], bool need_psk)
 {
 	char host[256], a[CIDR4_STRLEN], b[CIDR4_STRLEN];
 	unsigned port;
@@ -110,11 +110,18 @@ int cluster_config_validate(const struct cluster_config *cfg, char err[BRK_ERR_M
 		return util_einval(err, JSON_ERR_MAX, "ca.pem is not the PEM of a CA certificate");
 	if (!cfg->token || !brk_hex_ok(cfg->token, BRK_TOKEN_HEX_LEN, BRK_TOKEN_HEX_LEN))
 		return util_einval(err, JSON_ERR_MAX, "token must be %d lowercase hex characters", BRK_TOKEN_HEX_LEN);
+	if (!need_psk && !cfg->psk)
+		return 0;
 	if (!cfg->psk || !brk_hex_ok(cfg->psk, BRK_PSK_MIN_HEX, BRK_PSK_MAX_HEX) ||
 	    strlen(cfg->psk) % 2)
 		return util_einval(err, JSON_ERR_MAX, "psk must be %d..%d lowercase hex characters", BRK_PSK_MIN_HEX,
 			    BRK_PSK_MAX_HEX);
 	return 0;
+}
+
+int cluster_config_validate(const struct cluster_config *cfg, char err[BRK_ERR_MAX])
+{
+	return validate(cfg, err, true);
 }
 
 /* ---- save ---- */
@@ -352,7 +359,7 @@ static int read_in(const char *dir, const char *name, size_t max, bool secret, c
 	return 0;
 }
 
-int cluster_config_load_err(const char *dir, struct cluster_config *cfg, char err[BRK_ERR_MAX])
+static int load(const char *dir, struct cluster_config *cfg, char err[BRK_ERR_MAX], bool need_psk)
 {
 	char *json = NULL;
 	int ret;
@@ -367,13 +374,13 @@ int cluster_config_load_err(const char *dir, struct cluster_config *cfg, char er
 		goto err;
 	if ((ret = read_in(dir, "ca.pem", PKI_MAX_PEM, false, &cfg->ca_pem, err)) ||
 	    (ret = read_in(dir, "token", 1024, true, &cfg->token, err)) ||
-	    (ret = read_in(dir, "psk", 1024, true, &cfg->psk, err)))
+	    (need_psk && (ret = read_in(dir, "psk", 1024, true, &cfg->psk, err))))
 		goto err;
 	if ((ret = path_in(cfg->ca_path, sizeof(cfg->ca_path), dir, "ca.pem"))) {
 		util_einval(err, JSON_ERR_MAX, "path too long");
 		goto err;
 	}
-	ret = cluster_config_validate(cfg, err);
+	ret = validate(cfg, err, need_psk);
 	if (ret)
 		goto err;
 	return 0;
@@ -382,6 +389,16 @@ err:
 		util_einval(err, JSON_ERR_MAX, "out of memory");
 	cluster_config_free(cfg);
 	return ret;
+}
+
+int cluster_config_load_err(const char *dir, struct cluster_config *cfg, char err[BRK_ERR_MAX])
+{
+	return load(dir, cfg, err, true);
+}
+
+int cluster_config_load_reader(const char *dir, struct cluster_config *cfg, char err[BRK_ERR_MAX])
+{
+	return load(dir, cfg, err, false);
 }
 
 int cluster_config_load(const char *dir, struct cluster_config *cfg)

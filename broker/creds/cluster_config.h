@@ -46,6 +46,10 @@ int cluster_config_load(const char *dir, struct cluster_config *cfg)
 /* The same, with the problem as a sentence in err instead of the log. */
 int cluster_config_load_err(const char *dir, struct cluster_config *cfg, char err[BRK_ERR_MAX])
 	__attribute__((warn_unused_result));
+/* The same for a reader of the broker (the DNS server): cluster.json, ca.pem and token;
+ * the IKE pre-shared key is neither read nor needed (cfg->psk stays NULL). */
+int cluster_config_load_reader(const char *dir, struct cluster_config *cfg, char err[BRK_ERR_MAX])
+	__attribute__((warn_unused_result));
 /* Validates cfg, creates DIR (0700) and writes the four files (secrets 0600, written
  * atomically). 0 or -errno (err says why). */
 int cluster_config_save(const char *dir, const struct cluster_config *cfg, char err[BRK_ERR_MAX])

@@ -298,6 +298,13 @@ static void do_delete(struct srv_server *srv, const struct srv_ident *id, const 
 	free(val);
 }
 
+/* After a successful write: what the resource derives from it (a ServiceImport). */
+static void changed(struct srv_server *srv, const struct srv_resource *r, const struct srv_reply *rp)
+{
+	if (r->on_change && rp->code >= 200 && rp->code < 300 && rp->json)
+		r->on_change(srv, rp->json);
+}
+
 /* ---- routing ---- */
 
 static void whoami(const struct srv_ident *id, const struct srv_request *rq, struct srv_reply *rp)
@@ -364,6 +371,11 @@ static int route(const struct srv_request *rq, struct route *ro, struct srv_repl
 	}
 	if (!(ro->get || (ro->del && ro->name) || (ro->post && !ro->name) || (ro->put && ro->name))) {
 		srv_reply_status(rp, 405, "%s not allowed on this path", rq->method);
+		return -EINVAL;
+	}
+	if (ro->r->read_only && !ro->get) {
+		srv_reply_status(rp, 405, "%s are written by the broker only (derived from other objects)",
+				 ro->r->name);
 		return -EINVAL;
 	}
 	return 0;
@@ -453,6 +465,7 @@ void srv_api_handle(struct srv_server *srv, const struct srv_request *rq,
 			srv_api_cluster_delete(srv, id, ro.name, rp);
 		else
 			do_delete(srv, id, ro.r, ro.name, rp);
+		changed(srv, ro.r, rp);
 		return;
 	}
 	if (rq->body_too_large || rq->body_len > body_limit(srv, id)) {
@@ -471,4 +484,5 @@ void srv_api_handle(struct srv_server *srv, const struct srv_request *rq,
 	else
 		do_update(srv, id, ro.r, ro.name, in, rp);
 	cJSON_Delete(in);
+	changed(srv, ro.r, rp);
 }

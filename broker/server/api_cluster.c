@@ -14,6 +14,7 @@
 #include "broker/server/auth.h"
 #include "broker/server/objects.h"
 #include "broker/server/reply.h"
+#include "broker/server/svc_import.h"
 #include "broker/server/update.h"
 #include "broker/server/validate.h"
 #include "broker/store/store.h"
@@ -517,6 +518,10 @@ void srv_api_cluster_delete(struct srv_server *srv, const struct srv_ident *id, 
 	if (err)
 		pr_warn("delete cluster %s: dependents left: %s\n", name, strerror(-err));
 	pr_info("delete cluster %s: token revoked\n", name);
+	/* its ServiceExports are gone: the imports it was part of change */
+	err = srv_svc_resync(srv);
+	if (err)
+		pr_warn("delete cluster %s: serviceimports: %s\n", name, strerror(-err));
 	srv_reply_value(rp, 200, val, cur);
 	free(val);
 	free(hash);

@@ -178,6 +178,29 @@ int srv_claims_gingress(const cJSON *obj, const struct srv_nets *n, char *msg, s
 	return err ? err : claim_global_ip(obj, n, msg, len);
 }
 
+int srv_claims_svcexport(const cJSON *obj, const struct srv_nets *n, char *msg, size_t len)
+{
+	const cJSON *e;
+	char field[32];
+	int i = 0, err;
+
+	/* the addresses DNS hands out for the service: its VIPs (a global IP with
+	 * globalnet). Endpoint addresses are not checked: a hostNetwork pod has its node's,
+	 * which the broker does not know. */
+	cJSON_ArrayForEach(e, json_at(obj, "spec.ips")) {
+		struct cidr4 c = { .len = 32 };
+
+		if (!cJSON_IsString(e) || ip4_parse(e->valuestring, &c.addr))
+			continue;
+		snprintf(field, sizeof(field), "spec.ips[%d]", i++);
+		err = claim(field, &c, n, n->services, n->nservices, n->global, n->nglobal,
+			    "service and global CIDRs", msg, len);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
 int srv_check_claims(const struct srv_resource *r, const cJSON *obj, const struct srv_nets *n,
 		     char *msg, size_t len)
 {

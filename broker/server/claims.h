@@ -39,6 +39,7 @@ int srv_nets_load(struct srv_server *srv, const char *cid, struct srv_nets *n,
 int srv_claims_endpoint(const cJSON *obj, const struct srv_nets *n, char *msg, size_t len);
 int srv_claims_gegress(const cJSON *obj, const struct srv_nets *n, char *msg, size_t len);
 int srv_claims_gingress(const cJSON *obj, const struct srv_nets *n, char *msg, size_t len);
+int srv_claims_svcexport(const cJSON *obj, const struct srv_nets *n, char *msg, size_t len);
 int srv_check_claims(const struct srv_resource *r, const cJSON *obj, const struct srv_nets *n,
 		     char *msg, size_t len) __attribute__((warn_unused_result));
 

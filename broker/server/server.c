@@ -24,10 +24,13 @@
 #include "broker/server/objects.h"
 #include "broker/server/page.h"
 #include "broker/server/quota.h"
+#include "broker/server/svc_import.h"
 #include "broker/server/watch.h"
 #include "broker/store/store.h"
 #include "common/log.h"
 #include "common/util.h"
+
+#define SVC_RESYNC_S 30	/* ServiceImports recomputed from the exports this often */
 
 /* ---- HTTP glue ---- */
 
@@ -277,6 +280,7 @@ static void raise_nofile(void)
 int srv_server_run(const char *dir, const char *listen_override)
 {
 	struct srv_server srv = { 0 };
+	struct srv_svc_sync *sync = NULL;
 	struct MHD_Daemon *d = NULL;
 	struct sockaddr_in sa;
 	char *cert = NULL, *key = NULL;
@@ -350,6 +354,12 @@ int srv_server_run(const char *dir, const char *listen_override)
 	err = srv.store->ops->feed_start(srv.store, head, feed, &srv);
 	if (err)
 		goto out;
+	/* ServiceImports are derived: repaired at start and now and then (svc_import.h) */
+	sync = srv_svc_sync_start(&srv, SVC_RESYNC_S);
+	if (!sync) {
+		err = -errno;
+		goto out;
+	}
 
 	d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_TLS |
 			     MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG,
@@ -383,6 +393,7 @@ out:
 	/* End every watch stream first: MHD must not stop with suspended connections. */
 	if (d)
 		MHD_quiesce_daemon(d);
+	srv_svc_sync_stop(sync);
 	srv_hub_shutdown(srv.hub);
 	if (d) {
 		uint64_t deadline = util_now_ns() + 3000000000ull;

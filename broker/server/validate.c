@@ -10,8 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "broker/client/service.h"
 #include "broker/server/objects.h"
 #include "common/cidr.h"
+#include "common/json.h"
 #include "common/name.h"
 #include "common/util.h"
 
@@ -310,6 +312,27 @@ int srv_validate_gingress_spec(const cJSON *spec, char *msg, size_t len)
 	return err;
 }
 
+int srv_validate_svcexport_spec(const cJSON *spec, char *msg, size_t len)
+{
+	struct svc_record r;
+	int err = svc_export_spec_from_json(spec, &r, msg, len);
+
+	svc_record_free(&r);
+	if (err == -ENOMEM)
+		return util_einval(msg, len, "spec: out of memory");
+	return err;
+}
+
+int srv_validate_svcexport_name(const char *name, const cJSON *spec, char *msg, size_t len)
+{
+	char want[SVC_KEY_MAX];
+
+	if (svc_export_name(want, sizeof(want), json_str(spec, "clusterID", ""), json_str(spec, "name", ""),
+			    json_str(spec, "namespace", "")) || strcmp(name, want))
+		return util_einval(msg, len, "metadata.name: must be \"%s\" (CLUSTER.NAME.NAMESPACE)", want);
+	return 0;
+}
+
 int srv_validate_object(const struct srv_resource *r, const cJSON *obj, char *msg, size_t len)
 {
 	const cJSON *md, *spec, *v;
@@ -319,6 +342,8 @@ int srv_validate_object(const struct srv_resource *r, const cJSON *obj, char *ms
 
 	if (!cJSON_IsObject(obj))
 		return util_einval(msg, len, "not a JSON object");
+	if (r->read_only || !r->validate_spec)
+		return util_einval(msg, len, "%s are written by the broker only", r->name);
 	v = cJSON_GetObjectItemCaseSensitive(obj, "apiVersion");
 	if (v && !(cJSON_IsString(v) && !strcmp(v->valuestring, SRV_API_GROUP)))
 		return util_einval(msg, len, "apiVersion: must be \"%s\"", SRV_API_GROUP);
@@ -368,5 +393,7 @@ int srv_validate_object(const struct srv_resource *r, const cJSON *obj, char *ms
 	if (!r->is_cluster && (strncmp(name, cid, n) || name[n] != '.' || !name[n + 1]))
 		return util_einval(msg, len, "metadata.name: must be \"%s.<name>\" (the owning"
 				   " cluster's ID, a dot, a DNS name)", cid);
-	return r->validate_spec(spec, msg, len);
+	if (r->validate_spec(spec, msg, len))
+		return -EINVAL;
+	return r->validate_name ? r->validate_name(name, spec, msg, len) : 0;
 }

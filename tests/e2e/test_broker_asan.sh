@@ -16,6 +16,7 @@ export ASAN_OPTIONS=detect_leaks=1:log_path=$T/asan UBSAN_OPTIONS=print_stacktra
 rc=0
 tests/e2e/test_broker_sqlite.sh || rc=1
 tests/e2e/test_broker_etcd.sh || rc=1
+tests/e2e/test_broker_services.sh || rc=1
 if ls "$T"/asan* "$T"/ubsan* >/dev/null 2>&1; then
 	echo "FAIL: asan:broker-sanitizer-reports"
 	head -n 60 "$T"/asan* "$T"/ubsan* 2>/dev/null

@@ -112,7 +112,7 @@ for c in c1 c2; do
 	lx "$c-n1" -- "$SUBAGENT" export service --config-dir "$SA_RUN/$c" --name echo --vip "$VIP" \
 		--wait 20 >&2 || t_fail "export_service_$c"
 done
-C1P1=$(gip c1 p1) C2P1=$(gip c2 p1) C1SVC=$(gip c1 echo) C2SVC=$(gip c2 echo)
+C1P1=$(gip c1 p1) C2P1=$(gip c2 p1) C1SVC=$(gip c1 echo.default) C2SVC=$(gip c2 echo.default)
 echo "ingress IPs: c1 p1 $C1P1 echo $C1SVC; c2 p1 $C2P1 echo $C2SVC" >&2
 [ -n "$C2P1" ] && [ -n "$C2SVC" ] && [ -n "$C1P1" ] && [ "$C1P1" != "$C1SVC" ] &&
 	t_pass ingress_ips_allocated || t_fail ingress_ips_allocated

@@ -1,12 +1,16 @@
 #!/bin/bash
 # Tests of the netns lab itself: addressing, pod and service reachability inside a cluster,
-# NAT, isolation between clusters, bad options, and that `down` leaves the machine as it was.
+# NAT, isolation between clusters, the cluster DNS (pods resolve through it, dns-forward),
+# bad options, and that `down` leaves the machine as it was.
 set -u
 . "$(dirname "$0")/../lib.sh"
 trap '"$LAB" down >/dev/null 2>&1' EXIT
 
 STATE=$("$LAB" statedir)
-snapshot() { ip -o link | sed 's/ qlen [0-9]*//'; ip route; ip rule; [ -e "$STATE" ] && echo state-dir-present; }
+snapshot() {
+	ip -o link | sed 's/ qlen [0-9]*//'; ip route; ip rule; [ -e "$STATE" ] && echo state-dir-present
+	ls -d /etc/netns/"$LAB_PREFIX"* 2>/dev/null
+}
 before=$(snapshot)
 
 lx() { "$LAB" exec "$@"; }
@@ -31,6 +35,8 @@ check json_shape jq -e '
   ([.clusters[].nodes[] | select(.gateway_capable)] | length == 6) and
   ([.clusters[].nodes[].pods[] | .name, .netns, .ip] | length == 54) and
   ([.clusters[].pod_cidr] | unique | length == 3) and
+  ([.clusters[].dns | .name, .netns, .ip] | all(type == "string")) and
+  (.clusters[0].dns.ip == "172.20.1.53") and
   (.clusters[2].nodes[0].public_ip == "198.18.3.254")' <<<"$J"
 check text_show "$LAB" show
 
@@ -72,6 +78,26 @@ lx c3-n1 -- ip route get 198.18.1.1 | grep -q 'via 192.168.3.1' && t_pass nat_ro
 check_not nat_inside_unreachable_from_outside ping1 broker 192.168.3.11
 check non_nat_gateway_reaches_broker ping1 c1-n1 198.18.0.10
 
+# The cluster DNS: pods resolve the echo service through it (search domains too), and a
+# zone forwarded with dns-forward reaches its server (here a resolver on node c1-n3).
+ans=$(lx c1-n2-p1 -- dig +short +time=2 +tries=1 echo.default.svc.cluster.local)
+[ "$ans" = "$VIP1" ] && t_pass pod_resolves_cluster_service || t_fail pod_resolves_cluster_service "got '$ans'"
+ans=$(lx c2-n1-p2 -- getent hosts echo | awk '{print $1}')
+[ "$ans" = "$VIP2" ] && t_pass pod_search_domains || t_fail pod_search_domains "got '$ans'"
+ans=$(lx c1-n1-p1 -- dig +time=2 +tries=1 nope.default.svc.cluster.local | grep -o 'status: [A-Z]*')
+[ "$ans" = "status: NXDOMAIN" ] && t_pass cluster_dns_nxdomain || t_fail cluster_dns_nxdomain "got '$ans'"
+lx c1-n3 -- dnsmasq --port 5353 --listen-address 172.20.1.13 --bind-interfaces --no-resolv --no-hosts \
+	--user=root --pid-file= --host-record=a.example.test,192.0.2.7 --local=/example.test/
+zone() { lx c1-n1-p1 -- dig +short +time=2 +tries=1 a.example.test; }
+check dns_forward "$LAB" dns-forward c1 example.test 172.20.1.13#5353
+ans=$(zone)
+[ "$ans" = 192.0.2.7 ] && t_pass forwarded_zone_answers || t_fail forwarded_zone_answers "got '$ans'"
+"$LAB" dns-forward c1 example.test >&2
+ans=$(lx c1-n1-p1 -- dig +time=2 +tries=1 a.example.test | grep -o 'status: [A-Z]*')
+[ "$ans" = "status: REFUSED" ] && t_pass forward_removed || t_fail forward_removed "got '$ans'"
+check_not dns_forward_bad_server "$LAB" dns-forward c1 example.test 'x;y'
+check_not dns_forward_bad_cluster "$LAB" dns-forward c9 example.test 172.20.1.13
+
 # No traffic between clusters yet: no route.
 check_not no_pod_route_between_clusters ping1 c1-n1-p1 "$C2P"
 check_not no_gateway_route_to_remote_pods ping1 c1-n1 "$C2P"
@@ -90,8 +116,8 @@ J=$("$LAB" show -o json)
 check overlap_same_cidrs jq -e '([.clusters[].pod_cidr] | unique | length == 1) and
   ([.clusters[].service_cidr] | unique | length == 1)' <<<"$J"
 n=$(ip netns list | grep -c "^$LAB_PREFIX" || true)
-# inet + broker + 2 x (switch + 2 nodes + 2 pods)
-[ "$n" = 12 ] && t_pass up_twice_replaces || t_fail up_twice_replaces "$n namespaces"
+# inet + broker + 2 x (switch + DNS + 2 nodes + 2 pods)
+[ "$n" = 14 ] && t_pass up_twice_replaces || t_fail up_twice_replaces "$n namespaces"
 check overlap_pod_to_pod ping1 c2-n1-p1 10.1.2.11
 
 # 16 clusters.
@@ -110,6 +136,7 @@ left=$(ip netns list | grep -c "^$LAB_PREFIX" || true)
 alive=0
 for p in $pids; do kill -0 "$p" 2>/dev/null && alive=$((alive + 1)); done
 [ "$left" = 0 ] && [ "$alive" = 0 ] && [ "$before" = "$after" ] && [ ! -e "$STATE" ] &&
+	! ls -d /etc/netns/"$LAB_PREFIX"* >/dev/null 2>&1 &&
 	t_pass down_leaves_nothing ||
 	{ t_fail down_leaves_nothing "netns left: $left, processes alive: $alive"; diff <(echo "$before") <(echo "$after") >&2; }
 t_done

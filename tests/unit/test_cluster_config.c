@@ -97,6 +97,28 @@ static void test_roundtrip(void)
 	cluster_config_free(&c);
 }
 
+/* A reader of the broker (the DNS server) loads without the IKE PSK, the agent does not. */
+static void test_reader_without_psk(void)
+{
+	struct cluster_config c, l;
+	char err[BRK_ERR_MAX] = "", p[512];
+
+	fill(&c);
+	REQUIRE(cluster_config_save(dir, &c, err) == 0);
+	snprintf(p, sizeof(p), "%s/psk", dir);
+	REQUIRE(unlink(p) == 0);
+	CHECK(cluster_config_load_err(dir, &l, err) == -ENOENT);
+	CHECK(strstr(err, "psk") != NULL);
+	REQUIRE(cluster_config_load_reader(dir, &l, err) == 0);
+	CHECK(l.psk == NULL);
+	CHECK_STR(l.token, TOKEN);
+	cluster_config_free(&l);
+	/* everything else is still checked */
+	write_in("token", "nothex");
+	CHECK(cluster_config_load_reader(dir, &l, err) == -EINVAL);
+	cluster_config_free(&c);
+}
+
 static void test_invalid_save(void)
 {
 	struct cluster_config c;
@@ -210,6 +232,7 @@ int main(void)
 		return 1;
 	}
 	RUN(test_roundtrip);
+	RUN(test_reader_without_psk);
 	RUN(test_invalid_save);
 	RUN(test_strict_load);
 	RUN(test_remove);
