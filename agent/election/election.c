@@ -74,7 +74,7 @@ void election_derive_key(const uint8_t *secret, size_t len, uint8_t out[32])
 }
 
 /* True when a warning may be logged now; counts the suppressed ones. */
-static bool ratelog_ok(struct ratelog *r, uint64_t now, unsigned *suppressed)
+bool election_ratelog_ok(struct ratelog *r, uint64_t now, unsigned *suppressed)
 {
 	if (r->last_ns && now - r->last_ns < LOG_EVERY_NS) {
 		r->suppressed++;
@@ -332,7 +332,7 @@ static bool self_is_first_candidate(const struct election *e)
 	return true;
 }
 
-static void set_max_epoch(struct election *e, uint64_t ep)
+void election_raise_epoch(struct election *e, uint64_t ep)
 {
 	if (ep <= e->max_epoch)
 		return;
@@ -353,40 +353,6 @@ static uint64_t peer_dead_ns(const struct election *e, const struct peer *p)
 	return (p->flags & ELECTION_F_RESTART) ? ELECTION_RESTART_GRACE_NS : e->dead_ns;
 }
 
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-/* The end of a first listen: the lower median of the epochs proven peers announced (the
- * ones refused as jumps too). True when it raised ours past what we refused. */
-static bool learn_epoch(struct election *e, uint64_t now)
-{
-	uint64_t ep[ELECTION_MAX_PEERS], med;
-	unsigned n = 0;
-	bool refused = false;
-
-	for (unsigned i = 0; i < ELECTION_MAX_PEERS; i++) {
-		const struct peer *p = &e->peers[i];
-
-		if (p->used && p->verified && p->heard_ns && now - p->heard_ns < e->dead_ns) {
-			ep[n++] = p->heard_epoch;
-			refused |= p->heard_epoch > e->max_epoch + ELECTION_EPOCH_JUMP;
-		}
-	}
-	if (!n)
-		return false;
-	qsort(ep, n, sizeof(ep[0]), cmp_u64);
-	med = ep[(n - 1) / 2];
-	if (med <= e->max_epoch)
-		return false;
-	pr_info("election: %s learns epoch %" PRIu64 " from %u node(s)\n", e->node, med, n);
-	set_max_epoch(e, med);
-	return refused;
-}
-
 static void apply_rules(struct election *e, uint64_t now)
 {
 	const struct peer *best;
@@ -403,7 +369,7 @@ static void apply_rules(struct election *e, uint64_t now)
 	}
 	if (e->role == ROLE_LISTEN && now >= e->listen_until && e->learning) {
 		e->learning = false;	/* from now on, epochs only grow within the bound */
-		if (learn_epoch(e, now))
+		if (election_epoch_learn(e, now))
 			e->listen_until = now + 2 * e->interval_ns;
 	}
 	if (e->role == ROLE_LISTEN && now >= e->listen_until) {
@@ -421,7 +387,7 @@ static void apply_rules(struct election *e, uint64_t now)
 	    e->max_epoch >= ELECTION_EPOCH_MAX) {
 		unsigned sup;
 
-		if (ratelog_ok(&e->log_epoch, now, &sup))
+		if (election_ratelog_ok(&e->log_epoch, now, &sup))
 			pr_err("election: %s cannot claim: epoch %" PRIu64 " is the largest there is\n",
 			       e->node, e->max_epoch);
 	} else if (e->role == ROLE_STANDBY && e->gateway && !best && self_is_first_candidate(e)) {
@@ -483,7 +449,7 @@ static void send_to(struct election *e, const uint8_t *buf, size_t len, uint32_t
 		cm->cmsg_len = CMSG_LEN(sizeof(pi));
 		memcpy(CMSG_DATA(cm), &pi, sizeof(pi));
 	}
-	if (sendmsg(e->fd, &mh, 0) < 0 && ratelog_ok(&e->log_send, e->now, &sup)) {
+	if (sendmsg(e->fd, &mh, 0) < 0 && election_ratelog_ok(&e->log_send, e->now, &sup)) {
 		char a[INET_ADDRSTRLEN];
 
 		pr_warn("send heartbeat to %s: %s (%u more not logged)\n", ip_str(dst, a),
@@ -598,7 +564,7 @@ static struct peer *peer_slot(struct election *e, const char *node, uint64_t now
 		memset(oldest_dead, 0, sizeof(*oldest_dead));
 		free_slot = oldest_dead;
 	}
-	if (!free_slot && ratelog_ok(&e->log_full, now, &sup))
+	if (!free_slot && election_ratelog_ok(&e->log_full, now, &sup))
 		pr_warn("election: peer table full (%d), %s ignored (%u more not logged)\n",
 			ELECTION_MAX_PEERS, node, sup);
 	return free_slot;
@@ -615,7 +581,7 @@ static void input(struct election *e, const struct election_msg *m, uint32_t src
 	}
 	if (!strcmp(m->node, e->node)) {
 		e->drops.self_echo++;
-		if (src != e->node_ip && ratelog_ok(&e->log_dup, now, &sup)) {
+		if (src != e->node_ip && election_ratelog_ok(&e->log_dup, now, &sup)) {
 			char a[INET_ADDRSTRLEN];
 
 			pr_warn("election: heartbeat from %s uses our node name %s (%u more not logged)\n",
@@ -634,14 +600,8 @@ static void input(struct election *e, const struct election_msg *m, uint32_t src
 		return;
 	p->heard_epoch = m->epoch;
 	p->heard_ns = now;
-	if (m->epoch > e->max_epoch + ELECTION_EPOCH_JUMP) {
-		e->drops.epoch_jump++;
-		if (!e->learning && ratelog_ok(&e->log_epoch, now, &sup))
-			pr_warn("election: %s announces epoch %" PRIu64 ", more than %d above the highest"
-				" we know (%" PRIu64 "): ignored (%u more not logged)\n", m->node,
-				m->epoch, ELECTION_EPOCH_JUMP, e->max_epoch, sup);
+	if (election_epoch_refused(e, m, now))
 		return;
-	}
 	if (!p->alive || p->flags != m->flags || p->epoch != m->epoch ||
 	    !adv_eq(&p->adv, &m->adv))
 		e->changed = true;
@@ -655,7 +615,7 @@ static void input(struct election *e, const struct election_msg *m, uint32_t src
 	p->src = src;
 	p->last_ns = now;
 	p->adv = m->adv;
-	set_max_epoch(e, m->epoch);
+	election_raise_epoch(e, m->epoch);
 }
 
 void election_input(struct election *e, const struct election_msg *m, uint32_t src,
@@ -690,7 +650,7 @@ void election_on_readable(struct election *e, uint64_t now_ns)
 		err = election_msg_decode(buf, (size_t)n, &m);
 		if (err == -EPROTONOSUPPORT) {
 			e->drops.version++;
-			if (ratelog_ok(&e->log_version, now_ns, &sup)) {
+			if (election_ratelog_ok(&e->log_version, now_ns, &sup)) {
 				char a[INET_ADDRSTRLEN];
 
 				pr_warn("election: heartbeat from %s has version %u, want 1 (%u more not logged)\n",
@@ -708,7 +668,7 @@ void election_on_readable(struct election *e, uint64_t now_ns)
 		}
 		if (election_msg_verify(buf, (size_t)n, e->key, sizeof(e->key))) {
 			e->drops.bad_mac++;
-			if (ratelog_ok(&e->log_mac, now_ns, &sup)) {
+			if (election_ratelog_ok(&e->log_mac, now_ns, &sup)) {
 				char a[INET_ADDRSTRLEN];
 
 				pr_warn("election: drop heartbeat from %s (%s): bad HMAC, wrong cluster key? (%u more not logged)\n",

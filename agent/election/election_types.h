@@ -88,5 +88,15 @@ bool election_fresh_accept(struct election *e, struct peer *p, const struct elec
 			   uint64_t now);
 /* Our nonce, asks and echoes into the heartbeat about to be sent. */
 void election_fresh_fill(struct election *e, struct election_msg *m, uint64_t now);
+/* election_epoch.c: is m's epoch more than ELECTION_EPOCH_JUMP above ours (counted,
+ * logged unless learning)? */
+bool election_epoch_refused(struct election *e, const struct election_msg *m, uint64_t now);
+/* At the end of a first listen: learns the epoch. True when it raised ours past epochs
+ * it had refused (listen a little longer to hear those peers again). */
+bool election_epoch_learn(struct election *e, uint64_t now);
+/* election.c: raises the highest epoch known (persisted). */
+void election_raise_epoch(struct election *e, uint64_t ep);
+/* True when a warning may be logged now; counts the suppressed ones. */
+bool election_ratelog_ok(struct ratelog *r, uint64_t now, unsigned *suppressed);
 
 #endif
