@@ -418,7 +418,7 @@ void srv_api_begin(struct srv_server *srv, const struct srv_request *rq, struct 
 		return;
 	}
 	if ((ro.post || ro.put || ro.del) && id->kind != SRV_ID_ADMIN &&
-	    srv_quota_write(srv->quota, id->kind == SRV_ID_JOIN ? "join" : id->cluster, &retry)) {
+	    srv_quota_write(srv->quota, id->kind == SRV_ID_JOIN ? SRV_QUOTA_JOIN : id->cluster, &retry)) {
 		srv_reply_status(rp, 429, "too many writes from %s (at most %u per second, bursts of"
 				 " %u); retry in %u s", id->kind == SRV_ID_JOIN ? "the join token" :
 				 id->cluster, srv->cfg.limits.writes_per_s, srv->cfg.limits.write_burst,

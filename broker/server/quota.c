@@ -1,5 +1,5 @@
 /* Per-cluster quotas (see quota.h): two trees under one lock, the identities (clusters and
- * "join") with their counters and token buckets, and the object keys with their owners so
+ * the join token) with their counters and token buckets, and the object keys with their owners so
  * that a create seen twice (by the request and by the feed) counts once. */
 #include "broker/server/quota.h"
 

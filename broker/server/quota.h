@@ -25,7 +25,10 @@ int srv_quota_load(struct srv_quota *q, struct store *st) __attribute__((warn_un
  * the next check count again from the store. */
 void srv_quota_on_event(struct srv_quota *q, const struct store_event *ev);
 
-/* One write by who ("c1", or "join"): 0, or -EAGAIN with the seconds after which the
+/* The join token's name here: no cluster ID can be it (a cluster may be called "join"). */
+#define SRV_QUOTA_JOIN "(join token)"
+
+/* One write by who ("c1", or SRV_QUOTA_JOIN): 0, or -EAGAIN with the seconds after which the
  * bucket holds a token again (429). */
 int srv_quota_write(struct srv_quota *q, const char *who, unsigned *retry_after_s)
 	__attribute__((warn_unused_result));

@@ -27,6 +27,11 @@ static void test_writes(void)
 	CHECK_EQ_INT(srv_quota_write(q, "c1", &retry), -EAGAIN);
 	CHECK_EQ_INT(retry, 1);
 	CHECK_EQ_INT(srv_quota_write(q, "c2", &retry), 0);	/* each identity its own bucket */
+	CHECK_EQ_INT(srv_quota_write(q, "join", &retry), 0);	/* a cluster called "join" too */
+	for (int i = 0; i < 5; i++)
+		(void)!srv_quota_write(q, SRV_QUOTA_JOIN, &retry);
+	CHECK_EQ_INT(srv_quota_write(q, SRV_QUOTA_JOIN, &retry), -EAGAIN);
+	CHECK_EQ_INT(srv_quota_write(q, "join", &retry), 0);
 	usleep(250000);		/* 10/s: two more tokens */
 	ok = 0;
 	for (int i = 0; i < 5; i++)
