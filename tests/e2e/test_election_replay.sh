@@ -68,9 +68,9 @@ wait_until 5 active1 || { t_fail replay "n1 did not become active"; dump; exit 1
 mkdir -p "$T/rec"
 ip netns exec "${P}x" python3 tests/e2e/udp_replay.py record 4801 10.78.0.1 2 5 "$T/rec" &
 rp=$!
-sleep 0.3
+wait_until 20 test -e "$T/rec/ready" || { t_fail replay "the recorder did not start"; exit 1; }
 kill -HUP "${PID[1]}"
-wait_until 5 test -e "$T/rec/4" || { t_fail replay "no restarting heartbeats recorded"; dump; exit 1; }
+wait_until 20 test -e "$T/rec/4" || { t_fail replay "no restarting heartbeats recorded"; dump; exit 1; }
 kill "$rp" 2>/dev/null; wait "$rp" 2>/dev/null
 kill -9 "${PID[1]}"; wait "${PID[1]}" 2>/dev/null; unset "PID[1]"
 t0=$(date +%s%N)

@@ -4,6 +4,7 @@ attacker on that network would (tests/e2e/test_election_replay.sh).
 
   record PORT SRC FLAGBIT N OUTDIR   saves the first N datagrams from address SRC whose
                                      flags byte (offset 5) has FLAGBIT set, as OUTDIR/0, 1...
+                                     (OUTDIR/ready once it listens)
   replay BCAST PORT DIR EVERY        broadcasts DIR/0, DIR/1, ... one every EVERY seconds
 """
 import os, socket, sys, time
@@ -13,6 +14,7 @@ def record(port, src, bit, n, out):
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     s.bind(("0.0.0.0", port))
+    open(os.path.join(out, "ready"), "w").close()
     got = 0
     while got < n:
         data, addr = s.recvfrom(2048)
