@@ -79,8 +79,11 @@ ip netns exec "${P}x" python3 tests/e2e/udp_replay.py replay 10.78.0.255 4801 "$
 PID[x]=$!
 active2() { [ "$(field 2 active)" = 1 ]; }
 if wait_until 25 active2; then
-	ms=$(( ($(date +%s%N) - t0) / 1000000 ))
-	echo "a new node took the role $ms ms after it started, despite $(grep -c replayed "$T/replay.log") replayed 'restarting' heartbeats of the dead active" >&2
+	# from n2's first status line (its election open) to its claim: the process's own
+	# start (slow under the VM's emulation) does not count
+	first=$(awk '$1 == "STATUS" { print $2; exit }' "$T/n2.log")
+	ms=$(( ($(field 2 since) - ${first:-$t0}) / 1000000 ))
+	echo "a new node took the role $ms ms after it started ($(( ($(date +%s%N) - t0) / 1000000 )) ms after it was launched), despite $(grep -c replayed "$T/replay.log") replayed 'restarting' heartbeats of the dead active" >&2
 	echo "# replay_takeover_ms=$ms"
 	[ "$ms" -lt 2500 ] && t_pass "replayed_restart_not_followed ($ms ms)" ||
 		{ t_fail replayed_restart_not_followed "$ms ms"; dump; }
