@@ -1,6 +1,6 @@
 /* The gateway's globalnet agent (see gn_agent.h). One thread owns the NAT and the pool;
  * the informers' threads only queue events for it. */
-#include "globalnet/gn_agent.h"
+#include "globalnet/gn_agent_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -22,64 +22,19 @@
 #include "broker/client/endpoint.h"
 #include "broker/client/queue.h"
 #include "broker/creds/cluster_config.h"
+#include "broker/creds/origin.h"
 #include "common/json.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "globalnet/gn_metrics.h"
 #include "globalnet/gn_nat.h"
 #include "globalnet/gn_pool.h"
 
 #define GC_PERIOD (10 * NSEC_PER_SEC)
-#define MAX_OBJS 4096
-#define MAX_REMOTES 64
 #define PORT_MIN 1024
 #define PORT_MAX 65535
 
-enum { SRC_EP, SRC_EGRESS, SRC_INGRESS, SRC_N };
 static const char *const resources[SRC_N] = { "endpoints", GN_RES_EGRESS, GN_RES_INGRESS };
-
-struct gobj {
-	char name[256];
-	bool ingress;
-	struct cidr4 src;	/* egress: the sources */
-	uint32_t target;	/* ingress: the local VIP or pod */
-	uint32_t gip;		/* the allocated global IP; 0: none yet */
-	bool programmed;
-	bool status_ok;		/* the broker's status.globalIP says gip */
-	cJSON *obj;		/* the last version seen (for the status PUT) */
-};
-
-struct gremote {
-	char cluster[EP_NAME_MAX];
-	struct cidr4 subnets[EP_MAX_SUBNETS];
-	unsigned n;
-};
-
-struct gn_agent {
-	const struct cluster_config *cfg;
-	struct brk_client *brk;
-	struct gn_nat *nat;
-	struct gn_pool *pool;
-	struct cidr4 global;
-	char dev[IFNAMSIZ];
-	int ifindex;
-	uint32_t health_ip, health_gip;
-	int no_attach;
-
-	struct brk_queue *q;
-	struct brk_informer *inf[SRC_N];
-	bool synced[SRC_N];
-	char status_path[PATH_MAX];
-	uint32_t egress[GN_AGENT_EGRESS_IPS];
-
-	struct gobj *objs;
-	unsigned n_objs;
-	struct gremote rem[MAX_REMOTES];
-	unsigned n_rem;
-
-	pthread_t thr;
-	bool thr_started;
-	int stopfd[2];
-};
 
 /* ---- remote clusters ---- */
 
@@ -136,6 +91,12 @@ static void remote_set(struct gn_agent *a, const char *cluster, const struct cid
 		if (cidr4_overlap(&subnets[i], &a->global)) {
 			pr_warn("globalnet: ignore remote %s of %s: overlaps our global CIDR\n", buf,
 				cluster);
+			continue;
+		}
+		/* with globalnet, remote clusters are reached at global addresses only */
+		if (subnets[i].len < a->range.len || !cidr4_contains(&a->range, subnets[i].addr)) {
+			pr_warn("globalnet: ignore remote %s of %s: outside the global range %s\n", buf,
+				cluster, a->cfg->globalnet.cidr_range);
 			continue;
 		}
 		rc = gn_nat_add_remote(a->nat, &subnets[i], (uint32_t)(r - a->rem) + 1);
@@ -375,7 +336,7 @@ static void reconcile_objs(struct gn_agent *a, bool ingress)
  * broker is down keeps translating. */
 static void load_cache(struct gn_agent *a, const char *state_dir)
 {
-	char path[PATH_MAX], *txt;
+	char path[PATH_MAX];
 	const cJSON *it;
 	cJSON *j;
 	int n = 0;
@@ -383,18 +344,13 @@ static void load_cache(struct gn_agent *a, const char *state_dir)
 	if (!state_dir)
 		return;
 	snprintf(path, sizeof(path), "%s/endpoints.json", state_dir);
-	if ((txt = util_read_file(path, 4 * 1024 * 1024, NULL))) {
-		j = cJSON_Parse(txt);
-		free(txt);
-		if (cJSON_IsArray(j))
-			cJSON_ArrayForEach(it, j)
-				on_endpoint(a, it, false);
-		cJSON_Delete(j);
-	}
-	if (!(txt = util_read_file(a->status_path, 4 * 1024 * 1024, NULL)))
+	j = origin_cache_load(path, &a->origin, 4 * 1024 * 1024, "the remote clusters");
+	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(j, "endpoints"))
+		on_endpoint(a, it, false);
+	cJSON_Delete(j);
+	j = origin_cache_load(a->status_path, &a->origin, 4 * 1024 * 1024, "globalnet mappings");
+	if (!j)
 		return;
-	j = cJSON_Parse(txt);
-	free(txt);
 	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(j, "mappings")) {
 		const cJSON *name = cJSON_GetObjectItemCaseSensitive(it, "name");
 		const cJSON *kind = cJSON_GetObjectItemCaseSensitive(it, "kind");
@@ -507,75 +463,6 @@ static void gc(struct gn_agent *a)
 		pr_warn("globalnet: sweep idle flows: %s\n", strerror(-n));
 }
 
-/* state_dir/globalnet.json: what `subagent globalnet stats` prints. */
-static void write_status(struct gn_agent *a)
-{
-	uint64_t st[GN_STAT_MAX];
-	cJSON *o = cJSON_CreateObject(), *arr, *m;
-	char buf[CIDR4_STRLEN], ip[16], *txt;
-	int n, rc;
-
-	if (!o || !a->status_path[0])
-		goto out;
-	cidr4_format(&a->global, buf);
-	cJSON_AddStringToObject(o, "globalCIDR", buf);
-	cJSON_AddStringToObject(o, "device", a->dev);
-	cJSON_AddBoolToObject(o, "attached", a->ifindex > 0);
-	cJSON_AddBoolToObject(o, "translating", !a->no_attach);
-	arr = cJSON_AddArrayToObject(o, "egressIPs");
-	for (unsigned i = 0; arr && i < GN_AGENT_EGRESS_IPS; i++) {
-		ip4_format(a->egress[i], ip);
-		cJSON_AddItemToArray(arr, cJSON_CreateString(ip));
-	}
-	if (a->health_gip) {
-		m = cJSON_AddObjectToObject(o, "healthIP");
-		ip4_format(a->health_ip, ip);
-		cJSON_AddStringToObject(m, "local", ip);
-		ip4_format(a->health_gip, ip);
-		cJSON_AddStringToObject(m, "global", ip);
-	}
-	n = gn_nat_ct_count(a->nat);
-	cJSON_AddNumberToObject(o, "flows", n > 0 ? n / 2 : 0);
-	m = cJSON_AddObjectToObject(o, "counters");
-	if (m && !gn_nat_read_stats(a->nat, st, GN_STAT_MAX))
-		for (unsigned i = 0; i < GN_STAT_MAX; i++)
-			cJSON_AddNumberToObject(m, gn_nat_stat_name(i), (double)st[i]);
-	arr = cJSON_AddArrayToObject(o, "remotes");
-	for (unsigned i = 0; arr && i < a->n_rem; i++)
-		for (unsigned j = 0; j < a->rem[i].n; j++) {
-			cidr4_format(&a->rem[i].subnets[j], buf);
-			cJSON_AddItemToArray(arr, cJSON_CreateString(buf));
-		}
-	arr = cJSON_AddArrayToObject(o, "mappings");
-	for (unsigned i = 0; arr && i < a->n_objs; i++) {
-		const struct gobj *g = &a->objs[i];
-
-		m = cJSON_CreateObject();
-		if (!m)
-			break;
-		cJSON_AddStringToObject(m, "name", g->name);
-		cJSON_AddStringToObject(m, "kind", g->ingress ? "ingress" : "egress");
-		if (g->ingress)
-			ip4_format(g->target, buf);
-		else
-			cidr4_format(&g->src, buf);
-		cJSON_AddStringToObject(m, "target", buf);
-		ip4_format(g->gip, ip);
-		cJSON_AddStringToObject(m, "globalIP", g->gip ? ip : "");
-		cJSON_AddBoolToObject(m, "programmed", g->programmed);
-		cJSON_AddItemToArray(arr, m);
-	}
-	txt = cJSON_Print(o);
-	if (txt) {
-		rc = util_write_file(a->status_path, txt, strlen(txt), 0644);
-		if (rc)
-			pr_debug("globalnet: write %s: %s\n", a->status_path, strerror(-rc));
-		free(txt);
-	}
-out:
-	cJSON_Delete(o);
-}
-
 static void drain(struct gn_agent *a)
 {
 	for (struct brk_qev *e = brk_queue_take(a->q); e; e = brk_qev_free(e)) {
@@ -608,7 +495,7 @@ static void *thread_main(void *arg)
 		if (now >= next_tick) {
 			next_tick = now + NSEC_PER_SEC / 2;
 			check_device(a);
-			write_status(a);
+			gn_agent_write_status(a);
 		}
 		if (now >= next_gc) {
 			next_gc = now + GC_PERIOD;
@@ -735,6 +622,8 @@ struct gn_agent *gn_agent_start(const struct gn_agent_opts *o, uint32_t *health_
 	if (!o->cfg->n_global_cidrs)
 		goto err;
 	a->global = o->cfg->global_cidrs[0];
+	if (cidr4_parse(o->cfg->globalnet.cidr_range, &a->range) || origin_of(o->cfg, &a->origin))
+		goto err;
 	snprintf(a->dev, sizeof(a->dev), "%s",
 		 !strcmp(o->cfg->cable_driver, "vxlan") ? "sa-vx0" : "ipsec0");
 	a->objs = calloc(MAX_OBJS, sizeof(*a->objs));
@@ -784,6 +673,7 @@ void gn_agent_stop(struct gn_agent *a)
 		cJSON_Delete(a->objs[i].obj);
 	free(a->objs);
 	gn_nat_close(a->nat);	/* keep_attached: the filters go on translating */
+	gn_metrics_clear();
 	gn_pool_free(a->pool);
 	for (int i = 0; i < 2; i++)
 		if (a->stopfd[i] >= 0)

@@ -12,6 +12,9 @@ PKGS=(
 	libsqlite3-dev sqlite3 etcd-server etcd-client
 	iproute2 nftables iperf3 tcpdump jq socat curl netcat-openbsd iputils-ping procps psmisc
 	util-linux coreutils openssl ca-certificates python3
+	# observability tests: a real Prometheus (promtool too) scraping the lab; faketime (a
+	# skewed clock for diagnose)
+	prometheus faketime
 	# deploy/: the image (make image), the manifest, unit and Vagrantfile tests
 	podman runc debootstrap python3-yaml python3-kubernetes systemd vagrant vagrant-libvirt
 	# service discovery: DNS wire format (libldns), the lab's cluster resolver (dnsmasq),

@@ -50,12 +50,25 @@ enum cable_start {
 	CABLE_START_TRAP,	/* both install trap policies: the first packet initiates */
 };
 
+/* How the gateway authenticates to its peers over IKE (ipsec only). Either a shared key
+ * (a broker deployed with --psk: any holder can pose as any cluster), or this gateway's
+ * own key and certificate from the broker (SAN = the local cluster ID), the intermediates
+ * above it, and the broker's root CA, the only trust anchor for the peers' certificates.
+ * Every string is copied; the key and the PSK are wiped when dropped. */
+struct cable_creds {
+	const char *psk;		/* hex; set: PSK mode, the rest is unused */
+	const char *key_pem;		/* the gateway's private key (never leaves the node) */
+	const char *cert_pem;		/* NULL: none yet (connections wait for set_creds) */
+	const char *chain_pem;		/* intermediate CA certificates (PEM, one or more) */
+	const char *ca_pem;		/* the broker's root CA */
+};
+
 /* A tunnel to cluster_id went up or down. */
 typedef void (*cable_event_cb)(void *ctx, const char *cluster_id, bool up);
 
 struct cable_config {
 	const char *local_cluster_id;
-	const char *psk;			/* IKE pre-shared key (secret; copied, wiped) */
+	const struct cable_creds *creds;	/* ipsec: required */
 	const char *ike_proposals;		/* e.g. "aes256gcm16-prfsha256-ecp256"; NULL: default */
 	const char *esp_proposals;		/* e.g. "aes256gcm16-ecp256"; NULL: default */
 	unsigned dpd_delay_s;			/* 0: 3 */
@@ -75,7 +88,7 @@ struct cable_driver;
 
 struct cable_ops {
 	const char *name;
-	/* Sets up the driver (ipsec: starts charon, loads the PSK). 0 or -errno. */
+	/* Sets up the driver (ipsec: starts charon, loads the credentials). 0 or -errno. */
 	int (*init)(const struct cable_config *cfg, struct cable_driver **out);
 	/* Connects to (or updates the connection to) remote's cluster over remote_ip, which
 	 * is remote->private_ip or remote->public_ip as the engine chose for this pair. */
@@ -89,6 +102,9 @@ struct cable_ops {
 	int (*fd)(const struct cable_driver *d);
 	int (*dispatch)(struct cable_driver *d);
 	void (*fini)(struct cable_driver *d);
+	/* Optional: new credentials (a renewed certificate): loaded into the IKE daemon and
+	 * used by every connection from now on; established SAs stay. 0 or -errno. */
+	int (*set_creds)(struct cable_driver *d, const struct cable_creds *creds);
 	/* Optional: fills the driver's fields of the local endpoint (vxlan: vtep_mac). */
 	void (*describe)(struct cable_driver *d, struct cable_endpoint *local);
 	bool encrypts;

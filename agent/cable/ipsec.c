@@ -28,6 +28,7 @@
 #include "agent/routing/netlink.h"
 #include "agent/routing/routes.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/util.h"
 
 /* Routes to the remote subnets through charon's TUN device, with a source address inside
@@ -221,8 +222,8 @@ static void detach(struct cable_driver *d)
 	}
 }
 
-/* Starts charon if we own it, opens VICI, registers for events, loads the PSK and, when
- * reloading, every connection (initiating them: see the file comment). */
+/* Starts charon if we own it, opens VICI, registers for events, loads the credentials
+ * and, when reloading, every connection (initiating them: see the file comment). */
 static int attach(struct cable_driver *d, bool reload)
 {
 	int err;
@@ -242,7 +243,7 @@ static int attach(struct cable_driver *d, bool reload)
 		if (err)
 			goto err;
 	}
-	err = ipsec_load_shared(d);
+	err = ipsec_load_creds(d);
 	if (err)
 		goto err;
 	for (size_t i = 0; reload && i < d->n_peers; i++) {
@@ -295,7 +296,7 @@ static int ipsec_init(const struct cable_config *cfg, struct cable_driver **out)
 	int err;
 
 	*out = NULL;
-	if (!cfg->local_cluster_id || !cfg->psk || !*cfg->psk ||
+	if (!cfg->local_cluster_id || !cfg->creds ||
 	    strlen(cfg->local_cluster_id) >= CABLE_ID_MAX || (!cfg->charon && !cfg->vici_path))
 		return -EINVAL;
 	d = calloc(1, sizeof(*d));
@@ -304,16 +305,17 @@ static int ipsec_init(const struct cable_config *cfg, struct cable_driver **out)
 	d->epfd = d->tfd = d->ep_vc_fd = d->ep_pid_fd = -1;
 	d->started_ns = util_now_ns();
 	snprintf(d->local_id, sizeof(d->local_id), "%s", cfg->local_cluster_id);
-	d->psk = strdup(cfg->psk);
 	d->ike_proposals = cfg->ike_proposals ? strdup(cfg->ike_proposals) : NULL;
 	d->esp_proposals = cfg->esp_proposals ? strdup(cfg->esp_proposals) : NULL;
 	d->dpd_delay_s = cfg->dpd_delay_s ? cfg->dpd_delay_s : 3;
 	d->start = cfg->start;
 	d->on_event = cfg->on_event;
 	d->ctx = cfg->ctx;
+	err = ipsec_creds_copy(&d->creds, cfg->creds);
+	if (err)
+		goto err;
 	err = -ENOMEM;
-	if (!d->psk || (cfg->ike_proposals && !d->ike_proposals) ||
-	    (cfg->esp_proposals && !d->esp_proposals))
+	if ((cfg->ike_proposals && !d->ike_proposals) || (cfg->esp_proposals && !d->esp_proposals))
 		goto err;
 	d->epfd = epoll_create1(EPOLL_CLOEXEC);
 	d->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
@@ -597,6 +599,7 @@ static int ipsec_dispatch(struct cable_driver *d)
 					WIFSIGNALED(st) ? "signal" : "exit",
 					WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
 				ep_set(d, &d->ep_pid_fd, -1);
+				metrics_inc("subagent_charon_restarts_total");
 				lost = true;
 			}
 		} else if (fd == d->ep_vc_fd && d->vc) {
@@ -645,7 +648,7 @@ static void ipsec_fini(struct cable_driver *d)
 		close(d->epfd);
 	if (d->tfd >= 0)
 		close(d->tfd);
-	util_free_secret(d->psk);
+	ipsec_creds_clear(&d->creds);
 	free(d->ike_proposals);
 	free(d->esp_proposals);
 	free(d->vici_path);
@@ -662,5 +665,6 @@ const struct cable_ops cable_ipsec_ops = {
 	.fd = ipsec_fd,
 	.dispatch = ipsec_dispatch,
 	.fini = ipsec_fini,
+	.set_creds = ipsec_set_creds,
 	.encrypts = true,
 };

@@ -1,5 +1,7 @@
-/* What the ipsec cable driver asks charon over VICI: the shared key, one connection per
- * remote cluster (IKEv2, tunnel mode, ESP in UDP), initiation and teardown. */
+/* What the ipsec cable driver asks charon over VICI: the credentials (this gateway's key,
+ * its certificate and the broker's CA; or a shared key), one connection per remote cluster
+ * (IKEv2, tunnel mode, ESP in UDP, the remote identity pinned to its cluster ID),
+ * initiation and teardown. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,7 +27,44 @@ int ipsec_call(struct cable_driver *d, const char *cmd, struct vici_builder *b,
 	return err;
 }
 
-int ipsec_load_shared(struct cable_driver *d)
+void ipsec_creds_clear(struct ipsec_creds *c)
+{
+	util_free_secret(c->psk);
+	util_free_secret(c->key);
+	free(c->cert);
+	free(c->chain);
+	free(c->ca);
+	memset(c, 0, sizeof(*c));
+}
+
+static int dup_opt(const char *s, char **out)
+{
+	*out = NULL;
+	if (!s || !*s)
+		return 0;
+	*out = strdup(s);
+	return *out ? 0 : -ENOMEM;
+}
+
+int ipsec_creds_copy(struct ipsec_creds *dst, const struct cable_creds *c)
+{
+	struct ipsec_creds n = { 0 };
+	int err;
+
+	if (!c || (!(c->psk && *c->psk) && (!c->key_pem || !c->ca_pem)))
+		return -EINVAL;
+	if ((err = dup_opt(c->psk, &n.psk)) ||
+	    (!n.psk && ((err = dup_opt(c->key_pem, &n.key)) || (err = dup_opt(c->cert_pem, &n.cert)) ||
+			(err = dup_opt(c->chain_pem, &n.chain)) || (err = dup_opt(c->ca_pem, &n.ca))))) {
+		ipsec_creds_clear(&n);
+		return err;
+	}
+	ipsec_creds_clear(dst);
+	*dst = n;
+	return 0;
+}
+
+static int load_shared(struct cable_driver *d)
 {
 	struct vici_builder *b = vici_builder_new();
 	int err;
@@ -34,13 +73,90 @@ int ipsec_load_shared(struct cable_driver *d)
 		return -ENOMEM;
 	vici_add_kv_str(b, "id", PSK_ID);
 	vici_add_kv_str(b, "type", "IKE");
-	vici_add_kv_str(b, "data", d->psk);
+	vici_add_kv_str(b, "data", d->creds.psk);
 	/* Owned by our identity: charon uses it towards any peer. */
 	vici_begin_list(b, "owners");
 	vici_add_item_str(b, d->local_id);
 	vici_end_list(b);
 	err = ipsec_call(d, "load-shared", b, "psk");
 	vici_builder_free(b);
+	return err;
+}
+
+/* load-cert of one certificate; flag "CA" makes it a CA charon may build chains with. */
+static int load_cert(struct cable_driver *d, const char *pem, size_t len, const char *flag)
+{
+	struct vici_builder *b = vici_builder_new();
+	int err;
+
+	if (!b)
+		return -ENOMEM;
+	vici_add_kv_str(b, "type", "X509");
+	vici_add_kv_str(b, "flag", flag);
+	vici_add_kv(b, "data", pem, len);
+	err = ipsec_call(d, "load-cert", b, flag);
+	vici_builder_free(b);
+	return err;
+}
+
+/* Each certificate of a PEM bundle. */
+static int load_certs(struct cable_driver *d, const char *bundle, const char *flag)
+{
+	static const char end[] = "-----END CERTIFICATE-----";
+	const char *p = bundle, *e;
+	int err, n = 0;
+
+	while (p && (p = strstr(p, "-----BEGIN CERTIFICATE-----")) && (e = strstr(p, end))) {
+		e += sizeof(end) - 1;
+		err = load_cert(d, p, (size_t)(e - p), flag);
+		if (err)
+			return err;
+		n++;
+		p = e;
+	}
+	return n ? 0 : -EINVAL;
+}
+
+int ipsec_load_creds(struct cable_driver *d)
+{
+	struct vici_builder *b;
+	int err;
+
+	if (d->creds.psk)
+		return load_shared(d);
+	/* The broker's root is the trust anchor (and each connection pins it as the only
+	 * one, see ipsec_load_conn); the signing CA below it completes the peers' chains.
+	 * Our certificate is found through the local identity, so a renewal replaces it
+	 * here without touching the connections (a changed connection loses its SAs). */
+	err = load_certs(d, d->creds.ca, "CA");
+	if (!err && d->creds.chain)
+		err = load_certs(d, d->creds.chain, "CA");
+	if (!err && d->creds.cert)
+		err = load_certs(d, d->creds.cert, "NONE");
+	if (err)
+		return err;
+	b = vici_builder_new();
+	if (!b)
+		return -ENOMEM;
+	vici_add_kv_str(b, "type", "any");
+	vici_add_kv_str(b, "data", d->creds.key);
+	err = ipsec_call(d, "load-key", b, "gateway key");
+	vici_builder_free(b);
+	return err;
+}
+
+int ipsec_set_creds(struct cable_driver *d, const struct cable_creds *c)
+{
+	int err = ipsec_creds_copy(&d->creds, c);
+
+	if (err || !d->vc)
+		return err;	/* while charon is away: loaded when it is back */
+	/* the old key and certificate go; established SAs keep running on their keys */
+	err = vici_conn_call(d->vc, "clear-creds", NULL, CMD_TIMEOUT_MS, NULL, 0);
+	if (!err)
+		err = ipsec_load_creds(d);
+	if (!err)
+		pr_info("ipsec: new credentials loaded\n");
 	return err;
 }
 
@@ -148,13 +264,24 @@ int ipsec_load_conn(struct cable_driver *d, const struct peer *p, bool active)
 	vici_add_kv_fmt(b, "dpd_delay", "%us", d->dpd_delay_s);
 	vici_add_kv_str(b, "keyingtries", "0");
 	add_proposals(b, "proposals", d->ike_proposals);
+	if (!d->creds.psk) {
+		/* the peers always get our certificate, not only when they ask for it */
+		vici_add_kv_str(b, "send_cert", "always");
+	}
 	vici_begin_section(b, "local");
-	vici_add_kv_str(b, "auth", "psk");
+	vici_add_kv_str(b, "auth", d->creds.psk ? "psk" : "pubkey");
 	vici_add_kv_str(b, "id", d->local_id);
 	vici_end_section(b);
 	vici_begin_section(b, "remote");
-	vici_add_kv_str(b, "auth", "psk");
+	vici_add_kv_str(b, "auth", d->creds.psk ? "psk" : "pubkey");
+	/* The remote cluster's ID and nothing else: its certificate must name it (as its
+	 * DNS subjectAltName) and chain to the broker's root, the only anchor allowed. */
 	vici_add_kv_str(b, "id", id);
+	if (!d->creds.psk) {
+		vici_begin_list(b, "cacerts");
+		vici_add_item_str(b, d->creds.ca);
+		vici_end_list(b);
+	}
 	vici_end_section(b);
 	vici_begin_section(b, "children");
 	vici_begin_section(b, id);

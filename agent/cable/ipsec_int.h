@@ -12,6 +12,11 @@
 
 struct vici_builder;
 
+/* The driver's own copy of struct cable_creds. */
+struct ipsec_creds {
+	char *psk, *key, *cert, *chain, *ca;
+};
+
 #define CMD_TIMEOUT_MS		5000
 #define CHARON_START_MS		10000
 #define BACKOFF_MAX_S		10
@@ -33,7 +38,7 @@ struct peer {
 
 struct cable_driver {
 	char local_id[CABLE_ID_MAX];
-	char *psk;
+	struct ipsec_creds creds;
 	char *ike_proposals, *esp_proposals;
 	char *vici_path;
 	unsigned dpd_delay_s;
@@ -67,7 +72,15 @@ struct cable_driver {
 /* Sends cmd with the message b (consumed) and checks its "success". 0 or -errno. */
 int ipsec_call(struct cable_driver *d, const char *cmd, struct vici_builder *b,
 	       const char *what) __attribute__((warn_unused_result));
-int ipsec_load_shared(struct cable_driver *d) __attribute__((warn_unused_result));
+/* Copies c into *dst (dropping what was there). 0, -EINVAL (neither a PSK nor a key and
+ * the CA), -ENOMEM. */
+int ipsec_creds_copy(struct ipsec_creds *dst, const struct cable_creds *c)
+	__attribute__((warn_unused_result));
+void ipsec_creds_clear(struct ipsec_creds *c);
+/* Loads the PSK, or the key and the CA certificates, into charon. */
+int ipsec_load_creds(struct cable_driver *d) __attribute__((warn_unused_result));
+/* The set_creds op: new credentials, loaded, and every connection reloaded with them. */
+int ipsec_set_creds(struct cable_driver *d, const struct cable_creds *c);
 /* The side that starts a connection (the smaller cluster ID, or the one behind NAT). */
 bool ipsec_we_initiate(const struct cable_driver *d, const struct peer *p);
 /* Whether this side initiates now: the rule above, or recovery after a restart. */

@@ -24,7 +24,10 @@ int cmd_globalnet(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_unexport(int argc, char **argv);
 int cmd_dns(int argc, char **argv);
+int cmd_diagnose(int argc, char **argv);
+int cmd_gather(int argc, char **argv);
+int cmd_benchmark(int argc, char **argv);
 
-#define SUBAGENT_VERSION "0.1.0"
+#include "common/version.h"
 
 #endif

@@ -1,6 +1,7 @@
 /* subagent agent: the per-node daemon. */
 #include <getopt.h>
 #include <limits.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 #include "agent/cli/cmd.h"
 #include "agent/node/node.h"
 #include "broker/client/endpoint.h"
+#include "common/httpd.h"
 #include "common/log.h"
 #include "common/name.h"
 #include "common/util.h"
@@ -38,6 +40,8 @@ static void usage(FILE *f)
 		"                          (default /sys/fs/bpf/subagent/CLUSTER-NODE)\n"
 		"  --globalnet-datapath bpf|none  globalnet: translate with tc BPF (default), or\n"
 		"                          not at all (the operator's own NAT; benchmarks)\n"
+		"  --metrics-listen ADDR:PORT  serve /metrics (Prometheus), /healthz and /readyz\n"
+		"                          over plain HTTP there (default: not served)\n"
 		"  --log-level LEVEL       error, warn, info (default) or debug\n"
 		"  -h, --help              this text\n");
 }
@@ -59,6 +63,7 @@ int cmd_agent(int argc, char **argv)
 		{ "election-dead-ms", required_argument, NULL, 'D' },
 		{ "bpf-dir", required_argument, NULL, 'b' },
 		{ "globalnet-datapath", required_argument, NULL, 'g' },
+		{ "metrics-listen", required_argument, NULL, 'M' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -76,6 +81,16 @@ int cmd_agent(int argc, char **argv)
 		case 'p': o.public_ip = optarg; break;
 		case 'P': o.private_ip = optarg; break;
 		case 'b': o.bpf_dir = optarg; break;
+		case 'M': {
+			struct sockaddr_in sa;
+
+			if (httpd_parse_listen(optarg, &sa)) {
+				fprintf(stderr, "subagent agent: --metrics-listen wants ADDR:PORT\n");
+				return 2;
+			}
+			o.metrics_listen = optarg;
+			break;
+		}
 		case 'g':
 			if (strcmp(optarg, "bpf") && strcmp(optarg, "none")) {
 				fprintf(stderr, "subagent agent: --globalnet-datapath is bpf or none\n");

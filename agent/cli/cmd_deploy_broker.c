@@ -1,5 +1,5 @@
-/* subagent deploy-broker: creates the broker's state directory (CA, TLS certificate,
- * tokens, PSK, config.json, broker-info.subm). See CONTRACT.md for the layout. */
+/* subagent deploy-broker: creates the broker's state directory (CA, the IKE signing CA, TLS
+ * certificate, tokens, config.json, broker-info.subm; a PSK only with --psk). */
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
@@ -34,6 +35,7 @@ struct opts {
 	struct brk_globalnet_settings gn;
 	bool gn_range_set, gn_size_set;
 	bool force;
+	bool psk;
 };
 
 static void usage(FILE *f)
@@ -42,11 +44,13 @@ static void usage(FILE *f)
 		"Usage: " PROG " --dir DIR [--listen ADDR:PORT] [--url URL[,URL...]]\n"
 		"       [--store sqlite|etcd://HOST:PORT[,HOST:PORT...]]\n"
 		"       [--etcd-ca FILE --etcd-cert FILE --etcd-key FILE] [--globalnet]\n"
-		"       [--globalnet-cidr-range CIDR] [--globalnet-cluster-size N] [--force]\n\n"
-		"Creates the broker's state directory DIR: a CA, the broker's TLS certificate\n"
-		"(names: the hosts of every URL, 127.0.0.1 and localhost), an admin token, a join\n"
-		"token, the IKE pre-shared key, config.json, and broker-info.subm, the file to\n"
-		"carry to every cluster ('subagent join broker-info.subm ...').\n\n"
+		"       [--globalnet-cidr-range CIDR] [--globalnet-cluster-size N] [--psk] [--force]\n\n"
+		"Creates the broker's state directory DIR: a CA, the IKE signing CA below it (the\n"
+		"running broker signs every gateway's IKE certificate with it), the broker's TLS\n"
+		"certificate (names: the hosts of every URL, 127.0.0.1 and localhost), an admin\n"
+		"token, a join token, config.json, and broker-info.subm, the file to carry to\n"
+		"every cluster ('subagent join broker-info.subm ...'). ca-key.pem is not read by\n"
+		"the running broker: keep it offline.\n\n"
 		"  --dir DIR                    state directory (must be absent or empty)\n"
 		"  --listen ADDR:PORT           where 'subagent broker' listens (default 0.0.0.0:8443)\n"
 		"  --url URL[,URL...]           https URL(s) clusters use to reach the broker; default\n"
@@ -59,6 +63,10 @@ static void usage(FILE *f)
 		"  --globalnet                  allocate global CIDRs to clusters (overlapping CIDRs)\n"
 		"  --globalnet-cidr-range CIDR  global range (default " BRK_DEFAULT_GN_RANGE ")\n"
 		"  --globalnet-cluster-size N   addresses per cluster, a power of two (default %d)\n"
+		"  --psk                        also hand every cluster one shared IKE key in\n"
+		"                               broker-info (an upgrade window for agents that\n"
+		"                               predate certificates; any holder can pose as any\n"
+		"                               cluster)\n"
 		"  --force                      overwrite the credentials in a non-empty DIR\n"
 		"                               (an existing broker.db is kept)\n",
 		BRK_DEFAULT_GN_CLUSTER_SIZE);
@@ -151,8 +159,8 @@ static int parse_u32(const char *s, uint32_t *out)
 
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
-	enum { O_DIR = 1, O_LISTEN, O_URL, O_STORE, O_GN, O_GN_RANGE, O_GN_SIZE, O_FORCE, O_HELP,
-	       O_ETCD_CA, O_ETCD_CERT, O_ETCD_KEY };
+	enum { O_DIR = 1, O_LISTEN, O_URL, O_STORE, O_GN, O_GN_RANGE, O_GN_SIZE, O_FORCE, O_PSK,
+	       O_HELP, O_ETCD_CA, O_ETCD_CERT, O_ETCD_KEY };
 	static const struct option lopts[] = {
 		{ "dir", required_argument, NULL, O_DIR },
 		{ "listen", required_argument, NULL, O_LISTEN },
@@ -165,6 +173,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "globalnet-cidr-range", required_argument, NULL, O_GN_RANGE },
 		{ "globalnet-cluster-size", required_argument, NULL, O_GN_SIZE },
 		{ "force", no_argument, NULL, O_FORCE },
+		{ "psk", no_argument, NULL, O_PSK },
 		{ "help", no_argument, NULL, O_HELP },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -206,6 +215,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			o->gn_size_set = true;
 			break;
 		case O_FORCE: o->force = true; break;
+		case O_PSK: o->psk = true; break;
 		case 'h':
 		case O_HELP: usage(stdout); return -1;
 		case ':':
@@ -345,6 +355,7 @@ static int deploy(const struct opts *o)
 				    .flags = PKI_F_SERVER };
 	char hosts[BRK_MAX_URLS][256], admin[65], join[65], psk[65], err[BRK_ERR_MAX];
 	char *ca = NULL, *ca_key = NULL, *tls = NULL, *tls_key = NULL, *cfg = NULL, *info = NULL;
+	char *ike_ca = NULL, *ike_key = NULL;
 	struct broker_info bi = { 0 };
 	int ret, nonempty;
 
@@ -397,7 +408,13 @@ static int deploy(const struct opts *o)
 		fprintf(stderr, PROG ": issue the TLS certificate: %s\n", strerror(-ret));
 		goto out;
 	}
-	printf("✓ Created the broker CA (ECDSA P-256, valid %d years)\n", PKI_CA_DAYS / 365);
+	ret = pki_subca_create(ca, ca_key, "subagent IKE signing CA", 0, &ike_ca, &ike_key);
+	if (ret) {
+		fprintf(stderr, PROG ": create the IKE signing CA: %s\n", strerror(-ret));
+		goto out;
+	}
+	printf("✓ Created the broker CA (ECDSA P-256, valid %d years) and the IKE signing CA below it\n",
+	       PKI_CA_DAYS / 365);
 	printf("✓ Created the TLS certificate for");
 	for (size_t i = 0; i < req.n_ips; i++)
 		printf(" %s", ips[i]);
@@ -405,7 +422,7 @@ static int deploy(const struct opts *o)
 		printf(" %s", dns[i]);
 	printf("\n");
 	if ((ret = util_random_hex(admin, 32)) || (ret = util_random_hex(join, 32)) ||
-	    (ret = util_random_hex(psk, 32))) {
+	    (o->psk && (ret = util_random_hex(psk, 32)))) {
 		fprintf(stderr, PROG ": random: %s\n", strerror(-ret));
 		goto out;
 	}
@@ -415,7 +432,7 @@ static int deploy(const struct opts *o)
 	bi.n_urls = o->n_urls;
 	bi.ca_pem = ca;
 	bi.join_token = join;
-	bi.psk = psk;
+	bi.psk = o->psk ? psk : NULL;
 	strcpy(bi.ike.ike_proposals, BRK_DEFAULT_IKE_PROPOSALS);
 	strcpy(bi.ike.esp_proposals, BRK_DEFAULT_ESP_PROPOSALS);
 	bi.ike.natt_port = BRK_DEFAULT_NATT_PORT;
@@ -431,25 +448,39 @@ static int deploy(const struct opts *o)
 	    (ret = write_in(o->dir, "ca-key.pem", ca_key, 0600)) ||
 	    (ret = write_in(o->dir, "tls.pem", tls, 0644)) ||
 	    (ret = write_in(o->dir, "tls-key.pem", tls_key, 0600)) ||
+	    (ret = write_in(o->dir, "ike-ca.pem", ike_ca, 0644)) ||
+	    (ret = write_in(o->dir, "ike-ca-key.pem", ike_key, 0600)) ||
 	    (ret = write_in(o->dir, "admin.token", admin, 0600)) ||
 	    (ret = write_in(o->dir, "join.token", join, 0600)) ||
-	    (ret = write_in(o->dir, "psk", psk, 0600)) ||
+	    (o->psk && (ret = write_in(o->dir, "psk", psk, 0600))) ||
 	    (ret = write_in(o->dir, "config.json", cfg, 0644)) ||
 	    (ret = write_in(o->dir, "broker-info.subm", info, 0600)) ||
 	    (ret = copy_etcd_tls(o)))
 		goto out;
-	printf("✓ Created the admin token, the join token and the IKE pre-shared key\n");
+	if (!o->psk) {
+		char path[PATH_MAX];
+
+		/* --force over an older directory: its shared key must not linger */
+		snprintf(path, sizeof(path), "%s/psk", o->dir);
+		if (unlink(path) == 0)
+			printf("✓ Removed the old IKE pre-shared key\n");
+	}
+	printf("✓ Created the admin token and the join token%s\n",
+	       o->psk ? ", and the IKE pre-shared key (--psk)" : "");
 	printf("✓ Wrote %s (store: %s, globalnet: %s)\n", o->dir, o->store,
 	       o->gn.enabled ? "on" : "off");
 	printf("\nStart the broker:      subagent broker --dir %s\n", o->dir);
 	printf("Then, on each cluster: subagent join %s/broker-info.subm --clusterid ID ...\n",
 	       o->dir);
-	printf("broker-info.subm holds the join token and the PSK: carry it like a password.\n");
+	printf("broker-info.subm holds the join token%s: carry it like a password.\n",
+	       o->psk ? " and the PSK" : "");
 out:
 	free(ca);
 	util_free_secret(ca_key);
 	free(tls);
 	util_free_secret(tls_key);
+	free(ike_ca);
+	util_free_secret(ike_key);
 	util_free_secret(info);
 	free(cfg);
 	explicit_bzero(admin, sizeof(admin));

@@ -41,7 +41,9 @@ static void usage(FILE *f)
 		"       [--globalnet-cidr CIDR]\n\n"
 		"Registers this cluster with the broker described by BROKER-INFO (the\n"
 		"broker-info.subm made by 'subagent deploy-broker') and writes the cluster's\n"
-		"configuration to DIR (cluster.json, ca.pem, token, psk) for 'subagent agent'.\n"
+		"configuration to DIR (cluster.json, ca.pem, token; psk only from a broker\n"
+		"deployed with --psk) for 'subagent agent'. Gateways get their IKE certificates\n"
+		"from the broker with the cluster's token.\n"
 		"Joining again with the same ID and DIR updates the registration.\n\n"
 		"  --clusterid ID            cluster ID: a DNS label (1-63 of a-z, 0-9, '-')\n"
 		"  --clustercidr CIDR,...    the cluster's pod CIDRs\n"
@@ -404,6 +406,14 @@ static int build_config(struct join *j)
 	bi->psk = NULL;
 	if (take_token(j))
 		return 1;
+	{
+		const char *uid = json_str(j->res, "metadata.uid", NULL);
+
+		/* caches on the nodes name this registration (see agent/engine/cache.c) */
+		if (uid && strlen(uid) <= CC_UID_MAX &&
+		    strspn(uid, "0123456789abcdef-") == strlen(uid))
+			strcpy(cfg->registration_uid, uid);
+	}
 	if (take_global_cidrs(j->res, cfg))
 		return cli_step_failed(j->what, "the broker's answer has malformed spec.globalCIDRs");
 	return 0;
@@ -467,6 +477,9 @@ static int join(const struct opts *o)
 			cidr4_format(&j.cfg.global_cidrs[0], buf);
 			printf("  global CIDR: %s\n", buf);
 		}
+		printf("  IKE authentication: %s\n", j.cfg.psk ?
+		       "the broker's pre-shared key (deployed with --psk)" :
+		       "per-cluster certificates signed by the broker");
 		if (cluster_config_save(o->dir, &j.cfg, err))
 			rc = cli_step_failed("Write configuration", "%s", err);
 		else

@@ -18,7 +18,7 @@ static void usage(FILE *f)
 		"Usage: " PROG " --config-dir DIR [--force]\n\n"
 		"Removes the cluster configured in DIR from the broker (with the cluster's own\n"
 		"credential: the broker deletes the cluster's objects and revokes the credential),\n"
-		"then deletes DIR's cluster.json, ca.pem, token and psk.\n\n"
+		"then deletes DIR's cluster.json, ca.pem, token and psk (if any).\n\n"
 		"  --config-dir DIR   the directory 'subagent join' wrote\n"
 		"  --force            delete the local configuration even when the broker cannot be\n"
 		"                     reached or refuses the credential\n");

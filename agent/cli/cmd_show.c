@@ -1,12 +1,15 @@
 /* subagent show connections|endpoints|gateways|networks|services|all: what the broker knows about
  * this cluster and the others, as a table or JSON. Works from any node of the cluster: it
- * only needs the cluster's configuration directory. */
+ * only needs the cluster's configuration directory. On the active gateway the connections
+ * come from the local agent's status file, which is newer than the broker's copy. */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "agent/cli/cli.h"
 #include "agent/cli/cmd.h"
@@ -20,11 +23,14 @@
 #include "globalnet/gn_agent.h"
 
 #define STALE_SECONDS 30
+/* A local status file this fresh is the gateway itself speaking (it writes it every
+ * second and at every change): newer than anything the broker has. */
+#define LOCAL_FRESH_SECONDS 5
 
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: subagent show WHAT --config-dir DIR [-o json]\n\n"
+		"Usage: subagent show WHAT --config-dir DIR [--state-dir DIR] [-o json]\n\n"
 		"WHAT is one of:\n"
 		"  connections  this cluster's gateway's connections to every other cluster\n"
 		"  endpoints    the gateway endpoints of every cluster\n"
@@ -34,6 +40,9 @@ static void usage(FILE *f)
 		"  all          all of the above\n\n"
 		"Options:\n"
 		"  --config-dir DIR   the cluster configuration written by 'subagent join'\n"
+		"  --state-dir DIR    the local agent's state directory (default\n"
+		"                     /var/lib/subagent/<hostname>): on the active gateway,\n"
+		"                     connections come from it directly, not from the broker\n"
 		"  -o json            JSON instead of a table\n");
 }
 
@@ -89,6 +98,43 @@ static cJSON *rows_connections(const cJSON *statuses, const char *cluster)
 			cJSON_AddItemToArray(rows, row);
 		}
 	}
+	return rows;
+}
+
+/* The connections as the local active gateway reports them (STATE/status.json), when this
+ * node is it and its report is fresh; NULL otherwise. */
+static cJSON *rows_local_connections(const char *state, const char *cluster)
+{
+	char path[PATH_MAX], host[256];
+	cJSON *o = NULL, *rows = NULL, *c;
+	const cJSON *u;
+	char *txt;
+
+	if (!state) {
+		if (gethostname(host, sizeof(host)))
+			return NULL;
+		host[sizeof(host) - 1] = '\0';
+		snprintf(path, sizeof(path), "/var/lib/subagent/%s/status.json", host);
+	} else {
+		snprintf(path, sizeof(path), "%s/status.json", state);
+	}
+	txt = util_read_file(path, 4 << 20, NULL);
+	o = txt ? cJSON_Parse(txt) : NULL;
+	free(txt);
+	u = cJSON_GetObjectItemCaseSensitive(o, "updated_unix");
+	if (strcmp(json_str(o, "role", ""), "gateway") || strcmp(json_str(o, "cluster", ""), cluster) ||
+	    !cJSON_IsNumber(u) || time(NULL) - (time_t)u->valuedouble > LOCAL_FRESH_SECONDS)
+		goto out;
+	rows = cJSON_DetachItemFromObjectCaseSensitive(o, "connections");
+	if (!cJSON_IsArray(rows)) {
+		cJSON_Delete(rows);
+		rows = NULL;
+		goto out;
+	}
+	cJSON_ArrayForEach(c, rows)
+		cJSON_AddStringToObject(c, "local_gateway", json_str(o, "node", ""));
+out:
+	cJSON_Delete(o);
 	return rows;
 }
 
@@ -285,14 +331,16 @@ int cmd_show(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "config-dir", required_argument, NULL, 'c' },
+		{ "state-dir", required_argument, NULL, 's' },
 		{ "output", required_argument, NULL, 'o' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *dir = NULL, *what = NULL;
+	const char *dir = NULL, *what = NULL, *state = NULL;
 	struct cluster_config cfg = { 0 };
 	struct brk_client *brk = NULL;
 	cJSON *statuses = NULL, *eps = NULL, *clusters = NULL, *out = NULL, *gips = NULL, *svcs = NULL;
+	cJSON *local = NULL;
 	char err[1024] = "";
 	int json = 0, w = 0, c, rc = 1;
 
@@ -300,6 +348,7 @@ int cmd_show(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c': dir = optarg; break;
+		case 's': state = optarg; break;
 		case 'o':
 			if (strcmp(optarg, "json")) {
 				fprintf(stderr, "subagent show: -o takes only 'json'\n");
@@ -328,7 +377,10 @@ int cmd_show(int argc, char **argv)
 	if (rc)
 		return rc;
 	rc = 1;
-	if ((w & (W_CONN | W_GW)) && !(statuses = items(brk, "gatewaystatuses", err, sizeof(err))))
+	if (w & W_CONN)
+		local = rows_local_connections(state, cfg.cluster_id);
+	if ((w & W_GW || (w & W_CONN && !local)) &&
+	    !(statuses = items(brk, "gatewaystatuses", err, sizeof(err))))
 		goto fail;
 	if ((w & W_EP) && !(eps = items(brk, "endpoints", err, sizeof(err))))
 		goto fail;
@@ -343,7 +395,9 @@ int cmd_show(int argc, char **argv)
 
 	out = cJSON_CreateObject();
 	if (w & W_CONN)
-		cJSON_AddItemToObject(out, "connections", rows_connections(statuses, cfg.cluster_id));
+		cJSON_AddItemToObject(out, "connections", local ? local :
+				      rows_connections(statuses, cfg.cluster_id));
+	local = NULL;
 	if (w & W_EP)
 		cJSON_AddItemToObject(out, "endpoints", rows_endpoints(eps));
 	if (w & W_GW)
@@ -390,6 +444,7 @@ out:
 	cJSON_Delete(eps);
 	cJSON_Delete(clusters);
 	cJSON_Delete(gips);
+	cJSON_Delete(local);
 	cJSON_Delete(svcs);
 	cli_close_cluster(&cfg, brk);
 	return rc;

@@ -104,6 +104,7 @@ static int state_write(struct election *e)
 		.restarting = e->restarting,
 	};
 
+	snprintf(st.origin, sizeof(st.origin), "%s", e->origin);
 	return e->state_path[0] ? election_state_write(e->state_path, &st) : 0;
 }
 
@@ -159,6 +160,11 @@ static struct election *create(const struct election_cfg *c, uint64_t now)
 		memcpy(e->dsts, c->peers, c->n_peers * sizeof(*e->dsts));
 		e->n_dsts = c->n_peers;
 	}
+	if (c->origin && strlen(c->origin) >= sizeof(e->origin)) {
+		err = -EINVAL;
+		goto err;
+	}
+	snprintf(e->origin, sizeof(e->origin), "%s", c->origin ? c->origin : "");
 	if (c->state_dir) {
 		if (snprintf(e->state_path, sizeof(e->state_path), "%s/%s", c->state_dir,
 			     STATE_FILE) >= (int)sizeof(e->state_path)) {
@@ -172,7 +178,8 @@ static struct election *create(const struct election_cfg *c, uint64_t now)
 	if (e->state_path[0]) {
 		struct election_state st;
 
-		err = election_state_read(e->state_path, e->dead_ns, &st, &fresh);
+		err = election_state_read(e->state_path, e->origin[0] ? e->origin : NULL, e->dead_ns,
+					  &st, &fresh);
 		if (err)
 			goto err;
 		e->max_epoch = st.epoch;

@@ -53,6 +53,8 @@ struct election_cfg {
 	const uint8_t *key;		/* the cluster's shared secret (broker token); copied */
 	size_t key_len;			/* >= 16 */
 	const char *state_dir;		/* NULL = nothing persisted */
+	const char *origin;		/* the broker and registration the state file must
+					 * name (broker/creds/origin.h's line); NULL: any */
 	struct election_adv adv;
 	/* Called at the end of election_on_readable()/election_tick() when the role, the
 	 * active gateway, its epoch or data, or the set of alive peers changed. May be NULL. */

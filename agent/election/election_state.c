@@ -1,4 +1,4 @@
-/* The election's state file: "active A\nepoch E\nseq S\nrestart R\n". */
+/* The election's state file: "active A\nepoch E\nseq S\nrestart R\norigin O\n". */
 #include "agent/election/election_state.h"
 
 #include <errno.h>
@@ -15,11 +15,12 @@
 
 int election_state_write(const char *path, const struct election_state *st)
 {
-	char buf[128];
+	char buf[128 + ELECTION_ORIGIN_MAX];
 	int n, err;
 
-	n = snprintf(buf, sizeof(buf), "active %d\nepoch %" PRIu64 "\nseq %" PRIu64 "\nrestart %d\n",
-		     st->active, st->epoch, st->seq, st->restarting);
+	n = snprintf(buf, sizeof(buf), "active %d\nepoch %" PRIu64 "\nseq %" PRIu64 "\nrestart %d\n"
+		     "origin %s\n", st->active, st->epoch, st->seq, st->restarting,
+		     st->origin[0] ? st->origin : "-");
 	err = util_write_file(path, buf, (size_t)n, 0600);
 	if (err)
 		pr_err("write %s: %s\n", path, strerror(-err));
@@ -31,13 +32,13 @@ void election_state_touch(const char *path)
 	(void)utimensat(AT_FDCWD, path, NULL, 0);
 }
 
-int election_state_read(const char *path, uint64_t dead_ns, struct election_state *st,
-			bool *fresh)
+int election_state_read(const char *path, const char *origin, uint64_t dead_ns,
+			struct election_state *st, bool *fresh)
 {
 	unsigned long long ep = 0, sq = 0;
 	int act = 0, rst = 0;
 	struct stat sb;
-	char *buf;
+	char *buf, *o;
 
 	memset(st, 0, sizeof(*st));
 	*fresh = false;
@@ -49,6 +50,19 @@ int election_state_read(const char *path, uint64_t dead_ns, struct election_stat
 		free(buf);
 		return 0;
 	}
+	o = strstr(buf, "\norigin ");
+	if (o) {
+		o += 8;
+		o[strcspn(o, "\n")] = '\0';
+	}
+	if (origin && (!o || strcmp(o, origin))) {
+		pr_warn("discard %s (the election's state): it was written for %s, not for this "
+			"broker and registration\n", path, o ? "another origin" : "no origin");
+		free(buf);
+		return 0;
+	}
+	if (o)
+		snprintf(st->origin, sizeof(st->origin), "%s", o);
 	free(buf);
 	st->epoch = ep;
 	st->seq = sq;

@@ -48,6 +48,7 @@ struct election {
 	bool restarting;
 	uint8_t key[32];
 	char state_path[PATH_MAX];
+	char origin[200];		/* ELECTION_ORIGIN_MAX; "" when not checked */
 	struct election_adv adv;
 	void (*on_change)(void *ctx);
 	void *ctx;

@@ -1,5 +1,9 @@
-/* The remote endpoints on disk (STATE/endpoints.json): a gateway restarted while the broker
- * is down rebuilds its tunnels from them. */
+/* What the gateway engine knows of the other clusters, on disk (STATE/endpoints.json): a
+ * gateway restarted while the broker is down rebuilds its tunnels from it.
+ *   {"origin":{"brokerCA":..,"clusterID":..,"registrationUID":..},
+ *    "clusters":[Cluster objects],"endpoints":[Endpoint objects]}
+ * A file written for another broker or registration is discarded (broker/creds/origin.h),
+ * and what it holds passes the same checks as what the broker sends. */
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -19,45 +23,42 @@ static void cache_path(struct engine *e, char *buf, size_t len)
 
 void eng_cache_save(struct engine *e)
 {
-	cJSON *arr = cJSON_CreateArray();
-	char path[PATH_MAX], *s;
+	cJSON *doc = cJSON_CreateObject(), *cl, *eps;
+	char path[PATH_MAX];
 	int rc;
 
-	if (!arr)
+	if (!doc || !(cl = cJSON_AddArrayToObject(doc, "clusters")) ||
+	    !(eps = cJSON_AddArrayToObject(doc, "endpoints"))) {
+		cJSON_Delete(doc);
 		return;
+	}
+	for (unsigned i = 0; i < e->n_clusters; i++)
+		cJSON_AddItemToArray(cl, admit_cluster_to_json(&e->clusters[i]));
 	for (unsigned i = 0; i < e->n; i++)
-		cJSON_AddItemToArray(arr, endpoint_to_json(&e->r[i].ep));
-	s = cJSON_Print(arr);
-	cJSON_Delete(arr);
-	if (!s)
-		return;
+		cJSON_AddItemToArray(eps, endpoint_to_json(&e->r[i].ep));
 	cache_path(e, path, sizeof(path));
-	rc = util_write_file(path, s, strlen(s), 0600);
+	rc = origin_cache_save(path, &e->origin, doc);
 	if (rc)
 		pr_warn("write %s: %s\n", path, strerror(-rc));
-	free(s);
+	cJSON_Delete(doc);
 }
 
 void eng_cache_load(struct engine *e)
 {
-	char path[PATH_MAX], *s;
+	char path[PATH_MAX];
 	const cJSON *it;
-	cJSON *arr;
+	cJSON *doc;
 	int n = 0;
 
 	cache_path(e, path, sizeof(path));
-	s = util_read_file(path, CACHE_MAX, NULL);
-	if (!s)
+	doc = origin_cache_load(path, &e->origin, CACHE_MAX, "the remote clusters");
+	if (!doc)
 		return;
-	arr = cJSON_Parse(s);
-	free(s);
-	if (!cJSON_IsArray(arr)) {
-		pr_warn("ignore %s: not a JSON array\n", path);
-		cJSON_Delete(arr);
-		return;
-	}
-	cJSON_ArrayForEach(it, arr)
+	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(doc, "clusters"))
+		(void)eng_cluster_upsert(e, it);
+	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(doc, "endpoints"))
 		n += eng_remote_upsert(e, it);
-	cJSON_Delete(arr);
-	pr_info("cache: %d remote endpoint(s) from %s\n", n, path);
+	cJSON_Delete(doc);
+	pr_info("cache: %u registered cluster(s), %d remote endpoint(s) from %s\n", e->n_clusters,
+		n, path);
 }

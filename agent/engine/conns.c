@@ -78,6 +78,7 @@ cJSON *engine_connections_json(struct engine *e)
 		cJSON_AddNumberToObject(c, "packets_in", (double)cs.packets_in);
 		cJSON_AddNumberToObject(c, "packets_out", (double)cs.packets_out);
 		cJSON_AddNumberToObject(c, "epoch", (double)r->ep.epoch);
+		cJSON_AddNumberToObject(c, "established_s", (double)cs.established_s);
 	}
 	free(all);
 	return arr;

@@ -9,6 +9,7 @@
 #include "agent/engine/engine_int.h"
 #include "agent/engine/health.h"
 #include "agent/engine/probe.h"
+#include "agent/routing/guard.h"
 #include "agent/routing/netlink.h"
 #include "broker/client/queue.h"
 #include "broker/creds/cluster_config.h"
@@ -16,14 +17,14 @@
 #include "common/util.h"
 #include "globalnet/gn_agent.h"
 
-enum { SRC_ENDPOINTS };
-
 static void on_cable_event(void *ctx, const char *cluster, bool up)
 {
 	struct engine *e = ctx;
 
 	pr_info("tunnel to %s %s\n", cluster, up ? "up" : "down");
 	e->flags |= ENGINE_F_STATUS;	/* tell the broker soon, not at the next period */
+	if (up)		/* "connected" as soon as the first probe comes back */
+		health_kick(e->health, cluster);
 }
 
 static int watch_fd(struct engine *e, int fd)
@@ -67,9 +68,10 @@ static int globalnet_start(struct engine *e)
 
 static int cable_start(struct engine *e)
 {
+	struct cable_creds creds;
 	struct cable_config cc = {
 		.local_cluster_id = e->c.cfg->cluster_id,
-		.psk = e->c.cfg->psk,
+		.creds = &creds,
 		.ike_proposals = e->c.cfg->ike.ike_proposals,
 		.esp_proposals = e->c.cfg->ike.esp_proposals,
 		.start = CABLE_START_AUTO,
@@ -82,6 +84,7 @@ static int cable_start(struct engine *e)
 	struct cable_endpoint loc;
 	int err;
 
+	eng_certs_creds(e, &creds);
 	snprintf(e->charon_dir, sizeof(e->charon_dir), "%s/charon", e->c.state_dir);
 	e->charon.dir = e->charon_dir;
 	e->charon.datapath = CHARON_DP_AUTO;
@@ -122,6 +125,11 @@ struct engine *engine_start(const struct engine_cfg *c)
 		pr_err("epoll: %s\n", strerror(-err));
 		goto err;
 	}
+	if (origin_of(c->cfg, &e->origin)) {
+		err = -EINVAL;
+		pr_err("the broker CA of cluster %s does not parse\n", c->cfg->cluster_id);
+		goto err;
+	}
 	err = eng_local_init(e);
 	if (err)
 		goto err;
@@ -132,13 +140,16 @@ struct engine *engine_start(const struct engine_cfg *c)
 		if (!e->responder)
 			pr_warn("verify responder on port %d: %s\n", PROBE_PORT, strerror(errno));
 	}
+	eng_certs_init(e);
 	err = cable_start(e);
 	if (err)
 		goto err;
 	eng_cache_load(e);
-	e->inf = brk_queue_watch(e->q, c->brk, "endpoints", SRC_ENDPOINTS);
-	if (!e->inf)
-		pr_err("watch endpoints: %s (retrying on the next role change)\n", strerror(errno));
+	e->inf_clusters = brk_queue_watch(e->q, c->brk, "clusters", ENG_SRC_CLUSTERS);
+	e->inf = brk_queue_watch(e->q, c->brk, "endpoints", ENG_SRC_ENDPOINTS);
+	if (!e->inf || !e->inf_clusters)
+		pr_err("watch endpoints and clusters: %s (retrying on the next role change)\n",
+		       strerror(errno));
 	pr_info("gateway engine of cluster %s running on %s (cable %s, epoch %llu)\n",
 		c->cfg->cluster_id, c->node, e->cops->name,
 		(unsigned long long)elector_epoch(c->el));
@@ -154,6 +165,7 @@ void engine_stop(struct engine *e, bool restarting)
 	if (!e)
 		return;
 	brk_informer_stop(e->inf);
+	brk_informer_stop(e->inf_clusters);
 	gn_agent_stop(e->gn);
 	/* A node that loses the role takes its tunnels down while the cable still exists, so
 	 * that remote clusters move to the new gateway at once. A restart (SIGTERM) leaves
@@ -166,6 +178,9 @@ void engine_stop(struct engine *e, bool restarting)
 		e->cops->fini(e->cable);
 	}
 	responder_stop(e->responder);
+	eng_certs_free(e);
+	eng_clusters_free(e);
+	route_guard_set_peers(NULL, 0);
 	if (e->health) {
 		unwatch_fd(e, health_fd(e->health));
 		health_free(e->health);
@@ -183,7 +198,24 @@ static void drain_events(struct engine *e)
 {
 	int changed = 0;
 
+	int clusters = 0;
+
 	for (struct brk_qev *ev = brk_queue_take(e->q); ev; ev = brk_qev_free(ev)) {
+		if (ev->source == ENG_SRC_CLUSTERS) {
+			switch (ev->type) {
+			case BRK_QEV_UPSERT:
+				clusters |= eng_cluster_upsert(e, ev->obj);
+				break;
+			case BRK_QEV_DELETE:
+				clusters |= eng_cluster_delete(e, ev->obj);
+				break;
+			case BRK_QEV_SYNCED:
+				e->clusters_synced = true;
+				clusters |= eng_cluster_reconcile(e);
+				break;
+			}
+			continue;
+		}
 		switch (ev->type) {
 		case BRK_QEV_UPSERT:
 			changed |= eng_remote_upsert(e, ev->obj);
@@ -199,6 +231,9 @@ static void drain_events(struct engine *e)
 			break;
 		}
 	}
+	/* what a remote may claim changed: every remote is checked again */
+	if (clusters)
+		changed |= 1 | eng_remote_recheck(e);
 	if (changed) {
 		eng_cache_save(e);
 		e->flags |= ENGINE_F_REMOTES | ENGINE_F_STATUS;
@@ -207,23 +242,35 @@ static void drain_events(struct engine *e)
 
 unsigned engine_on_fd(struct engine *e, int fd)
 {
-	unsigned flags;
-
 	if (fd == brk_queue_fd(e->q))
 		drain_events(e);
 	else if (fd == health_fd(e->health))
 		health_on_readable(e->health, util_now_ns());
 	else if (e->cable && fd == e->cable_fd)
 		(void)e->cops->dispatch(e->cable);
-	flags = e->flags;
-	e->flags = 0;
-	return flags;
+	return engine_take_flags(e);
 }
 
 uint64_t engine_tick(struct engine *e, uint64_t now)
 {
+	uint64_t next;
+
 	eng_publish_endpoint(e, now);
-	return health_tick(e->health, now);
+	eng_certs_tick(e, now);
+	next = health_tick(e->health, now);
+	if (e->certs.wanted && e->certs.next_ns > now && e->certs.next_ns - now < next)
+		next = e->certs.next_ns - now;
+	return next;
+}
+
+unsigned engine_take_flags(struct engine *e)
+{
+	unsigned flags = e->flags;
+
+	if (health_take_changed(e->health))
+		flags |= ENGINE_F_STATUS;
+	e->flags = 0;
+	return flags;
 }
 
 unsigned engine_remote_subnets(const struct engine *e, struct cidr4 *out, unsigned max)

@@ -50,6 +50,9 @@ void engine_stop(struct engine *e, bool restarting);
 unsigned engine_on_fd(struct engine *e, int fd);
 /* Periodic work (health probes, publishing the Endpoint); returns ns until it is due again. */
 uint64_t engine_tick(struct engine *e, uint64_t now);
+/* What happened since the last call (ENGINE_F_*), e.g. a health status that engine_tick()
+ * changed; engine_on_fd() returns the same. */
+unsigned engine_take_flags(struct engine *e);
 
 /* The remote clusters' subnets, for the route agents; returns how many (<= max). */
 unsigned engine_remote_subnets(const struct engine *e, struct cidr4 *out, unsigned max);

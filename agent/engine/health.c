@@ -2,6 +2,7 @@
 #include "agent/engine/health.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <netinet/in.h>
 #include <netinet/ip.h>
 #include <netinet/ip_icmp.h>
@@ -34,6 +35,7 @@ struct health {
 	struct target t[MAX_TARGETS];
 	unsigned n;
 	uint16_t next_id;
+	bool changed;		/* a target's status changed since health_take_changed() */
 };
 
 struct probe_payload {
@@ -119,6 +121,22 @@ int health_set_target(struct health *h, const char *cluster, uint32_t src, uint3
 	return 0;
 }
 
+void health_kick(struct health *h, const char *cluster)
+{
+	struct target *t = find(h, cluster);
+
+	if (t)
+		t->next_ns = 0;
+}
+
+bool health_take_changed(struct health *h)
+{
+	bool c = h->changed;
+
+	h->changed = false;
+	return c;
+}
+
 void health_remove(struct health *h, const char *cluster)
 {
 	struct target *t = find(h, cluster);
@@ -193,6 +211,7 @@ static void send_probe(struct health *h, struct target *t, uint64_t now)
 		t->st.lost_in_row++;
 		if (t->st.lost_in_row >= HEALTH_LOSS_LIMIT && t->st.status != HEALTH_ERROR) {
 			t->st.status = HEALTH_ERROR;
+			h->changed = true;
 			pr_warn("health %s: %u probes lost in a row, status error\n", t->cluster,
 				t->st.lost_in_row);
 		}
@@ -285,9 +304,11 @@ void health_on_readable(struct health *h, uint64_t now)
 		t->rtt_pos = (t->rtt_pos + 1) % RTT_WINDOW;
 		if (t->n_rtt < RTT_WINDOW)
 			t->n_rtt++;
-		if (t->st.status != HEALTH_CONNECTED)
+		if (t->st.status != HEALTH_CONNECTED) {
 			pr_info("health %s: replies arrive, status connected (rtt %llu us)\n",
 				t->cluster, (unsigned long long)(t->st.last_ns / 1000));
+			h->changed = true;
+		}
 		t->st.status = HEALTH_CONNECTED;
 		t->st.lost_in_row = 0;
 	}

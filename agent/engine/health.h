@@ -5,6 +5,7 @@
 #ifndef SA_HEALTH_H
 #define SA_HEALTH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -35,6 +36,11 @@ int health_fd(const struct health *h);
 int health_set_target(struct health *h, const char *cluster, uint32_t src, uint32_t dst)
 	__attribute__((warn_unused_result));
 void health_remove(struct health *h, const char *cluster);
+/* Probes cluster at the next health_tick() instead of after the interval (its tunnel just
+ * came up: say so as soon as replies arrive). */
+void health_kick(struct health *h, const char *cluster);
+/* Whether a target's status changed (connected, error) since the last call. */
+bool health_take_changed(struct health *h);
 /* 0 and *out filled, or -ENOENT. */
 int health_get(const struct health *h, const char *cluster, struct health_stats *out);
 

@@ -45,8 +45,8 @@ static int local_cache_path(struct engine *e, char *buf, size_t len)
  * does it), else as we published it last time, else the private address. */
 static void find_public_ip(struct engine *e)
 {
-	char path[PATH_MAX], *s;
-	cJSON *who = NULL;
+	char path[PATH_MAX];
+	cJSON *who = NULL, *doc;
 	struct brk_status st;
 
 	if (e->c.public_ip) {
@@ -66,19 +66,19 @@ static void find_public_ip(struct engine *e)
 	} else {
 		pr_warn("broker whoami: %s\n", st.message);
 	}
-	if (!local_cache_path(e, path, sizeof(path)) && (s = util_read_file(path, 65536, NULL))) {
-		cJSON *o = cJSON_Parse(s);
+	if (!local_cache_path(e, path, sizeof(path)) &&
+	    (doc = origin_cache_load(path, &e->origin, 65536, "this gateway's last endpoint"))) {
 		struct sa_endpoint ep;
 		char err[128];
 
-		free(s);
-		if (o && !endpoint_from_json(o, &ep, err, sizeof(err)) &&
+		if (!endpoint_from_json(cJSON_GetObjectItemCaseSensitive(doc, "endpoint"), &ep, err,
+					sizeof(err)) &&
 		    !ip4_parse(ep.public_ip, &e->public_ip)) {
 			pr_info("public address %s (from the last run; broker unreachable)\n", ep.public_ip);
-			cJSON_Delete(o);
+			cJSON_Delete(doc);
 			return;
 		}
-		cJSON_Delete(o);
+		cJSON_Delete(doc);
 	}
 	e->public_ip = e->private_ip;
 	pr_warn("public address unknown; using the private one\n");
@@ -194,8 +194,8 @@ static void publish_failed(struct engine *e, uint64_t now, const char *what,
 void eng_publish_endpoint(struct engine *e, uint64_t now)
 {
 	struct brk_status st;
-	cJSON *cur = NULL, *obj, *meta, *list = NULL;
-	char path[PATH_MAX], *s;
+	cJSON *cur = NULL, *obj, *meta, *list = NULL, *doc;
+	char path[PATH_MAX];
 	int rc;
 
 	if (e->local_published || now < e->next_publish_ns)
@@ -245,11 +245,13 @@ void eng_publish_endpoint(struct engine *e, uint64_t now)
 		e->local.public_ip, e->local.private_ip, (unsigned long long)e->local.epoch);
 	e->local_published = true;
 	e->publish_backoff_ns = 0;
-	s = cJSON_Print(obj);
+	doc = cJSON_CreateObject();
+	if (doc && cJSON_AddItemToObject(doc, "endpoint", obj)) {
+		obj = NULL;
+		if (!local_cache_path(e, path, sizeof(path)) && origin_cache_save(path, &e->origin, doc))
+			pr_warn("write %s failed\n", path);
+	}
 	cJSON_Delete(obj);
-	if (s && !local_cache_path(e, path, sizeof(path)) &&
-	    util_write_file(path, s, strlen(s), 0600))
-		pr_warn("write %s failed\n", path);
-	free(s);
+	cJSON_Delete(doc);
 }
 

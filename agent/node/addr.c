@@ -1,12 +1,16 @@
-/* The node's own addresses: on the cluster network, and that network's broadcast. */
+/* The node's own addresses: on the cluster network, and that network's broadcast; the
+ * broker's addresses, which no route to another cluster may cover. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <ifaddrs.h>
+#include <netdb.h>
 #include <string.h>
 
 #include "agent/node/node_int.h"
+#include "agent/routing/guard.h"
 #include "agent/routing/netlink.h"
 #include "broker/creds/broker_info.h"
+#include "common/util.h"
 
 int node_find_ip(struct node *n)
 {
@@ -67,4 +71,31 @@ uint32_t node_broadcast_of(uint32_t addr)
 	}
 	freeifaddrs(ifa);
 	return b;
+}
+
+void node_guard_brokers(const struct node *n)
+{
+	struct addrinfo hints = { .ai_family = AF_INET, .ai_socktype = SOCK_STREAM }, *res, *r;
+	uint32_t addrs[16];
+	unsigned cnt = 0;
+
+	for (size_t i = 0; i < n->cfg.n_broker_urls && cnt < ARRAY_SIZE(addrs); i++) {
+		char host[BRK_URL_MAX + 1];
+		unsigned port;
+		uint32_t a;
+
+		if (brk_url_parse(n->cfg.broker_urls[i], host, sizeof(host), &port))
+			continue;
+		if (!ip4_parse(host, &a)) {
+			addrs[cnt++] = a;
+			continue;
+		}
+		/* a name: what it resolves to now (a broker that moves later is not covered) */
+		if (getaddrinfo(host, NULL, &hints, &res))
+			continue;
+		for (r = res; r && cnt < ARRAY_SIZE(addrs); r = r->ai_next)
+			addrs[cnt++] = ntohl(((struct sockaddr_in *)r->ai_addr)->sin_addr.s_addr);
+		freeaddrinfo(res);
+	}
+	route_guard_set_brokers(addrs, cnt);
 }

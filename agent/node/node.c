@@ -16,6 +16,7 @@
 #include "agent/routing/netlink.h"
 #include "agent/routing/route_agent.h"
 #include "broker/client/client.h"
+#include "broker/creds/origin.h"
 #include "common/log.h"
 #include "common/util.h"
 
@@ -93,6 +94,8 @@ static void roles_update(struct node *n)
 
 	is_active = elector_role(n->el, &active, &have_active);
 	n->roles_dirty = false;
+	n->report_now = true;
+	node_metrics_roles(n);
 	if (is_active && !n->eng) {
 		pr_info("this node is the active gateway (epoch %llu)\n",
 			(unsigned long long)elector_epoch(n->el));
@@ -138,6 +141,13 @@ static int election_setup(struct node *n)
 	ec.key = (const uint8_t *)n->cfg.token;
 	ec.key_len = strlen(n->cfg.token);
 	ec.state_dir = n->o->state_dir;
+	{
+		struct origin o;
+
+		if (!origin_of(&n->cfg, &o))
+			origin_line(&o, n->origin);
+		ec.origin = n->origin[0] ? n->origin : NULL;
+	}
 	base_adv(n, &ec.adv);
 	n->el = elector_start(&ec);
 	if (!n->el) {
@@ -168,6 +178,7 @@ static int setup(struct node *n, const sigset_t *mask)
 		return -errno;
 	}
 	brk_client_set_timeouts(n->brk, 2000, 5000);
+	node_guard_brokers(n);
 	n->cops = cable_find(n->cfg.cable_driver);
 	if (!n->cops) {
 		pr_err("cable driver %s is not available\n", n->cfg.cable_driver);
@@ -180,6 +191,8 @@ static int setup(struct node *n, const sigset_t *mask)
 		return -errno;
 	}
 	err = election_setup(n);
+	if (!err)
+		err = node_metrics_start(n);
 	if (err)
 		return err;
 	if (watch_fd(n->epfd, n->sigfd) || watch_fd(n->epfd, elector_fd(n->el))) {
@@ -202,9 +215,10 @@ static void report(struct node *n, uint64_t now)
 	} else {
 		conns = cJSON_CreateArray();
 	}
+	node_write_status_file(n, conns);
+	node_metrics_update(n, conns);
 	if (n->o->gateway_capable)
 		node_publish_status(n, now, conns);
-	node_write_status_file(n, conns);
 	cJSON_Delete(conns);
 }
 
@@ -222,25 +236,50 @@ static int on_signal(struct node *n)
 	return 1;
 }
 
+/* A connection's change is reported at once, but not more often than this. */
+#define REPORT_MIN_NS (100 * NSEC_PER_MSEC)
+
+static void on_engine_flags(struct node *n, unsigned f)
+{
+	if (f & ENGINE_F_REMOTES)
+		update_advert(n);
+	if (f & ENGINE_F_STATUS) {
+		/* the broker at once, unless it just failed: a broker that is down costs the loop
+		 * a connect timeout per try, so those stay on the 5 s period */
+		if (!n->status_failed)
+			n->next_status_ns = 0;
+		n->report_now = true;
+	}
+}
+
 static int loop(struct node *n)
 {
-	uint64_t next_sec = 0;
+	uint64_t next_sec = 0, last_report = 0;
 
 	for (;;) {
 		struct epoll_event evs[8];
 		uint64_t now = util_now_ns(), wait = NSEC_PER_SEC;
 		int nev;
 
+		node_metrics_alive(n, now);
 		if (n->roles_dirty)
 			roles_update(n);
-		if (n->eng)
+		if (n->eng) {
 			wait = engine_tick(n->eng, now);
+			on_engine_flags(n, engine_take_flags(n->eng));
+		}
+		if (n->report_now && now - last_report >= REPORT_MIN_NS)
+			next_sec = now;
 		if (now >= next_sec) {
 			next_sec = now + NSEC_PER_SEC;
+			last_report = now;
+			n->report_now = false;
 			report(n, now);
 		}
 		if (next_sec - now < wait)
 			wait = next_sec - now;
+		if (n->report_now && last_report + REPORT_MIN_NS - now < wait)
+			wait = last_report + REPORT_MIN_NS - now;
 		nev = epoll_wait(n->epfd, evs, 8, (int)(wait / NSEC_PER_MSEC) + 1);
 		if (nev < 0 && errno != EINTR) {
 			pr_err("epoll_wait: %s\n", strerror(errno));
@@ -256,12 +295,7 @@ static int loop(struct node *n)
 				if (elector_changed(n->el))
 					n->roles_dirty = true;
 			} else if (n->eng) {
-				unsigned f = engine_on_fd(n->eng, fd);
-
-				if (f & ENGINE_F_REMOTES)
-					update_advert(n);
-				if (f & ENGINE_F_STATUS)
-					n->next_status_ns = 0;
+				on_engine_flags(n, engine_on_fd(n->eng, fd));
 			}
 		}
 	}
@@ -290,6 +324,7 @@ int node_run(const struct node_opts *o)
 	/* Heartbeats go on while the engine stops: an agent restarted at once reclaims the
 	 * role (its state file is fresh) and no standby takes over meanwhile. */
 	engine_stop(n->eng, rc == 0);
+	node_metrics_stop(n);
 	elector_stop(n->el);
 	if (n->ra)
 		mss_clamp_remove();

@@ -21,6 +21,7 @@ struct node_opts {
 	uint64_t election_dead_ns;	/* 0: the election's default (600 ms) */
 	const char *bpf_dir;		/* globalnet pin directory; NULL: under /sys/fs/bpf */
 	int globalnet_no_attach;	/* globalnet: allocate, publish, do not translate */
+	const char *metrics_listen;	/* "ADDR:PORT" for /metrics, /healthz, /readyz; NULL: none */
 };
 
 /* Runs until SIGTERM/SIGINT. Returns the process exit code. */

@@ -26,8 +26,12 @@ struct node {
 	bool roles_dirty;
 	int epfd, sigfd;
 	uint64_t next_status_ns;
+	bool report_now;		/* a connection changed: report at once */
+	bool status_failed;		/* the last GatewayStatus write failed: no early retry */
+	struct node_metrics *nm;
 	/* this cluster's Endpoint as the engine last published it (kept when it stops) */
 	struct sa_endpoint local;
+	char origin[200];		/* ORIGIN_LINE_MAX: what the election's state must name */
 };
 
 /* addr.c */
@@ -36,9 +40,21 @@ struct node {
 int node_find_ip(struct node *n) __attribute__((warn_unused_result));
 /* The broadcast address of the subnet that holds addr (0: none). */
 uint32_t node_broadcast_of(uint32_t addr);
+/* Tells the route guard the broker's addresses (URL hosts, names resolved now). */
+void node_guard_brokers(const struct node *n);
 
 /* status.c: conns is engine_connections_json() (an empty array when no engine runs). */
 void node_publish_status(struct node *n, uint64_t now, const cJSON *conns);
 void node_write_status_file(struct node *n, const cJSON *conns);
+
+/* metrics.c: the registry's node families, and the HTTP endpoint when asked for. */
+int node_metrics_start(struct node *n) __attribute__((warn_unused_result));
+void node_metrics_stop(struct node *n);
+/* The loop turned (for /healthz). */
+void node_metrics_alive(struct node *n, uint64_t now);
+/* The election changed (counts failovers). */
+void node_metrics_roles(struct node *n);
+/* Readiness, election state and the connections' series, from conns (as above). */
+void node_metrics_update(struct node *n, const cJSON *conns);
 
 #endif

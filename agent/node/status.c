@@ -13,6 +13,7 @@
 #include "agent/node/node_int.h"
 #include "broker/client/client.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/name.h"
 #include "common/util.h"
 
@@ -59,6 +60,8 @@ void node_publish_status(struct node *n, uint64_t now, const cJSON *conns)
 	}
 	if (rc)
 		pr_debug("publish gateway status: %s\n", st.message);
+	metrics_inc("subagent_gateway_status_updates_total", rc ? "error" : "ok");
+	n->status_failed = rc != 0;
 out:
 	cJSON_Delete(cur);
 	cJSON_Delete(obj);

@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <string.h>
 
+#include "agent/routing/guard.h"
+
 #include "common/log.h"
 
 /* The rule is shared by the cable and the route agent of one process: counted. */
@@ -32,9 +34,17 @@ int routes_add_table(struct netlink *nl, uint32_t table, const struct cidr4 *dst
 	struct netlink_route r = { .dst = *dst, .gw = gw, .dev = dev, .src = src,
 				   .table = table, .onlink = gw != 0, .mtu = mtu,
 				   .advmss = mtu > 40 ? mtu - 40 : 0 };
-	char buf[CIDR4_STRLEN];
-	int rc = netlink_route_replace(nl, &r);
+	char buf[CIDR4_STRLEN], why[160];
+	int rc;
 
+	/* Routes to other clusters never take the broker, a peer's underlay or the node's own
+	 * networks, whoever asked for them (the engine refuses such remotes before). */
+	if (table == SA_ROUTE_TABLE && route_guard_check(dst, NULL, 0, why, sizeof(why))) {
+		cidr4_format(dst, buf);
+		pr_err("refuse route %s dev %s: %s\n", buf, dev, why);
+		return -EPERM;
+	}
+	rc = netlink_route_replace(nl, &r);
 	if (rc) {
 		cidr4_format(dst, buf);
 		pr_err("add route %s dev %s: %s\n", buf, dev, strerror(-rc));

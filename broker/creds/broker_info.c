@@ -177,8 +177,9 @@ int broker_info_validate(const struct broker_info *bi, char err[BRK_ERR_MAX])
 	if (!bi->join_token || !brk_hex_ok(bi->join_token, BRK_TOKEN_HEX_LEN, BRK_TOKEN_HEX_LEN))
 		return util_einval(err, JSON_ERR_MAX, "\"joinToken\" must be %d lowercase hex characters",
 			    BRK_TOKEN_HEX_LEN);
-	if (!bi->psk || !brk_hex_ok(bi->psk, BRK_PSK_MIN_HEX, BRK_PSK_MAX_HEX) ||
-	    strlen(bi->psk) % 2)
+	/* optional: only a broker deployed with --psk (an upgrade window) hands one out */
+	if (bi->psk && (!brk_hex_ok(bi->psk, BRK_PSK_MIN_HEX, BRK_PSK_MAX_HEX) ||
+			strlen(bi->psk) % 2))
 		return util_einval(err, JSON_ERR_MAX, "\"ike.psk\" must be %d..%d lowercase hex characters (>= 32 bytes)",
 			    BRK_PSK_MIN_HEX, BRK_PSK_MAX_HEX);
 	if (!brk_proposals_ok(bi->ike.ike_proposals))
@@ -261,10 +262,12 @@ static int decode_obj(const cJSON *root, struct broker_info *bi, char err[BRK_ER
 		return util_einval(err, JSON_ERR_MAX, "\"ike\" is missing or not an object");
 	if ((err_ = json_check_keys(ike, "\"ike\"", ike_keys, ARRAY_SIZE(ike_keys), err)))
 		return err_;
-	if ((err_ = json_get_str(ike, "psk", BRK_PSK_MAX_HEX, &s, err)))
-		return err_;
-	if (copy_str(s, &bi->psk))
-		return -ENOMEM;
+	if (cJSON_GetObjectItemCaseSensitive(ike, "psk")) {
+		if ((err_ = json_get_str(ike, "psk", BRK_PSK_MAX_HEX, &s, err)))
+			return err_;
+		if (copy_str(s, &bi->psk))
+			return -ENOMEM;
+	}
 	if ((err_ = json_get_str(ike, "ikeProposals", BRK_PROPOSALS_MAX, &s, err)))
 		return err_;
 	strcpy(bi->ike.ike_proposals, s);
@@ -385,7 +388,7 @@ char *broker_info_encode(const struct broker_info *bi, char err[BRK_ERR_MAX])
 	if (!cJSON_AddStringToObject(root, "ca", bi->ca_pem) ||
 	    !cJSON_AddStringToObject(root, "joinToken", bi->join_token) ||
 	    !(ike = cJSON_AddObjectToObject(root, "ike")) ||
-	    !cJSON_AddStringToObject(ike, "psk", bi->psk) ||
+	    (bi->psk && !cJSON_AddStringToObject(ike, "psk", bi->psk)) ||
 	    !cJSON_AddStringToObject(ike, "ikeProposals", bi->ike.ike_proposals) ||
 	    !cJSON_AddStringToObject(ike, "espProposals", bi->ike.esp_proposals) ||
 	    !cJSON_AddNumberToObject(ike, "natTPort", bi->ike.natt_port) ||
@@ -410,7 +413,8 @@ char *broker_info_encode(const struct broker_info *bi, char err[BRK_ERR_MAX])
 
 		explicit_bzero(t->valuestring, strlen(t->valuestring));
 		t = cJSON_GetObjectItemCaseSensitive(ike, "psk");
-		explicit_bzero(t->valuestring, strlen(t->valuestring));
+		if (t)
+			explicit_bzero(t->valuestring, strlen(t->valuestring));
 	}
 	cJSON_Delete(root);
 	if (!res) {

@@ -1,9 +1,11 @@
 /* broker-info.subm: the one file an operator carries from the broker to every cluster.
  * A versioned JSON document:
  *   {"version":1,"urls":["https://198.18.0.10:8443"],"ca":"-----BEGIN CERTIFICATE-----...",
- *    "joinToken":"<64 hex>","ike":{"psk":"<hex>","ikeProposals":"...","espProposals":"...",
+ *    "joinToken":"<64 hex>","ike":{"ikeProposals":"...","espProposals":"...",
  *    "natTPort":4500},"globalnet":{"enabled":false,"cidrRange":"242.0.0.0/8",
  *    "clusterSize":65536}}
+ * "ike.psk" (hex) is there only when the broker was deployed with --psk: its clusters then
+ * authenticate IKE with that shared key instead of per-cluster certificates.
  * Decoding is strict: every field is checked and the first problem is reported as one
  * human-readable sentence in err. */
 #ifndef SA_BROKER_INFO_H
@@ -49,7 +51,7 @@ struct broker_info {
 	size_t n_urls;
 	char *ca_pem;
 	char *join_token;	/* secret */
-	char *psk;		/* secret, hex */
+	char *psk;		/* secret, hex; NULL: certificates (the default) */
 	struct brk_ike_settings ike;
 	struct brk_globalnet_settings globalnet;
 };

@@ -48,7 +48,7 @@ static int check_cidrs(const struct cidr4 *c, size_t n, const char *what, char e
 	return 0;
 }
 
-static int validate(const struct cluster_config *cfg, char err[BRK_ERR_MAX], bool need_psk)
+static int validate(const struct cluster_config *cfg, char err[BRK_ERR_MAX])
 {
 	char host[256], a[CIDR4_STRLEN], b[CIDR4_STRLEN];
 	unsigned port;
@@ -110,21 +110,23 @@ static int validate(const struct cluster_config *cfg, char err[BRK_ERR_MAX], boo
 		return util_einval(err, JSON_ERR_MAX, "ca.pem is not the PEM of a CA certificate");
 	if (!cfg->token || !brk_hex_ok(cfg->token, BRK_TOKEN_HEX_LEN, BRK_TOKEN_HEX_LEN))
 		return util_einval(err, JSON_ERR_MAX, "token must be %d lowercase hex characters", BRK_TOKEN_HEX_LEN);
-	if (!need_psk && !cfg->psk)
-		return 0;
-	if (!cfg->psk || !brk_hex_ok(cfg->psk, BRK_PSK_MIN_HEX, BRK_PSK_MAX_HEX) ||
-	    strlen(cfg->psk) % 2)
+	if (cfg->psk && (!brk_hex_ok(cfg->psk, BRK_PSK_MIN_HEX, BRK_PSK_MAX_HEX) ||
+			 strlen(cfg->psk) % 2))
 		return util_einval(err, JSON_ERR_MAX, "psk must be %d..%d lowercase hex characters", BRK_PSK_MIN_HEX,
 			    BRK_PSK_MAX_HEX);
+	if (strlen(cfg->registration_uid) != strspn(cfg->registration_uid, "0123456789abcdef-"))
+		return util_einval(err, JSON_ERR_MAX, "registrationUID must be lowercase hex digits and '-'");
 	return 0;
 }
 
 int cluster_config_validate(const struct cluster_config *cfg, char err[BRK_ERR_MAX])
 {
-	return validate(cfg, err, true);
+	return validate(cfg, err);
 }
 
 /* ---- save ---- */
+
+static void wipe_file(const char *path);
 
 static char *render(const struct cluster_config *cfg)
 {
@@ -152,7 +154,9 @@ static char *render(const struct cluster_config *cfg)
 	    !(gn = cJSON_AddObjectToObject(root, "globalnet")) ||
 	    !cJSON_AddBoolToObject(gn, "enabled", cfg->globalnet.enabled) ||
 	    !cJSON_AddStringToObject(gn, "cidrRange", cfg->globalnet.cidr_range) ||
-	    !cJSON_AddNumberToObject(gn, "clusterSize", cfg->globalnet.cluster_size))
+	    !cJSON_AddNumberToObject(gn, "clusterSize", cfg->globalnet.cluster_size) ||
+	    (cfg->registration_uid[0] &&
+	     !cJSON_AddStringToObject(root, "registrationUID", cfg->registration_uid)))
 		goto out;
 	s = cJSON_Print(root);
 out:
@@ -200,6 +204,13 @@ int cluster_config_save(const char *dir, const struct cluster_config *cfg, char 
 	data[3] = cfg->psk;
 	for (int i = 3; i >= 0; i--) {
 		ret = path_in(path, sizeof(path), dir, files[i]);
+		if (!ret && !data[i]) {
+			/* certificates now: a shared key from an earlier join goes */
+			wipe_file(path);
+			if (unlink(path) < 0 && errno != ENOENT)
+				ret = -errno;
+			continue;
+		}
 		if (!ret)
 			ret = util_write_file(path, data[i], strlen(data[i]), modes[i]);
 		if (ret) {
@@ -240,7 +251,7 @@ static int parse_json(const char *buf, size_t len, struct cluster_config *cfg,
 {
 	static const char *const top[] = { "clusterID", "brokerURLs", "clusterCIDRs",
 					   "serviceCIDRs", "globalCIDRs", "cableDriver", "ike",
-					   "globalnet" };
+					   "globalnet", "registrationUID" };
 	static const char *const ike_keys[] = { "ikeProposals", "espProposals", "natTPort" };
 	static const char *const gn_keys[] = { "enabled", "cidrRange", "clusterSize" };
 	const cJSON *urls, *u, *ike, *gn, *en;
@@ -318,6 +329,11 @@ static int parse_json(const char *buf, size_t len, struct cluster_config *cfg,
 	if ((ret = json_get_uint(gn, "clusterSize", 4294967295.0, &v, err)))
 		goto out;
 	cfg->globalnet.cluster_size = (uint32_t)v;
+	if (cJSON_GetObjectItemCaseSensitive(root, "registrationUID")) {
+		if ((ret = json_get_str(root, "registrationUID", CC_UID_MAX, &s, err)))
+			goto out;
+		strcpy(cfg->registration_uid, s);
+	}
 	ret = 0;
 out:
 	cJSON_Delete(root);
@@ -359,7 +375,7 @@ static int read_in(const char *dir, const char *name, size_t max, bool secret, c
 	return 0;
 }
 
-static int load(const char *dir, struct cluster_config *cfg, char err[BRK_ERR_MAX], bool need_psk)
+static int load(const char *dir, struct cluster_config *cfg, char err[BRK_ERR_MAX], bool with_psk)
 {
 	char *json = NULL;
 	int ret;
@@ -373,14 +389,19 @@ static int load(const char *dir, struct cluster_config *cfg, char err[BRK_ERR_MA
 	if (ret)
 		goto err;
 	if ((ret = read_in(dir, "ca.pem", PKI_MAX_PEM, false, &cfg->ca_pem, err)) ||
-	    (ret = read_in(dir, "token", 1024, true, &cfg->token, err)) ||
-	    (need_psk && (ret = read_in(dir, "psk", 1024, true, &cfg->psk, err))))
+	    (ret = read_in(dir, "token", 1024, true, &cfg->token, err)))
+		goto err;
+	/* only a broker deployed with --psk hands out a shared key; readers never need it */
+	ret = with_psk ? read_in(dir, "psk", 1024, true, &cfg->psk, err) : 0;
+	if (ret == -ENOENT)
+		ret = 0;
+	if (ret)
 		goto err;
 	if ((ret = path_in(cfg->ca_path, sizeof(cfg->ca_path), dir, "ca.pem"))) {
 		util_einval(err, JSON_ERR_MAX, "path too long");
 		goto err;
 	}
-	ret = validate(cfg, err, need_psk);
+	ret = validate(cfg, err);
 	if (ret)
 		goto err;
 	return 0;

@@ -2,10 +2,13 @@
  *   DIR/cluster.json  {"clusterID":"c1","brokerURLs":[...],"clusterCIDRs":[..],
  *                      "serviceCIDRs":[..],"globalCIDRs":[..],"cableDriver":"ipsec",
  *                      "ike":{"ikeProposals":..,"espProposals":..,"natTPort":4500},
- *                      "globalnet":{"enabled":..,"cidrRange":..,"clusterSize":..}}
+ *                      "globalnet":{"enabled":..,"cidrRange":..,"clusterSize":..},
+ *                      "registrationUID":"<the broker's metadata.uid of the Cluster>"}
  *   DIR/ca.pem        the broker CA
  *   DIR/token (0600)  this cluster's broker credential
- *   DIR/psk   (0600)  the IKE pre-shared key (hex)
+ *   DIR/psk   (0600)  only with a broker deployed with --psk: the shared IKE key (hex);
+ *                     without it gateways authenticate with certificates from the broker
+ * registrationUID is absent in configurations written before it existed.
  * Loading validates everything; a bad directory is refused with a message. */
 #ifndef SA_BROKER_CLUSTER_CONFIG_H
 #define SA_BROKER_CLUSTER_CONFIG_H
@@ -19,6 +22,7 @@
 
 #define CC_MAX_CIDRS		32
 #define CC_MAX_JSON		(64 * 1024)
+#define CC_UID_MAX		64
 
 struct cluster_config {
 	char cluster_id[64];
@@ -36,7 +40,8 @@ struct cluster_config {
 	char *ca_pem;				/* content of DIR/ca.pem */
 	char ca_path[PATH_MAX];			/* DIR/ca.pem, for brk_client_new() */
 	char *token;				/* secret: DIR/token */
-	char *psk;				/* secret: DIR/psk (hex) */
+	char *psk;				/* secret: DIR/psk (hex); NULL: certificates */
+	char registration_uid[CC_UID_MAX + 1];	/* "" when unknown (older configurations) */
 };
 
 /* Loads and validates DIR; problems are logged with pr_err. 0, -ENOENT (no cluster.json),
@@ -47,11 +52,11 @@ int cluster_config_load(const char *dir, struct cluster_config *cfg)
 int cluster_config_load_err(const char *dir, struct cluster_config *cfg, char err[BRK_ERR_MAX])
 	__attribute__((warn_unused_result));
 /* The same for a reader of the broker (the DNS server): cluster.json, ca.pem and token;
- * the IKE pre-shared key is neither read nor needed (cfg->psk stays NULL). */
+ * the IKE pre-shared key, if any, is not read (cfg->psk stays NULL). */
 int cluster_config_load_reader(const char *dir, struct cluster_config *cfg, char err[BRK_ERR_MAX])
 	__attribute__((warn_unused_result));
-/* Validates cfg, creates DIR (0700) and writes the four files (secrets 0600, written
- * atomically). 0 or -errno (err says why). */
+/* Validates cfg, creates DIR (0700) and writes the files (secrets 0600, written
+ * atomically; a psk file is removed when cfg has none). 0 or -errno (err says why). */
 int cluster_config_save(const char *dir, const struct cluster_config *cfg, char err[BRK_ERR_MAX])
 	__attribute__((warn_unused_result));
 /* Validates every field except ca_path; 0 or -EINVAL with err. */

@@ -12,15 +12,14 @@
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
 
+#include "broker/creds/pki_int.h"
 #include "common/log.h"
 #include "common/name.h"
 #include "common/util.h"
 
-#define KEY_ID_MAX 64
-
 /* Copies a GnuTLS datum into a malloc'd NUL-terminated string and frees the datum
  * (wiping it first: it may be a private key). */
-static int datum_to_str(gnutls_datum_t *d, char **out)
+int pki_datum_to_str(gnutls_datum_t *d, char **out)
 {
 	char *s = malloc(d->size + 1);
 
@@ -37,14 +36,14 @@ static int datum_to_str(gnutls_datum_t *d, char **out)
 	return 0;
 }
 
-static gnutls_datum_t pem_datum(const char *pem)
+gnutls_datum_t pki_pem_datum(const char *pem)
 {
 	gnutls_datum_t d = { (unsigned char *)pem, (unsigned)strnlen(pem, PKI_MAX_PEM + 1) };
 
 	return d;
 }
 
-static int gen_key(gnutls_x509_privkey_t *key)
+int pki_gen_key(gnutls_x509_privkey_t *key)
 {
 	int ret = gnutls_x509_privkey_init(key);
 
@@ -62,13 +61,13 @@ static int gen_key(gnutls_x509_privkey_t *key)
 	return 0;
 }
 
-static int import_key(const char *pem, gnutls_x509_privkey_t *key)
+int pki_import_key(const char *pem, gnutls_x509_privkey_t *key)
 {
 	gnutls_datum_t d;
 
 	if (!pem || strnlen(pem, PKI_MAX_PEM + 1) > PKI_MAX_PEM)
 		return -EINVAL;
-	d = pem_datum(pem);
+	d = pki_pem_datum(pem);
 	if (gnutls_x509_privkey_init(key) < 0)
 		return -ENOMEM;
 	if (gnutls_x509_privkey_import2(*key, &d, GNUTLS_X509_FMT_PEM, NULL, 0) < 0) {
@@ -79,13 +78,13 @@ static int import_key(const char *pem, gnutls_x509_privkey_t *key)
 	return 0;
 }
 
-static int import_crt(const char *pem, gnutls_x509_crt_t *crt)
+int pki_import_crt(const char *pem, gnutls_x509_crt_t *crt)
 {
 	gnutls_datum_t d;
 
 	if (!pem || strnlen(pem, PKI_MAX_PEM + 1) > PKI_MAX_PEM)
 		return -EINVAL;
-	d = pem_datum(pem);
+	d = pki_pem_datum(pem);
 	if (gnutls_x509_crt_init(crt) < 0)
 		return -ENOMEM;
 	if (gnutls_x509_crt_import(*crt, &d, GNUTLS_X509_FMT_PEM) < 0) {
@@ -105,7 +104,7 @@ static int export_pair(gnutls_x509_crt_t crt, gnutls_x509_privkey_t key,
 
 	if (gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_PEM, &d) < 0)
 		return -EIO;
-	err = datum_to_str(&d, &c);
+	err = pki_datum_to_str(&d, &c);
 	if (err)
 		return err;
 	if (gnutls_x509_privkey_export2_pkcs8(key, GNUTLS_X509_FMT_PEM, NULL,
@@ -113,7 +112,7 @@ static int export_pair(gnutls_x509_crt_t crt, gnutls_x509_privkey_t key,
 		free(c);
 		return -EIO;
 	}
-	err = datum_to_str(&d, &k);
+	err = pki_datum_to_str(&d, &k);
 	if (err) {
 		free(c);
 		return err;
@@ -123,16 +122,12 @@ static int export_pair(gnutls_x509_crt_t crt, gnutls_x509_privkey_t key,
 	return 0;
 }
 
-/* Version, random serial, validity, subject CN, public key, subject key id. */
-static int crt_common(gnutls_x509_crt_t crt, gnutls_x509_privkey_t key, const char *cn,
-		      unsigned days)
+int pki_crt_basics(gnutls_x509_crt_t crt, const char *cn, time_t not_before, time_t not_after)
 {
-	unsigned char serial[16], kid[KEY_ID_MAX];
-	size_t kid_len = sizeof(kid);
-	time_t now = time(NULL);
+	unsigned char serial[16];
 	int err;
 
-	if (!cn || !*cn || strlen(cn) > 64)
+	if (!cn || !*cn || strlen(cn) > 64 || not_after <= not_before)
 		return -EINVAL;
 	err = util_random(serial, sizeof(serial));
 	if (err)
@@ -141,20 +136,67 @@ static int crt_common(gnutls_x509_crt_t crt, gnutls_x509_privkey_t key, const ch
 	serial[0] = (unsigned char)((serial[0] & 0x3f) | 0x40);
 	if (gnutls_x509_crt_set_version(crt, 3) < 0 ||
 	    gnutls_x509_crt_set_serial(crt, serial, sizeof(serial)) < 0 ||
-	    /* an hour of slack for clocks that are a little behind */
-	    gnutls_x509_crt_set_activation_time(crt, now - 3600) < 0 ||
-	    gnutls_x509_crt_set_expiration_time(crt, now + (time_t)days * 86400) < 0 ||
+	    gnutls_x509_crt_set_activation_time(crt, not_before) < 0 ||
+	    gnutls_x509_crt_set_expiration_time(crt, not_after) < 0 ||
 	    gnutls_x509_crt_set_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, cn,
-					  (unsigned)strlen(cn)) < 0 ||
-	    gnutls_x509_crt_set_key(crt, key) < 0 ||
+					  (unsigned)strlen(cn)) < 0)
+		return -EIO;
+	return 0;
+}
+
+/* Version, random serial, validity, subject CN, public key, subject key id. */
+static int crt_common(gnutls_x509_crt_t crt, gnutls_x509_privkey_t key, const char *cn,
+		      unsigned days)
+{
+	unsigned char kid[KEY_ID_MAX];
+	size_t kid_len = sizeof(kid);
+	time_t now = time(NULL);
+	/* an hour of slack for clocks that are a little behind */
+	int err = pki_crt_basics(crt, cn, now - 3600, now + (time_t)days * 86400);
+
+	if (err)
+		return err;
+	if (gnutls_x509_crt_set_key(crt, key) < 0 ||
 	    gnutls_x509_privkey_get_key_id(key, 0, kid, &kid_len) < 0 ||
 	    gnutls_x509_crt_set_subject_key_id(crt, kid, kid_len) < 0)
 		return -EIO;
 	return 0;
 }
 
-static int sign_with(gnutls_x509_crt_t crt, gnutls_x509_crt_t issuer,
-		     gnutls_x509_privkey_t issuer_key)
+int pki_set_aki(gnutls_x509_crt_t crt, gnutls_x509_crt_t issuer)
+{
+	unsigned char kid[KEY_ID_MAX];
+	size_t kid_len = sizeof(kid);
+	unsigned crit;
+
+	if (gnutls_x509_crt_get_subject_key_id(issuer, kid, &kid_len, &crit) >= 0 &&
+	    gnutls_x509_crt_set_authority_key_id(crt, kid, kid_len) < 0)
+		return -EIO;
+	return 0;
+}
+
+int pki_import_ca(const char *ca_pem, const char *key_pem, gnutls_x509_crt_t *ca,
+		  gnutls_x509_privkey_t *key)
+{
+	int err = pki_import_crt(ca_pem, ca);
+
+	if (err)
+		return err;
+	err = pki_import_key(key_pem, key);
+	if (!err)
+		err = pki_key_matches(ca_pem, key_pem);
+	if (err) {
+		if (*key)
+			gnutls_x509_privkey_deinit(*key);
+		gnutls_x509_crt_deinit(*ca);
+		*key = NULL;
+		*ca = NULL;
+	}
+	return err;
+}
+
+int pki_sign_with(gnutls_x509_crt_t crt, gnutls_x509_crt_t issuer,
+		  gnutls_x509_privkey_t issuer_key)
 {
 	gnutls_privkey_t pk;
 	int ret;
@@ -178,7 +220,7 @@ int pki_ca_create(const char *cn, char **cert_pem, char **key_pem)
 	gnutls_x509_crt_t crt = NULL;
 	int err;
 
-	err = gen_key(&key);
+	err = pki_gen_key(&key);
 	if (err)
 		return err;
 	if (gnutls_x509_crt_init(&crt) < 0) {
@@ -188,14 +230,15 @@ int pki_ca_create(const char *cn, char **cert_pem, char **key_pem)
 	err = crt_common(crt, key, cn, PKI_CA_DAYS);
 	if (err)
 		goto out;
-	if (gnutls_x509_crt_set_basic_constraints(crt, 1, 0) < 0 ||
+	/* pathlen 1: below the root only the IKE signing CA, which signs gateways */
+	if (gnutls_x509_crt_set_basic_constraints(crt, 1, 1) < 0 ||
 	    gnutls_x509_crt_set_key_usage(crt, GNUTLS_KEY_KEY_CERT_SIGN |
 					  GNUTLS_KEY_CRL_SIGN |
 					  GNUTLS_KEY_DIGITAL_SIGNATURE) < 0) {
 		err = -EIO;
 		goto out;
 	}
-	err = sign_with(crt, crt, key);
+	err = pki_sign_with(crt, crt, key);
 	if (err)
 		goto out;
 	err = export_pair(crt, key, cert_pem, key_pem);
@@ -240,24 +283,15 @@ int pki_cert_issue(const char *ca_cert_pem, const char *ca_key_pem,
 {
 	gnutls_x509_privkey_t ca_key = NULL, key = NULL;
 	gnutls_x509_crt_t ca = NULL, crt = NULL;
-	unsigned char kid[KEY_ID_MAX];
-	size_t kid_len = sizeof(kid);
 	unsigned usage = GNUTLS_KEY_DIGITAL_SIGNATURE;
-	unsigned crit;
 	int err;
 
 	if (!req || !req->flags)
 		return -EINVAL;
-	err = import_crt(ca_cert_pem, &ca);
+	err = pki_import_ca(ca_cert_pem, ca_key_pem, &ca, &ca_key);
 	if (err)
 		return err;
-	err = import_key(ca_key_pem, &ca_key);
-	if (err)
-		goto out;
-	err = pki_key_matches(ca_cert_pem, ca_key_pem);
-	if (err)
-		goto out;
-	err = gen_key(&key);
+	err = pki_gen_key(&key);
 	if (err)
 		goto out;
 	if (gnutls_x509_crt_init(&crt) < 0) {
@@ -281,22 +315,17 @@ int pki_cert_issue(const char *ca_cert_pem, const char *ca_key_pem,
 		err = -EIO;
 		goto out;
 	}
-	if (gnutls_x509_crt_get_subject_key_id(ca, kid, &kid_len, &crit) >= 0 &&
-	    gnutls_x509_crt_set_authority_key_id(crt, kid, kid_len) < 0) {
-		err = -EIO;
-		goto out;
-	}
-	err = sign_with(crt, ca, ca_key);
-	if (err)
-		goto out;
-	err = export_pair(crt, key, cert_pem, key_pem);
+	err = pki_set_aki(crt, ca);
+	if (!err)
+		err = pki_sign_with(crt, ca, ca_key);
+	if (!err)
+		err = export_pair(crt, key, cert_pem, key_pem);
 out:
 	if (crt)
 		gnutls_x509_crt_deinit(crt);
 	if (key)
 		gnutls_x509_privkey_deinit(key);
-	if (ca_key)
-		gnutls_x509_privkey_deinit(ca_key);
+	gnutls_x509_privkey_deinit(ca_key);
 	gnutls_x509_crt_deinit(ca);
 	return err;
 }
@@ -312,7 +341,7 @@ int pki_cert_verify(const char *ca_pem, const char *cert_pem, const char *name)
 
 	if (!ca_pem || strnlen(ca_pem, PKI_MAX_PEM + 1) > PKI_MAX_PEM)
 		return -EINVAL;
-	d = pem_datum(ca_pem);
+	d = pki_pem_datum(ca_pem);
 	if (gnutls_x509_crt_list_import2(&cas, &n_cas, &d, GNUTLS_X509_FMT_PEM, 0) < 0)
 		return -EINVAL;
 	if (gnutls_x509_trust_list_init(&tl, 0) < 0) {
@@ -326,7 +355,7 @@ int pki_cert_verify(const char *ca_pem, const char *cert_pem, const char *name)
 	}
 	gnutls_free(cas);
 	cas = NULL;
-	err = import_crt(cert_pem, &crt);
+	err = pki_import_crt(cert_pem, &crt);
 	if (err)
 		goto out;
 	ret = gnutls_x509_trust_list_verify_crt(tl, &crt, 1, 0, &status, NULL);
@@ -368,7 +397,7 @@ int pki_ca_check(const char *pem)
 
 	if (!pem || strnlen(pem, PKI_MAX_PEM + 1) > PKI_MAX_PEM || !strstr(pem, "-----BEGIN CERTIFICATE-----"))
 		return -EINVAL;
-	d = pem_datum(pem);
+	d = pki_pem_datum(pem);
 	if (gnutls_x509_crt_list_import2(&crts, &n, &d, GNUTLS_X509_FMT_PEM, 0) < 0)
 		return -EINVAL;
 	if (n >= 1 && gnutls_x509_crt_get_basic_constraints(crts[0], &crit, &ca, &pathlen) >= 0 &&
@@ -388,10 +417,10 @@ int pki_key_matches(const char *cert_pem, const char *key_pem)
 	gnutls_x509_crt_t crt = NULL;
 	int err;
 
-	err = import_crt(cert_pem, &crt);
+	err = pki_import_crt(cert_pem, &crt);
 	if (err)
 		return err;
-	err = import_key(key_pem, &key);
+	err = pki_import_key(key_pem, &key);
 	if (err)
 		goto out;
 	err = -EINVAL;

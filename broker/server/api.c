@@ -11,6 +11,7 @@
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
 
+#include "broker/server/api_cert.h"
 #include "broker/server/api_cluster.h"
 #include "broker/server/api_list.h"
 #include "broker/server/auth.h"
@@ -326,7 +327,7 @@ static void whoami(const struct srv_ident *id, const struct srv_request *rq, str
 
 /* Where a request goes. */
 struct route {
-	bool healthz, whoami;
+	bool healthz, whoami, cert;
 	const struct srv_resource *r;
 	const char *name;	/* NULL: the collection */
 	bool get, post, put, del;
@@ -357,6 +358,10 @@ static int route(const struct srv_request *rq, struct route *ro, struct srv_repl
 			return 0;
 		srv_reply_status(rp, 405, "whoami supports GET only");
 		return -EINVAL;
+	}
+	if (!strcmp(rest, "ikecertificates")) {
+		ro->cert = true;	/* api_cert.c checks the method */
+		return 0;
 	}
 	slash = strchr(rest, '/');
 	ro->r = srv_resource_find(rest, slash ? (size_t)(slash - rest) : strlen(rest));
@@ -409,7 +414,7 @@ void srv_api_begin(struct srv_server *srv, const struct srv_request *rq, struct 
 		return;
 	}
 	/* The join token registers clusters and nothing else. */
-	if (id->kind == SRV_ID_JOIN && !ro.whoami && !(ro.post && ro.r->is_cluster && !ro.name)) {
+	if (id->kind == SRV_ID_JOIN && !ro.whoami && !(ro.r && ro.post && ro.r->is_cluster && !ro.name)) {
 		srv_reply_status(rp, 403, "the join token may only register clusters");
 		return;
 	}
@@ -447,6 +452,10 @@ void srv_api_handle(struct srv_server *srv, const struct srv_request *rq,
 	}
 	if (ro.whoami) {
 		whoami(id, rq, rp);
+		return;
+	}
+	if (ro.cert) {
+		srv_api_cert(srv, id, rq, rp);
 		return;
 	}
 	if (!ro.name && ro.get) {

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "broker/creds/pki.h"
 #include "broker/server/objects.h"
 #include "broker/server/server.h"
 #include "common/log.h"
@@ -28,6 +29,7 @@ void srv_config_free(struct srv_config *cfg)
 {
 	free(cfg->dir);
 	free(cfg->listen);
+	free(cfg->metrics_listen);
 	free(cfg->store);
 	memset(cfg, 0, sizeof(*cfg));
 }
@@ -88,6 +90,11 @@ int srv_config_load(const char *dir, struct srv_config *cfg)
 	cfg->dir = strdup(dir);
 	v = cJSON_GetObjectItemCaseSensitive(root, "listen");
 	cfg->listen = strdup(cJSON_IsString(v) ? v->valuestring : "0.0.0.0:8443");
+	v = cJSON_GetObjectItemCaseSensitive(root, "metricsListen");
+	if (cJSON_IsString(v) && !(cfg->metrics_listen = strdup(v->valuestring))) {
+		err = -ENOMEM;
+		goto out;
+	}
 	v = cJSON_GetObjectItemCaseSensitive(root, "store");
 	cfg->store = strdup(cJSON_IsString(v) ? v->valuestring : "sqlite");
 	if (!cfg->dir || !cfg->listen || !cfg->store) {
@@ -100,6 +107,7 @@ int srv_config_load(const char *dir, struct srv_config *cfg)
 	if (json_uint(root, "threads", 1, 64, &cfg->threads) ||
 	    json_uint(root, "bookmarkIntervalMs", 100, 10000, &cfg->bookmark_ms) ||
 	    json_uint(root, "historyLimit", 1, 10000000, &cfg->history_limit) ||
+	    json_uint(root, "ikeCertificateSeconds", 60, PKI_IKE_MAX_S, &cfg->ike_cert_s) ||
 	    load_limits(root, &cfg->limits))
 		goto out;
 	cfg->gn_range = (struct cidr4){ .addr = 242u << 24, .len = 8 };

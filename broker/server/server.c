@@ -21,6 +21,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "broker/server/api_cert.h"
+#include "broker/server/metrics.h"
 #include "broker/server/objects.h"
 #include "broker/server/page.h"
 #include "broker/server/quota.h"
@@ -187,6 +189,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	struct srv_request rq;
 	struct srv_reply rp = { 0 };
 	char addr[INET6_ADDRSTRLEN];
+	uint64_t t0;
 
 	if (!cr) {
 		cr = calloc(1, sizeof(*cr));
@@ -194,8 +197,10 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 			return MHD_NO;
 		*con_cls = cr;
 		fill_request(c, url, method, addr, sizeof(addr), &rq);
+		t0 = util_now_ns();
 		srv_api_begin(srv, &rq, &rp, &cr->id);
 		if (rp.code) {
+			srv_metrics_request(&rq, rp.code, util_now_ns() - t0);
 			pr_debug("%s %s %s -> %d (before the body)\n", addr, method, url, rp.code);
 			return send_reply(c, &rp);
 		}
@@ -212,7 +217,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	rq.body = cr->body;
 	rq.body_len = cr->len;
 	rq.body_too_large = cr->too_large;
+	t0 = util_now_ns();
 	srv_api_handle(srv, &rq, &cr->id, &rp);
+	srv_metrics_request(&rq, rp.code, util_now_ns() - t0);
 	pr_debug("%s %s %s -> %d\n", addr, method, url, rp.code);
 	return send_reply(c, &rp);
 }
@@ -277,9 +284,11 @@ static void raise_nofile(void)
 	}
 }
 
-int srv_server_run(const char *dir, const char *listen_override)
+int srv_server_run(const char *dir, const char *listen_override,
+		   const char *metrics_listen_override)
 {
 	struct srv_server srv = { 0 };
+	struct srv_metrics *metrics = NULL;
 	struct srv_svc_sync *sync = NULL;
 	struct MHD_Daemon *d = NULL;
 	struct sockaddr_in sa;
@@ -295,6 +304,14 @@ int srv_server_run(const char *dir, const char *listen_override)
 		free(srv.cfg.listen);
 		srv.cfg.listen = strdup(listen_override);
 		if (!srv.cfg.listen) {
+			err = -ENOMEM;
+			goto out;
+		}
+	}
+	if (metrics_listen_override) {
+		free(srv.cfg.metrics_listen);
+		srv.cfg.metrics_listen = strdup(metrics_listen_override);
+		if (!srv.cfg.metrics_listen) {
 			err = -ENOMEM;
 			goto out;
 		}
@@ -319,6 +336,9 @@ int srv_server_run(const char *dir, const char *listen_override)
 	}
 	/* every replica holds the admin token: any of them verifies any continue token */
 	srv_continue_key(srv.admin_token, srv.page_key);
+	err = srv_cert_init(&srv, dir);
+	if (err)
+		goto out;
 	/* Signals go to sigwait() below only: block them before any thread starts. */
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
@@ -327,12 +347,17 @@ int srv_server_run(const char *dir, const char *listen_override)
 	signal(SIGPIPE, SIG_IGN);
 	raise_nofile();
 
+	err = srv_metrics_define();
+	if (err)
+		goto out;
 	srv.store = store_open(srv.cfg.store, dir, srv.cfg.history_limit);
+	if (srv.store)
+		srv.store->history_bytes = srv.cfg.limits.history_bytes;
+	srv.store = store_timed(srv.store);
 	if (!srv.store) {
 		err = -errno;
 		goto out;
 	}
-	srv.store->history_bytes = srv.cfg.limits.history_bytes;
 	err = srv.store->ops->revision(srv.store, &head);
 	if (err)
 		goto out;
@@ -357,6 +382,11 @@ int srv_server_run(const char *dir, const char *listen_override)
 	/* ServiceImports are derived: repaired at start and now and then (svc_import.h) */
 	sync = srv_svc_sync_start(&srv, SVC_RESYNC_S);
 	if (!sync) {
+		err = -errno;
+		goto out;
+	}
+	metrics = srv_metrics_start(&srv, srv.cfg.metrics_listen);
+	if (!metrics) {
 		err = -errno;
 		goto out;
 	}
@@ -390,6 +420,7 @@ int srv_server_run(const char *dir, const char *listen_override)
 	pr_info("broker stopping (signal %d)\n", sig);
 	err = 0;
 out:
+	srv_metrics_stop(metrics);	/* its collector reads the store and the hub */
 	/* End every watch stream first: MHD must not stop with suspended connections. */
 	if (d)
 		MHD_quiesce_daemon(d);
@@ -408,6 +439,7 @@ out:
 	explicit_bzero(srv.page_key, sizeof(srv.page_key));
 	util_free_secret(srv.admin_token);
 	util_free_secret(srv.join_token);
+	srv_cert_fini(&srv);
 	util_free_secret(key);
 	free(cert);
 	srv_config_free(&srv.cfg);

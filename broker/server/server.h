@@ -32,6 +32,7 @@ struct srv_limits {
 struct srv_config {
 	char *dir;
 	char *listen;		/* "ADDR:PORT" */
+	char *metrics_listen;	/* "ADDR:PORT" of the plain-HTTP /metrics, or NULL: none */
 	char *store;		/* "sqlite" | "etcd://h:p[,h:p]" */
 	bool gn_enabled;
 	struct cidr4 gn_range;
@@ -40,6 +41,7 @@ struct srv_config {
 	unsigned history_limit;	/* changes kept for watch resume */
 	unsigned bookmark_ms;
 	unsigned threads;
+	unsigned ike_cert_s;	/* lifetime of gateways' IKE certificates */
 	struct srv_limits limits;
 };
 
@@ -56,6 +58,7 @@ struct srv_server {
 	struct store *store;
 	struct srv_hub *hub;
 	struct srv_quota *quota;
+	char *ike_ca_pem, *ike_ca_key;	/* the IKE signing CA; NULL: none (api_cert.c) */
 };
 
 enum srv_ident_kind { SRV_ID_NONE, SRV_ID_ADMIN, SRV_ID_JOIN, SRV_ID_CLUSTER };
@@ -97,7 +100,9 @@ void srv_api_begin(struct srv_server *srv, const struct srv_request *rq, struct 
 void srv_api_handle(struct srv_server *srv, const struct srv_request *rq,
 		    const struct srv_ident *id, struct srv_reply *rp);
 
-/* Runs the daemon until SIGTERM/SIGINT; 0 or -errno. */
-int srv_server_run(const char *dir, const char *listen_override) __attribute__((warn_unused_result));
+/* Runs the daemon until SIGTERM/SIGINT; the overrides (or NULL) replace config.json's
+ * "listen" and "metricsListen". 0 or -errno. */
+int srv_server_run(const char *dir, const char *listen_override,
+		   const char *metrics_listen_override) __attribute__((warn_unused_result));
 
 #endif

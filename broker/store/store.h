@@ -92,6 +92,9 @@ struct store {
  * sets errno. history_limit: how many changes SQLite keeps for resume (0: default). */
 struct store *store_open(const char *spec, const char *dir, unsigned history_limit);
 void store_close(struct store *st);
+/* Wraps in (taking it over): every call is timed into the broker's store metrics. NULL with
+ * errno (in is then closed). */
+struct store *store_timed(struct store *in);
 
 extern const struct store_ops store_sqlite_ops;
 extern const struct store_ops store_etcd_ops;

@@ -8,7 +8,9 @@
 #     swanctl, alternating (and which goes first alternates too), median of RUNS runs
 #     each, iperf3 2 s after both sides report the tunnel up. Same charon binary, the same plugin
 #     list (copied from the agent's generated strongswan.conf), the same proposals (from
-#     the clusters' ike settings), the same traffic selectors, ESP-in-UDP on 4500 both ways
+#     the clusters' ike settings), the same authentication (ECDSA certificates for the
+#     cluster IDs from the broker's IKE signing CA, the broker's root as the trust anchor;
+#     the hand-made ones signed here with openssl), the same traffic selectors, ESP-in-UDP on 4500 both ways
 #     and the same data path (kernel-libipsec's TUN device ipsec0 where the kernel has no
 #     ESP). The only difference left: the agent routes the remote subnets itself (table
 #     150), the hand-made charon lets charon route them (table 220), both through ipsec0.
@@ -40,7 +42,6 @@ now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 	{ cat /tmp/${LAB_PREFIX}bench-lab-up.log >&2; exit 1; }
 lab_start_broker || exit 1
 join_cluster c1 && join_cluster c2 || exit 1
-PSK=$(cat "$SA_RUN/c1/psk")
 IKE_PROP=$(jq -r .ike.ikeProposals "$SA_RUN/c1/cluster.json")
 ESP_PROP=$(jq -r .ike.espProposals "$SA_RUN/c1/cluster.json")
 P1=10.1.1.11 P2=10.2.1.11
@@ -84,7 +85,15 @@ manual_up() {
 	load=$(grep -m1 '^[[:space:]]*load =' "$SA_RUN/conf-agent.txt")
 	for i in 1 2; do
 		o=$((3 - i)) d=$MAN/c$i
-		mkdir -p "$d"
+		mkdir -p "$d/pkcs8"
+		# what the broker would sign: ECDSA P-256, SAN = the cluster ID, ipsecIKE
+		openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$d/pkcs8/key.pem" \
+			-out "$d/req.csr" -subj "/CN=c$i" 2>/dev/null
+		printf 'subjectAltName=DNS:c%s\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=1.3.6.1.5.5.7.3.17\n' \
+			"$i" >"$d/ext"
+		openssl x509 -req -in "$d/req.csr" -CA "$SA_RUN/broker/ike-ca.pem" \
+			-CAkey "$SA_RUN/broker/ike-ca-key.pem" -CAcreateserial -days 1 -out "$d/cert.pem" \
+			-extfile "$d/ext" 2>/dev/null || return 1
 		cat >"$d/strongswan.conf" <<EOC
 charon {
 	load_modular = no
@@ -108,9 +117,12 @@ connections {
 		encap = yes
 		mobike = no
 		proposals = $IKE_PROP
-		local { auth = psk
+		send_cert = always
+		local { auth = pubkey
+			certs = $d/cert.pem
 			id = c$i }
-		remote { auth = psk
+		remote { auth = pubkey
+			cacerts = $SA_RUN/broker/ca.pem
 			id = c$o }
 		children {
 			c$o {
@@ -123,10 +135,12 @@ connections {
 		}
 	}
 }
-secrets { ike-c$o { id-1 = c1
-	id-2 = c2
-	secret = 0x$PSK } }
+authorities {
+	root { cacert = $SA_RUN/broker/ca.pem }
+	ike { cacert = $SA_RUN/broker/ike-ca.pem }
+}
 EOC
+		# (swanctl loads the key from pkcs8/ next to the --file it is given)
 		# kernel-libipsec wants a local address inside every local selector. setsid: a
 		# session of its own, like the agent's charon (which shares the agent's): with
 		# sched_autogroup the scheduler groups by session, and a charon sharing the

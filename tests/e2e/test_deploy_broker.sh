@@ -1,6 +1,6 @@
 #!/bin/bash
 # subagent deploy-broker: directory layout, modes, certificate SANs (checked by openssl
-# against the CA), and clear refusals of bad flags.
+# against the CA), the IKE signing CA, no PSK unless --psk, and clear refusals of bad flags.
 set -eu
 cd "$(dirname "$0")/../.."
 S=$PWD/build/subagent
@@ -30,14 +30,16 @@ else
 fi
 
 ok=1
-for f in ca.pem ca-key.pem tls.pem tls-key.pem admin.token join.token psk config.json broker-info.subm; do
+for f in ca.pem ca-key.pem ike-ca.pem ike-ca-key.pem tls.pem tls-key.pem admin.token join.token \
+	config.json broker-info.subm; do
 	[ -s "$D/$f" ] || { echo "  missing $f"; ok=0; }
 done
-for f in ca-key.pem tls-key.pem admin.token join.token psk broker-info.subm; do
+for f in ca-key.pem ike-ca-key.pem tls-key.pem admin.token join.token broker-info.subm; do
 	[ "$(mode "$D/$f")" = 600 ] || { echo "  $f has mode $(mode "$D/$f")"; ok=0; }
 done
 [ "$(mode "$D")" = 700 ] || { echo "  dir mode $(mode "$D")"; ok=0; }
-for f in admin.token join.token psk; do
+[ ! -e "$D/psk" ] || { echo "  a psk without --psk"; ok=0; }
+for f in admin.token join.token; do
 	grep -qxE '[0-9a-f]{64}' "$D/$f" || { echo "  $f is not 64 hex chars"; ok=0; }
 done
 [ "$(cat "$D/admin.token")" != "$(cat "$D/join.token")" ] || ok=0
@@ -48,8 +50,8 @@ if jq -e '.listen == "127.0.0.1:18443" and .store == "sqlite" and
 	.globalnet == {"enabled":true,"cidrRange":"243.0.0.0/16","clusterSize":1024}' \
 	"$D/config.json" >/dev/null; then t_pass config_json; else cat "$D/config.json"; t_fail config_json; fi
 
-if jq -e --arg jt "$(cat "$D/join.token")" --arg psk "$(cat "$D/psk")" --rawfile ca "$D/ca.pem" \
-	'.version == 1 and .joinToken == $jt and .ike.psk == $psk and .ca == $ca and
+if jq -e --arg jt "$(cat "$D/join.token")" --rawfile ca "$D/ca.pem" \
+	'.version == 1 and .joinToken == $jt and (.ike | has("psk") | not) and .ca == $ca and
 	 .ike.natTPort == 4500 and .globalnet.clusterSize == 1024 and (.urls | length) == 2' \
 	"$D/broker-info.subm" >/dev/null; then t_pass broker_info; else t_fail broker_info; fi
 
@@ -68,6 +70,16 @@ openssl verify -CAfile "$D/ca.pem" -verify_ip 10.9.9.9 "$D/tls.pem" >/dev/null 2
 openssl x509 -in "$D/ca.pem" -noout -text | grep -q 'NIST CURVE: P-256' || { echo "  CA not P-256"; ok=0; }
 [ $ok = 1 ] && t_pass tls_cert_sans || t_fail tls_cert_sans
 
+# the IKE signing CA: a CA under the root that may sign end entities only (pathlen 0), its
+# key apart from the root's
+ok=1
+openssl verify -CAfile "$D/ca.pem" "$D/ike-ca.pem" >/dev/null || { echo "  ike-ca does not chain"; ok=0; }
+openssl x509 -in "$D/ike-ca.pem" -noout -text | grep -q 'CA:TRUE, pathlen:0' || { echo "  not pathlen 0"; ok=0; }
+[ "$(openssl x509 -in "$D/ike-ca.pem" -noout -pubkey | openssl md5)" = \
+  "$(openssl pkey -in "$D/ike-ca-key.pem" -pubout | openssl md5)" ] || { echo "  ike key mismatch"; ok=0; }
+cmp -s "$D/ca-key.pem" "$D/ike-ca-key.pem" && { echo "  same key"; ok=0; }
+[ $ok = 1 ] && t_pass ike_signing_ca || t_fail ike_signing_ca
+
 # an existing non-empty directory is refused without --force, and regenerated with it
 old=$(cat "$D/join.token")
 set +e
@@ -79,6 +91,16 @@ set -e
 	[ "$(cat "$D/join.token")" != "$old" ] &&
 	jq -e '.urls == ["https://127.0.0.1:18443"]' "$D/config.json" >/dev/null &&
 	t_pass force || t_fail force
+
+# --psk (an upgrade window): the shared key is back in broker-info; without it, --force over
+# such a directory removes the key again
+"$S" deploy-broker --dir "$T/p" --listen 127.0.0.1:18443 --psk >/dev/null &&
+	grep -qxE '[0-9a-f]{64}' "$T/p/psk" && [ "$(mode "$T/p/psk")" = 600 ] &&
+	jq -e --arg psk "$(cat "$T/p/psk")" '.ike.psk == $psk' "$T/p/broker-info.subm" >/dev/null &&
+	t_pass psk_flag || t_fail psk_flag
+"$S" deploy-broker --dir "$T/p" --listen 127.0.0.1:18443 --force >/dev/null &&
+	[ ! -e "$T/p/psk" ] && jq -e '.ike | has("psk") | not' "$T/p/broker-info.subm" >/dev/null &&
+	t_pass force_drops_psk || t_fail force_drops_psk
 
 N=$T/n
 expect_err no_dir "--dir DIR is required"

@@ -55,7 +55,7 @@ check host_network_gateway_to_remote_pod ping_ok c1-n1 "$(pod_ip $N2)"
 # 3000-byte ICMP and UDP, and bulk TCP, from every placement.
 check mss_clamp_on_plain_node bash -c "$LAB exec c1-n3 -- nft list table ip subagent_mss | grep -q 'maxseg size set rt mtu'"
 check mss_clamp_on_gateway bash -c "$LAB exec c1-n1 -- nft list table ip subagent_mss | grep -q 'maxseg size set rt mtu'"
-big_udp() { head -c 3000 /dev/zero | lx "$1" -- socat -T2 - "UDP4:$2:8080" 2>/dev/null | wc -c; }
+big_udp() { head -c 3000 /dev/zero | lx "$1" -- socat -T5 - "UDP4:$2:8080" 2>/dev/null | wc -c; }
 bulk_tcp() { head -c 2000000 /dev/urandom | lx "$1" -- socat -T5 - "TCP4:$2:8080,connect-timeout=3" 2>/dev/null | wc -c; }
 for s in $G1 $N1; do
 	for d in $G2 $N2; do

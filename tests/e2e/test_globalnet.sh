@@ -92,7 +92,9 @@ G1=$(jq -r '.globalCIDRs[0]' "$SA_RUN/c1/cluster.json") G2=$(jq -r '.globalCIDRs
 	t_fail global_cidrs_allocated "c1 '$G1' c2 '$G2'"
 echo "global CIDRs: c1 $G1, c2 $G2" >&2
 
-for c in c1 c2; do start_agent "$c-n1" --bpf-dir "$BPFFS/$c-n1"; done
+N1IP=$(lab_json | jq -r '.clusters[].nodes[] | select(.name == "c1-n1") | .ip')
+start_agent c1-n1 --bpf-dir "$BPFFS/c1-n1" --metrics-listen "$N1IP:9471"
+start_agent c2-n1 --bpf-dir "$BPFFS/c2-n1"
 ok=1
 for c in c1 c2; do wait_until 60 status_connected "$c-n1" 1 || ok=0; done
 if [ $ok = 1 ]; then t_pass connected; else
@@ -157,6 +159,21 @@ echo "$st" | jq -e '.attached and .counters.egress_xlate > 0 and .counters.ingre
 	and .flows > 0 and ([.mappings[] | select(.programmed)] | length) == 2' >/dev/null &&
 	t_pass globalnet_stats || t_fail globalnet_stats "$st"
 lx c1-n1 -- "$SUBAGENT" globalnet stats --state-dir "$SA_RUN/state/c1-n1" >&2
+# The same counters as Prometheus metrics, and what the pool holds.
+M=$(lx c1-n1 -- curl -sf "http://$N1IP:9471/metrics")
+metric() { awk -v k="$1" 'index($0, k " ") == 1 { print $NF }' <<<"$M"; }
+if awk -v e="$(metric 'subagent_globalnet_translated_packets_total{direction="egress"}')" \
+       -v i="$(metric 'subagent_globalnet_translated_packets_total{direction="ingress"}')" \
+       -v f="$(metric subagent_globalnet_flows)" 'BEGIN { exit !(e > 0 && i > 0 && f > 0) }' &&
+   [ "$(metric "subagent_globalnet_ips_allocated{cidr=\"$G1\",kind=\"cluster_egress\"}")" = 8 ] &&
+   [ "$(metric 'subagent_globalnet_dropped_packets_total{reason="table_full"}')" = 0 ]; then
+	t_pass globalnet_metrics
+else
+	t_fail globalnet_metrics "$(grep '^subagent_globalnet' <<<"$M")"
+fi
+if command -v promtool >/dev/null; then
+	check globalnet_metrics_promtool bash -c 'promtool check metrics <<<"$0"' "$M"
+fi
 
 # A per-pod egress IP (1:1): the remote listener sees exactly it.
 lx c1-n1 -- "$SUBAGENT" globalnet egress --config-dir "$SA_RUN/c1" --pod "$P2" --name p2 \

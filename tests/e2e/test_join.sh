@@ -38,14 +38,16 @@ else
 	cat "$T/j1"; t_fail register
 fi
 ok=1
-for f in cluster.json ca.pem token psk; do [ -s "$T/c1/$f" ] || ok=0; done
-[ "$(stat -c %a "$T/c1/token")" = 600 ] && [ "$(stat -c %a "$T/c1/psk")" = 600 ] || ok=0
+for f in cluster.json ca.pem token; do [ -s "$T/c1/$f" ] || ok=0; done
+[ "$(stat -c %a "$T/c1/token")" = 600 ] || ok=0
+[ ! -e "$T/c1/psk" ] || { echo "  a psk from a broker without --psk"; ok=0; }
+grep -q "IKE authentication: per-cluster certificates" "$T/j1" || ok=0
 grep -qxE '[0-9a-f]{64}' "$T/c1/token" || ok=0
-cmp -s "$T/c1/psk" "$B/psk" || ok=0
 cmp -s "$T/c1/ca.pem" "$B/ca.pem" || ok=0
 jq -e --arg u "https://127.0.0.1:$P" '.clusterID == "c1" and .brokerURLs == [$u] and
 	.clusterCIDRs == ["10.1.0.0/16"] and .serviceCIDRs == ["10.96.0.0/16"] and
-	.cableDriver == "ipsec" and .ike.natTPort == 4500 and .globalnet.enabled == false' \
+	.cableDriver == "ipsec" and .ike.natTPort == 4500 and .globalnet.enabled == false and
+	(.registrationUID | test("^[0-9a-f-]{36}$"))' \
 	"$T/c1/cluster.json" >/dev/null || ok=0
 [ $ok = 1 ] && t_pass config_dir || { cat "$T/c1/cluster.json"; t_fail config_dir; }
 TOK1=$(cat "$T/c1/token")

@@ -87,7 +87,6 @@ jq -n --arg u "https://127.0.0.1:$P" '{clusterID:"c9",brokerURLs:[$u],clusterCID
 	globalnet:{enabled:false,cidrRange:"242.0.0.0/8",clusterSize:65536}}' >"$T/c9/cluster.json"
 cp "$T/b/ca.pem" "$T/c9/ca.pem"
 install -m 600 /dev/null "$T/c9/token"; printf '%064d' 7 >"$T/c9/token"
-install -m 600 /dev/null "$T/c9/psk"; cp "$T/b/psk" "$T/c9/psk"
 set +e
 "$S" join "$INFO" --clusterid c1 --clustercidr 10.1.0.0/16 --servicecidr 10.96.0.0/16 --config-dir "$T/c9" >"$T/out" 2>&1; rc=$?
 set -e

@@ -23,7 +23,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (broker_info_decode(enc, strlen(enc), &again, err))
 		abort();
 	if (again.n_urls != bi.n_urls || strcmp(again.ca_pem, bi.ca_pem) ||
-	    strcmp(again.join_token, bi.join_token) || strcmp(again.psk, bi.psk) ||
+	    strcmp(again.join_token, bi.join_token) || (!again.psk != !bi.psk) || (bi.psk && strcmp(again.psk, bi.psk)) ||
 	    again.ike.natt_port != bi.ike.natt_port ||
 	    again.globalnet.cluster_size != bi.globalnet.cluster_size ||
 	    again.globalnet.enabled != bi.globalnet.enabled)

@@ -4,7 +4,10 @@
  * loop. It writes DIR/status after every event and every 300 ms:
  *     cluster=c2 state=connected connected=1 bytes_in=.. bytes_out=.. packets_in=..
  *     packets_out=.. ups=N downs=N evup=0|1  (evup: the state the driver's events report)
- * and obeys one-line commands written to the FIFO DIR/ctl: "disconnect", "connect", "quit".
+ * and obeys one-line commands written to the FIFO DIR/ctl: "disconnect", "connect", "quit",
+ * "creds" (reads the certificate directory again and hands it to the driver: a renewal).
+ * IKE authenticates with --psk-file, or with --cert-dir DIR holding key.pem, cert.pem,
+ * chain.pem and ca.pem (what a gateway gets from the broker).
  * SIGTERM also ends it; charon is stopped on the way out. */
 #include <errno.h>
 #include <fcntl.h>
@@ -90,7 +93,52 @@ static int parse_ep(struct cable_endpoint *e, const char *id, const char *ip, co
 static void usage(void)
 {
 	fprintf(stderr, "usage: ipsec_node --dir DIR --id ID --ip IP --subnet CIDR --remote-id ID "
-		"--remote-ip IP --remote-subnet CIDR --psk-file FILE [--ike P] [--esp P]\n");
+		"--remote-ip IP --remote-subnet CIDR --psk-file FILE|--cert-dir DIR [--ike P] [--esp P]\n");
+}
+
+struct creds_buf {
+	char *psk, *key, *cert, *chain, *ca;
+	struct cable_creds c;
+};
+
+static void creds_free(struct creds_buf *b)
+{
+	util_free_secret(b->psk);
+	util_free_secret(b->key);
+	free(b->cert);
+	free(b->chain);
+	free(b->ca);
+	memset(b, 0, sizeof(*b));
+}
+
+static char *read_in(const char *dir, const char *name)
+{
+	char path[512];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	return util_read_file(path, 65536, NULL);
+}
+
+static int creds_load(struct creds_buf *b, const char *pskf, const char *cdir)
+{
+	creds_free(b);
+	if (pskf) {
+		b->psk = util_read_file(pskf, 4096, NULL);
+		if (!b->psk)
+			return -errno;
+		b->psk[strcspn(b->psk, "\r\n")] = '\0';
+		b->c.psk = b->psk;
+		return 0;
+	}
+	b->key = read_in(cdir, "key.pem");
+	b->cert = read_in(cdir, "cert.pem");
+	b->chain = read_in(cdir, "chain.pem");
+	b->ca = read_in(cdir, "ca.pem");
+	if (!b->key || !b->cert || !b->ca)
+		return -ENOENT;
+	b->c = (struct cable_creds){ .key_pem = b->key, .cert_pem = b->cert,
+				     .chain_pem = b->chain, .ca_pem = b->ca };
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -99,15 +147,17 @@ int main(int argc, char **argv)
 		{ "dir", 1, NULL, 'd' }, { "id", 1, NULL, 'i' }, { "ip", 1, NULL, 'a' },
 		{ "subnet", 1, NULL, 's' }, { "remote-id", 1, NULL, 'I' },
 		{ "remote-ip", 1, NULL, 'A' }, { "remote-subnet", 1, NULL, 'S' },
-		{ "psk-file", 1, NULL, 'p' }, { "ike", 1, NULL, 'k' }, { "esp", 1, NULL, 'e' },
+		{ "psk-file", 1, NULL, 'p' }, { "cert-dir", 1, NULL, 'c' },
+		{ "ike", 1, NULL, 'k' }, { "esp", 1, NULL, 'e' },
 		{ "help", 0, NULL, 'h' }, { NULL, 0, NULL, 0 },
 	};
 	const char *dir = NULL, *id = NULL, *ip = NULL, *subnet = NULL, *rid = NULL,
-		   *rip = NULL, *rsubnet = NULL, *pskf = NULL, *ike = NULL, *esp = NULL;
+		   *rip = NULL, *rsubnet = NULL, *pskf = NULL, *cdir = NULL, *ike = NULL, *esp = NULL;
 	struct node n = { .ops = &cable_ipsec_ops };
 	struct charon_opts co = { .datapath = CHARON_DP_AUTO, .log_level = 1 };
 	struct cable_config cfg = { .on_event = on_event, .ctx = &n, .charon = &co };
-	char ctl[300], line[128], *psk;
+	char ctl[300], line[128];
+	struct creds_buf creds = { 0 };
 	struct pollfd pfd[3];
 	sigset_t mask;
 	int c, err, rc = 1, ctlfd = -1, sfd;
@@ -124,13 +174,14 @@ int main(int argc, char **argv)
 		case 'A': rip = optarg; break;
 		case 'S': rsubnet = optarg; break;
 		case 'p': pskf = optarg; break;
+		case 'c': cdir = optarg; break;
 		case 'k': ike = optarg; break;
 		case 'e': esp = optarg; break;
 		case 'h': usage(); return 0;
 		default: usage(); return 2;
 		}
 	}
-	if (!dir || !id || !ip || !subnet || !rid || !rip || !rsubnet || !pskf) {
+	if (!dir || !id || !ip || !subnet || !rid || !rip || !rsubnet || !pskf == !cdir) {
 		usage();
 		return 2;
 	}
@@ -141,12 +192,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bad address or subnet\n");
 		return 2;
 	}
-	psk = util_read_file(pskf, 4096, NULL);
-	if (!psk) {
-		fprintf(stderr, "read %s: %s\n", pskf, strerror(errno));
+	err = creds_load(&creds, pskf, cdir);
+	if (err) {
+		fprintf(stderr, "read %s: %s\n", pskf ? pskf : cdir, strerror(-err));
 		return 1;
 	}
-	psk[strcspn(psk, "\r\n")] = '\0';
 
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
@@ -163,7 +213,7 @@ int main(int argc, char **argv)
 
 	co.dir = dir;
 	cfg.local_cluster_id = id;
-	cfg.psk = psk;
+	cfg.creds = &creds.c;
 	cfg.ike_proposals = ike;
 	cfg.esp_proposals = esp;
 	cfg.dpd_delay_s = 2;
@@ -213,6 +263,11 @@ int main(int argc, char **argv)
 			} else if (strncmp(line, "connect", 7) == 0) {
 				err = n.ops->connect(n.drv, &n.remote, n.remote.private_ip, &n.local);
 				pr_info("node: connect %s: %s\n", rid, err ? strerror(-err) : "ok");
+			} else if (strncmp(line, "creds", 5) == 0) {
+				err = creds_load(&creds, pskf, cdir);
+				if (!err)
+					err = n.ops->set_creds(n.drv, &creds.c);
+				pr_info("node: new credentials: %s\n", err ? strerror(-err) : "ok");
 			} else if (strncmp(line, "quit", 4) == 0) {
 				quit = true;
 			}
@@ -225,6 +280,6 @@ out_psk:
 	if (ctlfd >= 0)
 		close(ctlfd);
 	unlink(ctl);
-	util_free_secret(psk);
+	creds_free(&creds);
 	return rc;
 }

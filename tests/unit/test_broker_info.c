@@ -264,6 +264,27 @@ static void test_validators(void)
 	CHECK(!brk_proposals_ok("AES"));
 }
 
+/* Without --psk (the default) broker-info carries no shared key at all. */
+static void test_no_psk(void)
+{
+	struct broker_info bi, out;
+	char err[BRK_ERR_MAX] = "";
+	char *s;
+
+	REQUIRE(ca);
+	fill(&bi);
+	util_free_secret(bi.psk);
+	bi.psk = NULL;
+	s = broker_info_encode(&bi, err);
+	REQUIRE(s != NULL);
+	CHECK(strstr(s, "psk") == NULL);
+	CHECK(broker_info_decode(s, strlen(s), &out, err) == 0);
+	CHECK(out.psk == NULL);
+	broker_info_free(&out);
+	broker_info_free(&bi);
+	util_free_secret(s);
+}
+
 int main(void)
 {
 	if (pki_ca_create("subagent test CA", &ca, &ca_key)) {
@@ -271,6 +292,7 @@ int main(void)
 		return 1;
 	}
 	RUN(test_roundtrip);
+	RUN(test_no_psk);
 	RUN(test_malformed);
 	RUN(test_not_json);
 	RUN(test_validators);

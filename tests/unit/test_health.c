@@ -69,6 +69,8 @@ static void test_loopback_connected(void)
 	REQUIRE(health_get(h, "c2", &st) == 0);
 	CHECK_EQ_INT(st.status, HEALTH_CONNECTED);
 	CHECK(st.received >= 5);
+	CHECK(health_take_changed(h));		/* connecting -> connected, said once */
+	CHECK(!health_take_changed(h));
 	CHECK(st.min_ns > 0 && st.min_ns <= st.avg_ns && st.avg_ns <= st.max_ns);
 	CHECK(st.last_ns > 0 && st.last_ns < 100 * MS);
 	CHECK(health_get(h, "nope", &st) == -ENOENT);
@@ -89,9 +91,11 @@ static void test_lost_probes_error_then_recover(void)
 	run_for(h, 90);	/* about 4 probes: not yet error */
 	REQUIRE(health_get(h, "c3", &st) == 0);
 	CHECK(st.status == HEALTH_CONNECTING);
+	CHECK(!health_take_changed(h));
 	run_for(h, 200);
 	REQUIRE(health_get(h, "c3", &st) == 0);
 	CHECK_EQ_INT(st.status, HEALTH_ERROR);
+	CHECK(health_take_changed(h));
 	CHECK(st.lost_in_row >= HEALTH_LOSS_LIMIT);
 	CHECK_EQ_INT(st.received, 0);
 	/* The remote comes back (same cluster, reachable address): connected again. */
@@ -99,8 +103,35 @@ static void test_lost_probes_error_then_recover(void)
 	run_for(h, 200);
 	REQUIRE(health_get(h, "c3", &st) == 0);
 	CHECK_EQ_INT(st.status, HEALTH_CONNECTED);
+	CHECK(health_take_changed(h));
 	health_remove(h, "c3");
 	CHECK(health_get(h, "c3", &st) == -ENOENT);
+	health_free(h);
+}
+
+/* health_kick(): the next tick probes at once instead of after the interval. */
+static void test_kick(void)
+{
+	struct health_stats st;
+	struct health *h;
+
+	if (geteuid() || private_netns())
+		SKIP_TEST("needs root for a raw socket in a private netns");
+	h = health_new(10000 * MS);	/* one probe per 10 s */
+	REQUIRE(h != NULL);
+	CHECK(health_set_target(h, "c2", 0x7f000001, 0x7f000001) == 0);
+	run_for(h, 100);
+	REQUIRE(health_get(h, "c2", &st) == 0);
+	CHECK_EQ_INT(st.sent, 1);
+	run_for(h, 100);
+	REQUIRE(health_get(h, "c2", &st) == 0);
+	CHECK_EQ_INT(st.sent, 1);
+	health_kick(h, "c2");
+	health_kick(h, "unknown");
+	run_for(h, 100);
+	REQUIRE(health_get(h, "c2", &st) == 0);
+	CHECK_EQ_INT(st.sent, 2);
+	CHECK_EQ_INT(st.received, 2);
 	health_free(h);
 }
 
@@ -123,5 +154,6 @@ int main(void)
 	RUN(test_parse_reply);
 	RUN(test_loopback_connected);
 	RUN(test_lost_probes_error_then_recover);
+	RUN(test_kick);
 	return harness_done();
 }
