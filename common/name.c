@@ -1,6 +1,8 @@
 /* Name checks (see name.h). */
 #include "common/name.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 static bool is_lower_alnum(char c)
@@ -69,4 +71,13 @@ bool name_is_safe(const char *s, size_t len, size_t max)
 		if (!is_alnum(s[i]) && s[i] != '.' && s[i] != '-' && s[i] != '_')
 			return false;
 	return true;
+}
+
+int name_owned(char *buf, size_t len, const char *cluster, const char *suffix)
+{
+	if (!name_is_dns_label(cluster) || !suffix)
+		return -EINVAL;
+	if (snprintf(buf, len, "%s.%s", cluster, suffix) >= (int)len)
+		return -ENAMETOOLONG;
+	return name_is_dns_subdomain(buf) ? 0 : -EINVAL;
 }

@@ -21,4 +21,10 @@ bool name_is_hostname(const char *s);
  * line or a path (names from the wire, such as heartbeats, before they are trusted). */
 bool name_is_safe(const char *s, size_t len, size_t max);
 
+/* The name of a broker object owned by cluster: "<cluster>.<suffix>" (a cluster ID holds
+ * no '.', so the first label names the owner and two clusters' names never collide).
+ * 0, or -EINVAL when the result is not a DNS subdomain (-ENAMETOOLONG: longer than len). */
+int name_owned(char *buf, size_t len, const char *cluster, const char *suffix)
+	__attribute__((warn_unused_result));
+
 #endif

@@ -19,6 +19,7 @@
 #include "agent/cli/cmd.h"
 #include "broker/creds/broker_info.h"
 #include "broker/creds/pki.h"
+#include "broker/store/store.h"
 #include "common/cidr.h"
 #include "common/util.h"
 
@@ -28,6 +29,7 @@ struct opts {
 	const char *dir;
 	const char *listen;
 	const char *store;
+	const char *etcd_tls[3];	/* CA, client certificate, client key (etcd://) */
 	char *urls[BRK_MAX_URLS];
 	size_t n_urls;
 	struct brk_globalnet_settings gn;
@@ -40,7 +42,8 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: " PROG " --dir DIR [--listen ADDR:PORT] [--url URL[,URL...]]\n"
-		"       [--store sqlite|etcd://HOST:PORT[,HOST:PORT...]] [--globalnet]\n"
+		"       [--store sqlite|etcd://HOST:PORT[,HOST:PORT...]]\n"
+		"       [--etcd-ca FILE --etcd-cert FILE --etcd-key FILE] [--globalnet]\n"
 		"       [--globalnet-cidr-range CIDR] [--globalnet-cluster-size N] [--psk] [--force]\n\n"
 		"Creates the broker's state directory DIR: a CA, the IKE signing CA below it (the\n"
 		"running broker signs every gateway's IKE certificate with it), the broker's TLS\n"
@@ -52,7 +55,11 @@ static void usage(FILE *f)
 		"  --listen ADDR:PORT           where 'subagent broker' listens (default 0.0.0.0:8443)\n"
 		"  --url URL[,URL...]           https URL(s) clusters use to reach the broker; default\n"
 		"                               https://ADDR:PORT of --listen (required with 0.0.0.0)\n"
-		"  --store sqlite|etcd://...    storage backend (default sqlite: DIR/broker.db)\n"
+		"  --store sqlite|etcd://...    storage backend (default sqlite: DIR/broker.db);\n"
+		"                               etcd is reached over TLS with a client certificate\n"
+		"                               (" ETCD_PLAIN "... for plain HTTP)\n"
+		"  --etcd-ca FILE               the CA of etcd's certificates (etcd://, copied)\n"
+		"  --etcd-cert FILE, --etcd-key FILE  the broker's client certificate and key\n"
 		"  --globalnet                  allocate global CIDRs to clusters (overlapping CIDRs)\n"
 		"  --globalnet-cidr-range CIDR  global range (default " BRK_DEFAULT_GN_RANGE ")\n"
 		"  --globalnet-cluster-size N   addresses per cluster, a power of two (default %d)\n"
@@ -114,11 +121,13 @@ static int check_store(const char *s)
 	unsigned port, n = 0;
 	int ret = 0;
 
+	size_t skip = !strncmp(s, ETCD_PLAIN, strlen(ETCD_PLAIN)) ? strlen(ETCD_PLAIN) : 7;
+
 	if (!strcmp(s, "sqlite"))
 		return 0;
-	if (strncmp(s, "etcd://", 7) || strlen(s) > 1024)
+	if ((skip == 7 && strncmp(s, "etcd://", 7)) || strlen(s) > 1024)
 		return cli_error(PROG, 2, "--store '%s' is neither 'sqlite' nor etcd://HOST:PORT[,HOST:PORT...]", s);
-	copy = strdup(s + 7);
+	copy = strdup(s + skip);
 	if (!copy)
 		return cli_error(PROG, 2, "out of memory");
 	for (char *hp = strtok_r(copy, ",", &save); hp; hp = strtok_r(NULL, ",", &save), n++) {
@@ -151,12 +160,15 @@ static int parse_u32(const char *s, uint32_t *out)
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
 	enum { O_DIR = 1, O_LISTEN, O_URL, O_STORE, O_GN, O_GN_RANGE, O_GN_SIZE, O_FORCE, O_PSK,
-	       O_HELP };
+	       O_HELP, O_ETCD_CA, O_ETCD_CERT, O_ETCD_KEY };
 	static const struct option lopts[] = {
 		{ "dir", required_argument, NULL, O_DIR },
 		{ "listen", required_argument, NULL, O_LISTEN },
 		{ "url", required_argument, NULL, O_URL },
 		{ "store", required_argument, NULL, O_STORE },
+		{ "etcd-ca", required_argument, NULL, O_ETCD_CA },
+		{ "etcd-cert", required_argument, NULL, O_ETCD_CERT },
+		{ "etcd-key", required_argument, NULL, O_ETCD_KEY },
 		{ "globalnet", no_argument, NULL, O_GN },
 		{ "globalnet-cidr-range", required_argument, NULL, O_GN_RANGE },
 		{ "globalnet-cluster-size", required_argument, NULL, O_GN_SIZE },
@@ -186,6 +198,9 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 				return ret;
 			break;
 		case O_STORE: o->store = optarg; break;
+		case O_ETCD_CA: o->etcd_tls[0] = optarg; break;
+		case O_ETCD_CERT: o->etcd_tls[1] = optarg; break;
+		case O_ETCD_KEY: o->etcd_tls[2] = optarg; break;
 		case O_GN: o->gn.enabled = true; break;
 		case O_GN_RANGE:
 			if (cidr4_parse(optarg, &range))
@@ -237,6 +252,11 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	ret = check_store(o->store);
 	if (ret)
 		return ret;
+	if (!strncmp(o->store, "etcd://", 7) && (!o->etcd_tls[0] || !o->etcd_tls[1] || !o->etcd_tls[2]))
+		return cli_error(PROG, 2, "--store etcd://... needs --etcd-ca, --etcd-cert and --etcd-key"
+				 " (the broker reaches etcd over TLS with a client certificate)");
+	if (strncmp(o->store, "etcd://", 7) && (o->etcd_tls[0] || o->etcd_tls[1] || o->etcd_tls[2]))
+		return cli_error(PROG, 2, "--etcd-ca, --etcd-cert and --etcd-key go with --store etcd://...");
 	if ((o->gn_range_set || o->gn_size_set) && !o->gn.enabled)
 		return cli_error(PROG, 2, "--globalnet-cidr-range and --globalnet-cluster-size need --globalnet");
 	if (brk_globalnet_validate(&o->gn, err))
@@ -270,6 +290,25 @@ static int write_in(const char *dir, const char *name, const char *data, mode_t 
 	err = util_write_file(path, data, strlen(data), mode);
 	if (err)
 		fprintf(stderr, PROG ": write %s: %s\n", path, strerror(-err));
+	return err;
+}
+
+/* Copies the etcd TLS files into DIR (the key 0600). */
+static int copy_etcd_tls(const struct opts *o)
+{
+	static const char *const names[3] = { "etcd-ca.pem", "etcd-client.pem", "etcd-client-key.pem" };
+	int err = 0;
+
+	for (int i = 0; i < 3 && o->etcd_tls[i] && !err; i++) {
+		char *s = util_read_file(o->etcd_tls[i], 1 << 20, NULL);
+
+		if (!s) {
+			fprintf(stderr, PROG ": read %s: %s\n", o->etcd_tls[i], strerror(errno));
+			return -errno;
+		}
+		err = write_in(o->dir, names[i], s, i == 2 ? 0600 : 0644);
+		util_free_secret(s);
+	}
 	return err;
 }
 
@@ -415,7 +454,8 @@ static int deploy(const struct opts *o)
 	    (ret = write_in(o->dir, "join.token", join, 0600)) ||
 	    (o->psk && (ret = write_in(o->dir, "psk", psk, 0600))) ||
 	    (ret = write_in(o->dir, "config.json", cfg, 0644)) ||
-	    (ret = write_in(o->dir, "broker-info.subm", info, 0600)))
+	    (ret = write_in(o->dir, "broker-info.subm", info, 0600)) ||
+	    (ret = copy_etcd_tls(o)))
 		goto out;
 	if (!o->psk) {
 		char path[PATH_MAX];

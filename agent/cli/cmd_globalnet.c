@@ -18,6 +18,7 @@
 #include "broker/creds/cluster_config.h"
 #include "common/cidr.h"
 #include "common/json.h"
+#include "common/name.h"
 #include "common/util.h"
 #include "globalnet/gn_agent.h"
 
@@ -80,10 +81,10 @@ static int delete(const char *prog, const struct gn_cli_opts *go)
 		return rc;
 	/* accept the full object name or the short one given at creation */
 	if (!strncmp(go->name, cfg.cluster_id, strlen(cfg.cluster_id)) &&
-	    go->name[strlen(cfg.cluster_id)] == '-')
+	    go->name[strlen(cfg.cluster_id)] == '.')
 		snprintf(name, sizeof(name), "%s", go->name);
-	else
-		snprintf(name, sizeof(name), "%s-%s", cfg.cluster_id, go->name);
+	else if (name_owned(name, sizeof(name), cfg.cluster_id, go->name))
+		snprintf(name, sizeof(name), "%s", go->name);	/* the broker says why not */
 	for (int i = 0; i < 2; i++) {
 		const char *res = i ? GN_RES_INGRESS : GN_RES_EGRESS;
 

@@ -48,9 +48,9 @@ int gn_cli_create(const char *prog, const struct gn_cli_opts *go, bool ingress)
 	}
 	dashed(val, d, sizeof(d));
 	if (go->name)
-		snprintf(name, sizeof(name), "%s-%s", cfg.cluster_id, go->name);
+		snprintf(name, sizeof(name), "%s.%s", cfg.cluster_id, go->name);
 	else
-		snprintf(name, sizeof(name), "%s-%s-%s", cfg.cluster_id,
+		snprintf(name, sizeof(name), "%s.%s-%s", cfg.cluster_id,
 			 go->pod ? "pod" : go->cidr ? "cidr" : "svc", d);
 	obj = cJSON_CreateObject();
 	spec = cJSON_AddObjectToObject(obj, "spec");

@@ -16,7 +16,22 @@
  * - Sequence numbers start at max(CLOCK_REALTIME ns, the reservation in the state file),
  *   so a restarted sender is newer than its old datagrams; a receiver drops any datagram
  *   whose sequence is not above the highest it has seen from that node (replays).
- * - The epoch a standby sends is the highest it has seen: a node that starts learns it. */
+ * - Freshness across restarts: every start of a node draws a random nonce (boot) that its
+ *   heartbeats carry. A node believes a peer (counts it alive, follows its claim, grants a
+ *   restart grace) only once a heartbeat from the peer's current start has echoed the
+ *   believer's own current nonce: until then it puts the peer's name hash in its "ask"
+ *   list, and a node that sees its hash asked echoes the asker's nonce in its next
+ *   heartbeat, sent at once. A recorded heartbeat (a dead gateway's "restarting", say)
+ *   replayed to a node that started since echoes no nonce that node ever drew, so it is
+ *   never believed; within one start, sequence numbers stop replays.
+ * - The epoch a standby sends is the highest it has seen: a node that starts learns it.
+ *   Epochs never exceed ELECTION_EPOCH_MAX (the decoder refuses more), and a proven
+ *   heartbeat whose epoch is more than ELECTION_EPOCH_JUMP above the highest this node
+ *   knows is dropped (logged): one liar cannot push a cluster's epoch to where no claim
+ *   can beat it. A node that starts knowing no epoch (no state file) notes the epochs
+ *   its proven peers announce while it listens and takes the lower median of them at the
+ *   end (then listens two intervals more, to hear the ones it refused before): the
+ *   cluster's honest epoch, however high, unless the liars are as many as the others. */
 #include "agent/election/election.h"
 
 #include <arpa/inet.h>
@@ -59,7 +74,7 @@ void election_derive_key(const uint8_t *secret, size_t len, uint8_t out[32])
 }
 
 /* True when a warning may be logged now; counts the suppressed ones. */
-static bool ratelog_ok(struct ratelog *r, uint64_t now, unsigned *suppressed)
+bool election_ratelog_ok(struct ratelog *r, uint64_t now, unsigned *suppressed)
 {
 	if (r->last_ns && now - r->last_ns < LOG_EVERY_NS) {
 		r->suppressed++;
@@ -174,6 +189,13 @@ static struct election *create(const struct election_cfg *c, uint64_t now)
 	e->seq = util_realtime_ns();
 	if (seq > e->seq)
 		e->seq = seq;
+	do {
+		err = util_random(&e->boot, sizeof(e->boot));
+		if (err)
+			goto err;
+	} while (!e->boot);
+	e->self_hash = election_name_hash(e->node);
+	e->learning = e->max_epoch == 0;
 	e->seq_hw = e->seq + SEQ_RESERVE;
 	e->now = now;
 	e->next_send = now;
@@ -263,6 +285,21 @@ void election_get_drops(const struct election *e, struct election_drops *out)
 	*out = e->drops;
 }
 
+uint64_t election_boot(const struct election *e)
+{
+	return e->boot;
+}
+
+void election_force_claim(struct election *e, uint64_t epoch, uint64_t now_ns)
+{
+	e->role = ROLE_ACTIVE;
+	e->epoch = epoch;
+	if (epoch > e->max_epoch)
+		e->max_epoch = epoch;
+	e->next_send = now_ns;
+	e->changed = true;
+}
+
 /* ---- the peer table and the rules ---- */
 
 /* True when a (epoch, name) claim beats b: higher epoch, then lower name. */
@@ -302,7 +339,7 @@ static bool self_is_first_candidate(const struct election *e)
 	return true;
 }
 
-static void set_max_epoch(struct election *e, uint64_t ep)
+void election_raise_epoch(struct election *e, uint64_t ep)
 {
 	if (ep <= e->max_epoch)
 		return;
@@ -337,6 +374,11 @@ static void apply_rules(struct election *e, uint64_t now)
 				(p->flags & ELECTION_F_ACTIVE) ? "the active gateway" : "silent");
 		}
 	}
+	if (e->role == ROLE_LISTEN && now >= e->listen_until && e->learning) {
+		e->learning = false;	/* from now on, epochs only grow within the bound */
+		if (election_epoch_learn(e, now))
+			e->listen_until = now + 2 * e->interval_ns;
+	}
 	if (e->role == ROLE_LISTEN && now >= e->listen_until) {
 		e->role = ROLE_STANDBY;
 		e->changed = true;
@@ -348,7 +390,14 @@ static void apply_rules(struct election *e, uint64_t now)
 			e->node, best->node, best->epoch, e->epoch);
 		become(e, ROLE_STANDBY, now);
 	}
-	if (e->role == ROLE_STANDBY && e->gateway && !best && self_is_first_candidate(e)) {
+	if (e->role == ROLE_STANDBY && e->gateway && !best && self_is_first_candidate(e) &&
+	    e->max_epoch >= ELECTION_EPOCH_MAX) {
+		unsigned sup;
+
+		if (election_ratelog_ok(&e->log_epoch, now, &sup))
+			pr_err("election: %s cannot claim: epoch %" PRIu64 " is the largest there is\n",
+			       e->node, e->max_epoch);
+	} else if (e->role == ROLE_STANDBY && e->gateway && !best && self_is_first_candidate(e)) {
 		e->epoch = e->max_epoch + 1;
 		e->max_epoch = e->epoch;
 		pr_info("election: %s becomes the active gateway, epoch %" PRIu64 "\n",
@@ -407,7 +456,7 @@ static void send_to(struct election *e, const uint8_t *buf, size_t len, uint32_t
 		cm->cmsg_len = CMSG_LEN(sizeof(pi));
 		memcpy(CMSG_DATA(cm), &pi, sizeof(pi));
 	}
-	if (sendmsg(e->fd, &mh, 0) < 0 && ratelog_ok(&e->log_send, e->now, &sup)) {
+	if (sendmsg(e->fd, &mh, 0) < 0 && election_ratelog_ok(&e->log_send, e->now, &sup)) {
 		char a[INET_ADDRSTRLEN];
 
 		pr_warn("send heartbeat to %s: %s (%u more not logged)\n", ip_str(dst, a),
@@ -427,6 +476,8 @@ static void send_heartbeat(struct election *e, uint64_t now)
 			return;	/* never send a sequence number a restart could reuse */
 	}
 	build_msg(e, &m);
+	election_fresh_fill(e, &m, now);
+	e->last_send_ns = now;
 	e->seq++;
 	if (e->hook)
 		e->hook(e->hook_ctx, &m);
@@ -520,7 +571,7 @@ static struct peer *peer_slot(struct election *e, const char *node, uint64_t now
 		memset(oldest_dead, 0, sizeof(*oldest_dead));
 		free_slot = oldest_dead;
 	}
-	if (!free_slot && ratelog_ok(&e->log_full, now, &sup))
+	if (!free_slot && election_ratelog_ok(&e->log_full, now, &sup))
 		pr_warn("election: peer table full (%d), %s ignored (%u more not logged)\n",
 			ELECTION_MAX_PEERS, node, sup);
 	return free_slot;
@@ -537,7 +588,7 @@ static void input(struct election *e, const struct election_msg *m, uint32_t src
 	}
 	if (!strcmp(m->node, e->node)) {
 		e->drops.self_echo++;
-		if (src != e->node_ip && ratelog_ok(&e->log_dup, now, &sup)) {
+		if (src != e->node_ip && election_ratelog_ok(&e->log_dup, now, &sup)) {
 			char a[INET_ADDRSTRLEN];
 
 			pr_warn("election: heartbeat from %s uses our node name %s (%u more not logged)\n",
@@ -548,14 +599,16 @@ static void input(struct election *e, const struct election_msg *m, uint32_t src
 	p = peer_slot(e, m->node, now);
 	if (!p)
 		return;
-	if (p->used && m->seq <= p->seq) {
-		e->drops.replay++;	/* replayed, reordered, or sent both ways */
-		return;
-	}
 	if (!p->used) {
 		p->used = true;
 		strcpy(p->node, m->node);
 	}
+	if (!election_fresh_accept(e, p, m, now))
+		return;
+	p->heard_epoch = m->epoch;
+	p->heard_ns = now;
+	if (election_epoch_refused(e, m, now))
+		return;
 	if (!p->alive || p->flags != m->flags || p->epoch != m->epoch ||
 	    !adv_eq(&p->adv, &m->adv))
 		e->changed = true;
@@ -569,7 +622,7 @@ static void input(struct election *e, const struct election_msg *m, uint32_t src
 	p->src = src;
 	p->last_ns = now;
 	p->adv = m->adv;
-	set_max_epoch(e, m->epoch);
+	election_raise_epoch(e, m->epoch);
 }
 
 void election_input(struct election *e, const struct election_msg *m, uint32_t src,
@@ -604,7 +657,7 @@ void election_on_readable(struct election *e, uint64_t now_ns)
 		err = election_msg_decode(buf, (size_t)n, &m);
 		if (err == -EPROTONOSUPPORT) {
 			e->drops.version++;
-			if (ratelog_ok(&e->log_version, now_ns, &sup)) {
+			if (election_ratelog_ok(&e->log_version, now_ns, &sup)) {
 				char a[INET_ADDRSTRLEN];
 
 				pr_warn("election: heartbeat from %s has version %u, want 1 (%u more not logged)\n",
@@ -622,7 +675,7 @@ void election_on_readable(struct election *e, uint64_t now_ns)
 		}
 		if (election_msg_verify(buf, (size_t)n, e->key, sizeof(e->key))) {
 			e->drops.bad_mac++;
-			if (ratelog_ok(&e->log_mac, now_ns, &sup)) {
+			if (election_ratelog_ok(&e->log_mac, now_ns, &sup)) {
 				char a[INET_ADDRSTRLEN];
 
 				pr_warn("election: drop heartbeat from %s (%s): bad HMAC, wrong cluster key? (%u more not logged)\n",
@@ -654,6 +707,8 @@ uint64_t election_tick(struct election *e, uint64_t now_ns)
 
 int election_set_min_epoch(struct election *e, uint64_t min)
 {
+	if (min >= ELECTION_EPOCH_MAX)
+		return -ERANGE;	/* no claim could ever follow it */
 	if (min <= e->max_epoch && !(e->role == ROLE_ACTIVE && e->epoch <= min))
 		return 0;
 	if (min > e->max_epoch)

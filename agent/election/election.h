@@ -124,6 +124,14 @@ void election_set_adv(struct election *e, const struct election_adv *adv);
 #define ELECTION_F_RESTART	(1U << 2)	/* stopping to restart: hold on a while */
 /* How long the others keep a restarting node (and its role) alive without heartbeats. */
 #define ELECTION_RESTART_GRACE_NS (10 * 1000000000ull)	/* 10 s */
+/* Epochs: never above the largest integer JSON (and the broker) holds exactly; and one
+ * heard more than ELECTION_EPOCH_JUMP above the highest this node knows is refused (a
+ * node that starts with no state learns the epoch while it listens). */
+#define ELECTION_EPOCH_MAX	((1ull << 53) - 1)
+#define ELECTION_EPOCH_JUMP	1024
+/* Liveness proofs per heartbeat: names asked to echo, nonces echoed. */
+#define ELECTION_MAX_ASK	16
+#define ELECTION_MAX_ECHO	16
 
 struct election_msg {
 	uint8_t flags;
@@ -132,7 +140,19 @@ struct election_msg {
 	char cluster_id[ELECTION_ID_MAX + 1];
 	char node[ELECTION_NAME_MAX + 1];
 	struct election_adv adv;
+	/* Freshness (extension TLVs): the sender's random per-start nonce; the nodes it asks
+	 * to echo its nonce (their name hashes); the nonces of nodes that asked it. A node
+	 * believes a peer only once a heartbeat of the peer's current start echoed the
+	 * believer's own current nonce, so a recorded heartbeat proves nothing after either
+	 * side restarted. */
+	uint64_t boot;
+	uint8_t n_ask, n_echo;
+	uint32_t ask[ELECTION_MAX_ASK];
+	uint64_t echo[ELECTION_MAX_ECHO];
 };
+
+/* The name hash asks carry (FNV-1a, 32 bits: collisions only cost an echo). */
+uint32_t election_name_hash(const char *node);
 
 /* Encodes m and appends HMAC-SHA256(key); returns the length or -errno (-EINVAL for bad
  * names, -EMSGSIZE when cap is too small). */

@@ -19,7 +19,13 @@ void election_derive_key(const uint8_t *secret, size_t len, uint8_t out[32]);
 /* Counters of dropped datagrams, for the tests. */
 struct election_drops {
 	uint64_t malformed, version, other_cluster, bad_mac, replay, self_echo;
+	uint64_t unproven;	/* from a start of the sender that has not echoed our nonce */
+	uint64_t epoch_jump;	/* an epoch more than ELECTION_EPOCH_JUMP above ours */
 };
 void election_get_drops(const struct election *e, struct election_drops *out);
+/* This start's nonce (what a peer's heartbeat must echo to be believed). */
+uint64_t election_boot(const struct election *e);
+/* A liar, for tests: claims the active role with the given epoch at once, past every rule. */
+void election_force_claim(struct election *e, uint64_t epoch, uint64_t now_ns);
 
 #endif

@@ -12,7 +12,13 @@
  *        1  routes: length/5 entries of (u32 network, u8 prefix), at most
  *           ELECTION_MAX_ROUTES, host bits zero
  *        2  tunnel MTU: u16
+ *        3  boot: u64, the sender's random nonce of this start (never 0)
+ *        4  ask: length/4 u32 name hashes (at most ELECTION_MAX_ASK) of the nodes the
+ *           sender wants to echo its boot nonce
+ *        5  echo: length/8 u64 boot nonces (at most ELECTION_MAX_ECHO) of nodes that
+ *           asked the sender
  *  then HMAC-SHA256 over every byte before it (32 bytes).
+ * The epoch is at most ELECTION_EPOCH_MAX.
  * The total length field must equal the datagram's length. */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -45,6 +51,15 @@ static int pod_ok(uint32_t net, uint8_t prefix)
 	return prefix == 32 || (net & (0xffffffffu >> prefix)) == 0;
 }
 
+uint32_t election_name_hash(const char *node)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *node; node++)
+		h = (h ^ (uint8_t)*node) * 16777619u;
+	return h;
+}
+
 int election_msg_encode(const struct election_msg *m, const uint8_t *key, size_t key_len,
 			uint8_t *buf, size_t cap)
 {
@@ -60,7 +75,12 @@ int election_msg_encode(const struct election_msg *m, const uint8_t *key, size_t
 		if (m->adv.n_routes > ELECTION_MAX_ROUTES ||
 		    !pod_ok(m->adv.route_net[i], m->adv.route_prefix[i]))
 			return -EINVAL;
-	ext = (m->adv.n_routes ? 3 + 5u * m->adv.n_routes : 0) + (m->adv.tunnel_mtu ? 5 : 0);
+	if (m->epoch > ELECTION_EPOCH_MAX || m->n_ask > ELECTION_MAX_ASK ||
+	    m->n_echo > ELECTION_MAX_ECHO)
+		return -EINVAL;
+	ext = (m->adv.n_routes ? 3 + 5u * m->adv.n_routes : 0) + (m->adv.tunnel_mtu ? 5 : 0) +
+	      (m->boot ? 11 : 0) + (m->n_ask ? 3 + 4u * m->n_ask : 0) +
+	      (m->n_echo ? 3 + 8u * m->n_echo : 0);
 	len = MSG_FIXED + 1 + cl + 1 + nl + 2 + ext + MSG_MAC;
 	if (len > cap || len > ELECTION_MSG_MAX)
 		return -EMSGSIZE;
@@ -101,6 +121,26 @@ int election_msg_encode(const struct election_msg *m, const uint8_t *key, size_t
 		put16(buf + off + 3, m->adv.tunnel_mtu);
 		off += 5;
 	}
+	if (m->boot) {
+		buf[off] = 3;
+		put16(buf + off + 1, 8);
+		put64(buf + off + 3, m->boot);
+		off += 11;
+	}
+	if (m->n_ask) {
+		buf[off] = 4;
+		put16(buf + off + 1, (uint16_t)(4 * m->n_ask));
+		off += 3;
+		for (unsigned i = 0; i < m->n_ask; i++, off += 4)
+			put32(buf + off, m->ask[i]);
+	}
+	if (m->n_echo) {
+		buf[off] = 5;
+		put16(buf + off + 1, (uint16_t)(8 * m->n_echo));
+		off += 3;
+		for (unsigned i = 0; i < m->n_echo; i++, off += 8)
+			put64(buf + off, m->echo[i]);
+	}
 	if (gnutls_hmac_fast(GNUTLS_MAC_SHA256, key, key_len, buf, off, buf + off) < 0)
 		return -EIO;
 	return (int)(off + MSG_MAC);
@@ -120,6 +160,8 @@ int election_msg_decode(const uint8_t *buf, size_t len, struct election_msg *m)
 	end = len - MSG_MAC;	/* the variable part must end exactly where the MAC starts */
 	m->flags = buf[5] & (ELECTION_F_GATEWAY | ELECTION_F_ACTIVE | ELECTION_F_RESTART);
 	m->epoch = get64(buf + 8);
+	if (m->epoch > ELECTION_EPOCH_MAX)
+		return -EINVAL;	/* an epoch nothing can ever beat */
 	m->seq = get64(buf + 16);
 	m->adv.health_ip = get32(buf + 24);
 	m->adv.vtep_ip = get32(buf + 28);
@@ -176,6 +218,24 @@ int election_msg_decode(const uint8_t *buf, size_t len, struct election_msg *m)
 			if (tl != 2)
 				return -EINVAL;
 			m->adv.tunnel_mtu = get16(buf + off + 3);
+		} else if (buf[off] == 3) {
+			if (tl != 8 || m->boot)
+				return -EINVAL;
+			m->boot = get64(buf + off + 3);
+			if (!m->boot)
+				return -EINVAL;
+		} else if (buf[off] == 4) {
+			if (tl % 4 || tl / 4 > ELECTION_MAX_ASK || m->n_ask)
+				return -EINVAL;
+			for (size_t i = 0; i < tl / 4; i++)
+				m->ask[i] = get32(buf + off + 3 + 4 * i);
+			m->n_ask = (uint8_t)(tl / 4);
+		} else if (buf[off] == 5) {
+			if (tl % 8 || tl / 8 > ELECTION_MAX_ECHO || m->n_echo)
+				return -EINVAL;
+			for (size_t i = 0; i < tl / 8; i++)
+				m->echo[i] = get64(buf + off + 3 + 8 * i);
+			m->n_echo = (uint8_t)(tl / 8);
 		}
 		off += 3 + tl;
 	}

@@ -12,6 +12,8 @@
 
 enum role { ROLE_LISTEN, ROLE_STANDBY, ROLE_ACTIVE };
 
+#define PEER_RETIRED 4
+
 struct peer {
 	char node[ELECTION_NAME_MAX + 1];
 	bool used, alive;
@@ -19,6 +21,13 @@ struct peer {
 	uint64_t epoch, seq, last_ns;
 	uint32_t src;
 	struct election_adv adv;
+	/* freshness: the start (boot nonce) of it we believe, once it echoed our nonce */
+	bool verified;
+	uint64_t boot;
+	uint64_t pend_boot, pend_ns;	/* a start heard but not proven yet: we ask it */
+	uint64_t ask_boot;		/* it asked us: echo this nonce once */
+	uint64_t retired[PEER_RETIRED];	/* starts of it that ended: never believed again */
+	uint64_t heard_epoch, heard_ns;	/* its last proven epoch, even one refused */
 };
 
 struct ratelog {
@@ -46,6 +55,12 @@ struct election {
 	void (*hook)(void *ctx, const struct election_msg *m);
 	void *hook_ctx;
 
+	uint64_t boot;		/* our nonce of this start (never 0) */
+	uint32_t self_hash;	/* election_name_hash(node) */
+	bool learning;		/* started with no epoch known: learns it while listening */
+	unsigned ask_rot, echo_rot;	/* round robin when there are too many to fit */
+	uint64_t last_send_ns;
+
 	enum role role;
 	uint64_t listen_until;
 	uint64_t epoch;		/* own term while active */
@@ -63,10 +78,26 @@ struct election {
 	enum role seen_role;
 
 	struct election_drops drops;
-	struct ratelog log_mac, log_send, log_dup, log_full, log_version;
+	struct ratelog log_mac, log_send, log_dup, log_full, log_version, log_epoch;
 };
 
 /* The alive claimant that wins (highest epoch, then the lower name), or NULL. */
 const struct peer *election_best_claimant(const struct election *e);
+/* election_fresh.c: may m (from p's node, p->used) be believed? Notes what it asks of us.
+ * false: drop it (counted). */
+bool election_fresh_accept(struct election *e, struct peer *p, const struct election_msg *m,
+			   uint64_t now);
+/* Our nonce, asks and echoes into the heartbeat about to be sent. */
+void election_fresh_fill(struct election *e, struct election_msg *m, uint64_t now);
+/* election_epoch.c: is m's epoch more than ELECTION_EPOCH_JUMP above ours (counted,
+ * logged unless learning)? */
+bool election_epoch_refused(struct election *e, const struct election_msg *m, uint64_t now);
+/* At the end of a first listen: learns the epoch. True when it raised ours past epochs
+ * it had refused (listen a little longer to hear those peers again). */
+bool election_epoch_learn(struct election *e, uint64_t now);
+/* election.c: raises the highest epoch known (persisted). */
+void election_raise_epoch(struct election *e, uint64_t ep);
+/* True when a warning may be logged now; counts the suppressed ones. */
+bool election_ratelog_ok(struct ratelog *r, uint64_t now, unsigned *suppressed);
 
 #endif

@@ -15,6 +15,7 @@
 #include "broker/client/client.h"
 #include "broker/creds/cluster_config.h"
 #include "common/log.h"
+#include "common/name.h"
 #include "common/util.h"
 
 /* The first broker URL's host as an IPv4 address (resolving a name if needed). */
@@ -111,7 +112,11 @@ int eng_local_init(struct engine *e)
 	find_public_ip(e);
 
 	memset(ep, 0, sizeof(*ep));
-	snprintf(ep->name, sizeof(ep->name), "%s-%s", e->c.cfg->cluster_id, e->c.node);
+	if (name_owned(ep->name, sizeof(ep->name), e->c.cfg->cluster_id, e->c.node)) {
+		pr_err("node name %s cannot name an object of cluster %s\n", e->c.node,
+		       e->c.cfg->cluster_id);
+		return -EINVAL;
+	}
 	snprintf(ep->cluster_id, sizeof(ep->cluster_id), "%s", e->c.cfg->cluster_id);
 	snprintf(ep->hostname, sizeof(ep->hostname), "%s", e->c.node);
 	ip4_format(e->private_ip, ep->private_ip);

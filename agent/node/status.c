@@ -14,6 +14,7 @@
 #include "broker/client/client.h"
 #include "common/log.h"
 #include "common/metrics.h"
+#include "common/name.h"
 #include "common/util.h"
 
 #define NODE_STATUS_PERIOD (5 * NSEC_PER_SEC)
@@ -29,7 +30,8 @@ void node_publish_status(struct node *n, uint64_t now, const cJSON *conns,
 	if (now < n->next_status_ns)
 		return;
 	n->next_status_ns = now + NODE_STATUS_PERIOD;
-	snprintf(name, sizeof(name), "%s-%s", n->cfg.cluster_id, n->o->node);
+	if (name_owned(name, sizeof(name), n->cfg.cluster_id, n->o->node))
+		return;
 	obj = cJSON_CreateObject();
 	if (!obj)
 		return;

@@ -434,6 +434,12 @@ static int attempt(struct brk_client *c, CURL *h, const char *base, struct brk_r
 	setup_handle(c, h, url, r, hdrs, &x, errbuf);
 	rc = curl_easy_perform(h);
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &st->code);
+	if (st->code == 429) {
+		curl_off_t ra = 0;
+
+		if (curl_easy_getinfo(h, CURLINFO_RETRY_AFTER, &ra) == CURLE_OK && ra > 0)
+			st->retry_after_s = ra > 3600 ? 3600 : (unsigned)ra;
+	}
 	free_headers(hdrs);
 	release_handle(h);
 
@@ -583,7 +589,21 @@ int brk_get(struct brk_client *c, const char *resource, const char *name, cJSON 
 
 int brk_list(struct brk_client *c, const char *resource, cJSON **out, struct brk_status *st)
 {
-	return request(c, "GET", resource, NULL, NULL, out, st);
+	ST(st);
+	cJSON *list = NULL;
+	int ret;
+
+	memset(st_, 0, sizeof(*st_));
+	if (out)
+		*out = NULL;
+	if (!resource || !brk_resource_ok(resource))
+		return -EINVAL;
+	ret = brk_list_all(c, NULL, NULL, resource, &list, st_);
+	if (out)
+		*out = list;
+	else
+		cJSON_Delete(list);
+	return ret;
 }
 
 int brk_create(struct brk_client *c, const char *resource, const cJSON *obj, cJSON **out,

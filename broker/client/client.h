@@ -8,7 +8,8 @@
  *   -EIO           every broker answered 5xx
  *   -EINVAL 400/422, -EACCES 401, -EPERM 403, -ENOENT 404, -EEXIST 409 AlreadyExists,
  *   -ESTALE 409 Conflict (resourceVersion), -ERANGE 410 Gone, -EMSGSIZE 413 or a response
- *   over BRK_MAX_RESPONSE, -EPROTO other status, -EBADMSG a 2xx body that is not JSON.
+ *   over BRK_MAX_RESPONSE, -EAGAIN 429 (too many requests: st->retry_after_s says when to
+ *   try again), -EPROTO other status, -EBADMSG a 2xx body that is not JSON.
  * A client may be used from several threads (requests are serialised). */
 #ifndef SA_BROKER_CLIENT_H
 #define SA_BROKER_CLIENT_H
@@ -36,6 +37,7 @@ struct brk_status {
 	char reason[32];		/* Status.reason, e.g. "Conflict"; "" if none */
 	char message[512];		/* Status.message, or the client's own sentence */
 	char url[BRK_URL_MAX + 1];	/* the broker URL of the final attempt */
+	unsigned retry_after_s;		/* 429: the broker's Retry-After (0: none) */
 };
 
 /* urls: 1..BRK_MAX_URLS https URLs (copied); ca_pem_path: the broker CA, the only trust

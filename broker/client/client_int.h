@@ -43,6 +43,13 @@ struct brk_req {
 /* Runs r against the client's URLs with failover, on handle h (NULL: the client's shared
  * handle, under its lock). 0 for a 2xx, else -errno as in client.h; st is filled. */
 int brk_do_request(struct brk_client *c, CURL *h, struct brk_req *r, struct brk_status *st);
+/* Items asked for per page of a list, and the longest continue token accepted. */
+#define BRK_LIST_PAGE		250
+#define BRK_CONTINUE_MAX	1024
+/* GETs every page of a collection (on handle h, NULL: the shared one) and merges them into
+ * one list object (*out, the caller's). 0 or -errno as brk_do_request. */
+int brk_list_all(struct brk_client *c, CURL *h, atomic_bool *stop, const char *resource,
+		 cJSON **out, struct brk_status *st);
 /* errno for an HTTP status and Status reason. */
 int brk_http_errno(long code, const char *reason);
 

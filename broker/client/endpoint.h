@@ -16,7 +16,7 @@
 #define EP_NAME_MAX 64
 
 struct sa_endpoint {
-	char name[2 * EP_NAME_MAX];	/* metadata.name: "<clusterID>-<hostname>" */
+	char name[2 * EP_NAME_MAX];	/* metadata.name: "<clusterID>.<hostname>" */
 	char cluster_id[EP_NAME_MAX];
 	char hostname[EP_NAME_MAX];
 	char private_ip[16];

@@ -30,6 +30,7 @@ struct brk_informer {
 	struct brk_informer_stats stats;
 	bool gone;			/* the watch saw ERROR 410 */
 	unsigned backoff_ms;
+	unsigned retry_after_ms;	/* the broker said 429: wait at least this */
 	uint64_t warned_ns;
 };
 
@@ -44,6 +45,9 @@ static void sleep_backoff(struct brk_informer *inf)
 	(void)!util_random(r, sizeof(r));
 	jitter = ((unsigned)r[0] << 8 | r[1]) % (inf->backoff_ms / 2 + 1);
 	ms = inf->backoff_ms / 2 + jitter;
+	if (ms < inf->retry_after_ms)
+		ms = inf->retry_after_ms + jitter;	/* a quota: come back when it allows */
+	inf->retry_after_ms = 0;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	ts.tv_sec += ms / 1000;
 	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
@@ -137,24 +141,18 @@ static int apply_list(struct brk_informer *inf, cJSON *list)
 
 static int relist(struct brk_informer *inf)
 {
-	char path[128];
-	struct brk_req r = { .method = "GET", .path = path, .stop = &inf->stop };
 	struct brk_status st;
 	cJSON *list;
 	int ret;
 
-	snprintf(path, sizeof(path), BRK_API_PREFIX "/%s", inf->resource);
-	ret = brk_do_request(inf->c, inf->h, &r, &st);
+	/* page by page: a list larger than one response still arrives whole */
+	ret = brk_list_all(inf->c, inf->h, &inf->stop, inf->resource, &list, &st);
+	if (ret == -EAGAIN)
+		inf->retry_after_ms = st.retry_after_s * 1000;
 	if (ret) {
 		if (ret != -ECANCELED)
 			warn_limited(inf, "list", st.message);
 		return ret;
-	}
-	list = cJSON_ParseWithLength(r.resp, r.resp_len);
-	free(r.resp);
-	if (!list) {
-		warn_limited(inf, "list", "the broker's answer is not JSON");
-		return -EBADMSG;
 	}
 	ret = apply_list(inf, list);
 	cJSON_Delete(list);
@@ -257,6 +255,8 @@ static int watch(struct brk_informer *inf)
 		 inf->resource, (unsigned long long)rv);
 	ret = brk_do_request(inf->c, inf->h, &r, &st);
 	free(r.resp);
+	if (ret == -EAGAIN)
+		inf->retry_after_ms = st.retry_after_s * 1000;
 	if (inf->gone || ret == -ERANGE) {
 		pthread_mutex_lock(&inf->lock);
 		inf->stats.gone++;

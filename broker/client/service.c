@@ -68,7 +68,7 @@ bool svc_record_ready(const struct svc_record *r)
 
 int svc_export_name(char *buf, size_t len, const char *cluster, const char *name, const char *ns)
 {
-	return snprintf(buf, len, "%s-%s.%s", cluster, name, ns) >= (int)len ? -ENAMETOOLONG : 0;
+	return snprintf(buf, len, "%s.%s.%s", cluster, name, ns) >= (int)len ? -ENAMETOOLONG : 0;
 }
 
 int svc_import_name(char *buf, size_t len, const char *name, const char *ns)

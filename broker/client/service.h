@@ -30,7 +30,7 @@
 #define SVC_MAX_CLUSTERS	256
 #define SVC_WEIGHT_MAX		1000
 #define SVC_ERR_MAX		256
-/* "NAME.NAMESPACE" and "CLUSTER-NAME.NAMESPACE" */
+/* "NAME.NAMESPACE" and "CLUSTER.NAME.NAMESPACE" */
 #define SVC_KEY_MAX		(3 * (SVC_LABEL_MAX + 1))
 
 enum svc_type { SVC_CLUSTERSET_IP, SVC_HEADLESS };
@@ -87,7 +87,8 @@ cJSON *svc_record_to_json(const struct svc_record *r, bool cluster_entry);
 cJSON *svc_export_to_json(const struct svc_record *r);
 void svc_record_free(struct svc_record *r);
 
-/* The object names: "CLUSTER-NAME.NAMESPACE" (export), "NAME.NAMESPACE" (import).
+/* The object names: "CLUSTER.NAME.NAMESPACE" (export: its owner is the first label),
+ * "NAME.NAMESPACE" (import).
  * 0 or -ENAMETOOLONG. */
 int svc_export_name(char *buf, size_t len, const char *cluster, const char *name, const char *ns)
 	__attribute__((warn_unused_result));

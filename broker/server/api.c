@@ -13,8 +13,11 @@
 
 #include "broker/server/api_cert.h"
 #include "broker/server/api_cluster.h"
+#include "broker/server/api_list.h"
 #include "broker/server/auth.h"
+#include "broker/server/claims.h"
 #include "broker/server/objects.h"
+#include "broker/server/quota.h"
 #include "broker/server/reply.h"
 #include "broker/server/update.h"
 #include "broker/server/validate.h"
@@ -25,64 +28,17 @@
 #include "common/name.h"
 #include "common/util.h"
 
-static const char *ident_name(const struct ident *id, char *buf, size_t len)
+static const char *ident_name(const struct srv_ident *id, char *buf, size_t len)
 {
-	if (id->kind == ID_ADMIN)
+	if (id->kind == SRV_ID_ADMIN)
 		return "admin";
-	if (id->kind == ID_JOIN)
+	if (id->kind == SRV_ID_JOIN)
 		return "join";
 	snprintf(buf, len, "cluster:%s", id->cluster);
 	return buf;
 }
 
 /* ---- reads ---- */
-
-struct list_ctx {
-	cJSON *items;
-	int err;
-};
-
-static int list_one(const char *key, const char *value, uint64_t mod_rev, void *ctx)
-{
-	struct list_ctx *l = ctx;
-	cJSON *o = srv_object_load(value, mod_rev);
-
-	if (!o) {
-		pr_warn("list %s: stored object does not parse; skipped\n", key);
-		return 0;
-	}
-	cJSON_AddItemToArray(l->items, o);
-	return 0;
-}
-
-static void do_list(struct srv_server *srv, const struct srv_resource *r, struct srv_reply *rp)
-{
-	cJSON *o = cJSON_CreateObject(), *md;
-	struct list_ctx l = { 0 };
-	char prefix[64], rvs[24];
-	uint64_t rev = 0;
-	int err;
-
-	snprintf(prefix, sizeof(prefix), "r/%s/", r->name);
-	if (!o || !cJSON_AddStringToObject(o, "apiVersion", SRV_API_GROUP) ||
-	    !cJSON_AddStringToObject(o, "kind", r->list_kind) ||
-	    !(md = cJSON_AddObjectToObject(o, "metadata")) ||
-	    !(l.items = cJSON_AddArrayToObject(o, "items"))) {
-		cJSON_Delete(o);
-		srv_reply_status(rp, 500, "out of memory");
-		return;
-	}
-	err = srv->store->ops->range(srv->store, prefix, list_one, &l, &rev);
-	if (err) {
-		cJSON_Delete(o);
-		srv_reply_store_error(rp, "list", err);
-		return;
-	}
-	snprintf(rvs, sizeof(rvs), "%" PRIu64, rev);
-	cJSON_AddStringToObject(md, "resourceVersion", rvs);
-	rp->code = 200;
-	rp->json = o;
-}
 
 static void do_get(struct srv_server *srv, const struct srv_resource *r, const char *name,
 		   struct srv_reply *rp)
@@ -105,25 +61,42 @@ static void do_get(struct srv_server *srv, const struct srv_resource *r, const c
 	free(val);
 }
 
-static void do_watch(struct srv_server *srv, const struct srv_resource *r,
+static void release_watch(void *ctx, const char *who)
+{
+	srv_quota_watch_put(ctx, who);
+}
+
+static void do_watch(struct srv_server *srv, const struct srv_ident *id, const struct srv_resource *r,
 		     const struct srv_request *rq, struct srv_reply *rp)
 {
 	const char *rvs = rq->resource_version;
 	uint64_t rv = 0;
 	bool from_current = !rvs || !*rvs || !strcmp(rvs, "0");
+	bool counted = id->kind == SRV_ID_CLUSTER;
+	unsigned n = 0;
 	int err;
 
 	if (!from_current && util_parse_u64(rvs, INT64_MAX, &rv)) {
 		srv_reply_status(rp, 400, "resourceVersion \"%.32s\" is not a decimal number", rvs);
 		return;
 	}
+	if (counted && srv_quota_watch_get(srv->quota, id->cluster, &n)) {
+		srv_reply_status(rp, 429, "cluster %s has %u watch streams open, the most it may (%u)",
+				 id->cluster, n, srv->cfg.limits.watches_per_cluster);
+		rp->retry_after = 10;
+		return;
+	}
 	err = srv_hub_watch(srv->hub, r, from_current, rv, &rp->watch);
+	if (err && counted)
+		srv_quota_watch_put(srv->quota, id->cluster);
 	if (err == -ESTALE)
 		srv_reply_status(rp, 410, "too old resource version: %" PRIu64 "; list again", rv);
 	else if (err)
 		srv_reply_store_error(rp, "watch", err);
 	else
 		rp->code = 200;
+	if (!err && counted)
+		srv_watcher_on_free(rp->watch, release_watch, srv->quota, id->cluster);
 }
 
 /* ---- writes ---- */
@@ -152,13 +125,44 @@ static cJSON *decode_valid(const struct srv_request *rq, const struct srv_resour
 	return in;
 }
 
-static void do_create(struct srv_server *srv, const struct ident *id, const struct srv_resource *r,
+/* A stored object must fit the object size limit (informers read every one of them). */
+static bool too_big(struct srv_server *srv, const struct srv_resource *r, const char *val,
+		    struct srv_reply *rp)
+{
+	size_t n = strlen(val);
+
+	if (n <= srv->cfg.limits.object_bytes)
+		return false;
+	srv_reply_status(rp, 413, "%s is %zu bytes stored, more than the %u an object may hold",
+			 r->kind, n, srv->cfg.limits.object_bytes);
+	return true;
+}
+
+/* The owner must be registered, and what in claims must lie inside its networks (422). */
+static int check_owner_claims(struct srv_server *srv, const struct srv_resource *r,
+			      const cJSON *in, const char *cid, struct srv_reply *rp)
+{
+	struct srv_nets nets;
+	char msg[400];
+	int err = srv_nets_load(srv, cid, &nets, rp);
+
+	if (err)
+		return err;
+	if (srv_check_claims(r, in, &nets, msg, sizeof(msg))) {
+		srv_reply_status(rp, 422, "%s %s", r->kind, msg);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static void do_create(struct srv_server *srv, const struct srv_ident *id, const struct srv_resource *r,
 		      cJSON *in, struct srv_reply *rp)
 {
 	const char *cid = json_str(in, "spec.clusterID", NULL), *name = json_str(in, "metadata.name", NULL);
-	char key[STORE_KEY_MAX], ckey[STORE_KEY_MAX], *val = NULL;
+	char key[STORE_KEY_MAX], *val = NULL;
 	struct store_txn_op op;
 	uint64_t rev;
+	unsigned n = 0;
 	cJSON *obj;
 	int err;
 
@@ -166,18 +170,16 @@ static void do_create(struct srv_server *srv, const struct ident *id, const stru
 		srv_reply_status(rp, 403, "may not create %s owned by cluster %s", r->name, cid);
 		return;
 	}
-	if (srv_object_key(key, sizeof(key), r, name) ||
-	    srv_object_key(ckey, sizeof(ckey), &srv_resources[0], cid)) {
+	if (srv_object_key(key, sizeof(key), r, name)) {
 		srv_reply_status(rp, 422, "name too long");
 		return;
 	}
-	err = srv->store->ops->get(srv->store, ckey, NULL, NULL);
-	if (err == -ENOENT) {
-		srv_reply_status(rp, 422, "cluster %s is not registered", cid);
+	if (check_owner_claims(srv, r, in, cid, rp))
 		return;
-	}
-	if (err) {
-		srv_reply_store_error(rp, "get", err);
+	if (id->kind != SRV_ID_ADMIN && srv_quota_objects(srv->quota, srv->store, cid, &n)) {
+		srv_reply_status(rp, 403, "cluster %s owns %u objects, the most it may (%u)", cid, n,
+				 srv->cfg.limits.objects_per_cluster);
+		srv_reply_reason(rp, "QuotaExceeded");
 		return;
 	}
 	obj = srv_object_build(r, in, NULL);
@@ -185,6 +187,10 @@ static void do_create(struct srv_server *srv, const struct ident *id, const stru
 	cJSON_Delete(obj);
 	if (!val) {
 		srv_reply_status(rp, 500, "out of memory");
+		return;
+	}
+	if (too_big(srv, r, val, rp)) {
+		free(val);
 		return;
 	}
 	op = (struct store_txn_op){ .key = key, .value = val, .cond = STORE_IF_ABSENT };
@@ -195,12 +201,14 @@ static void do_create(struct srv_server *srv, const struct ident *id, const stru
 		srv_reply_store_error(rp, "create", err);
 	else
 		srv_reply_value(rp, 201, val, rev);
+	if (!err)
+		srv_quota_created(srv->quota, key, cid);
 	if (rp->code == 409)
 		srv_reply_reason(rp, "AlreadyExists");
 	free(val);
 }
 
-static void do_update(struct srv_server *srv, const struct ident *id, const struct srv_resource *r,
+static void do_update(struct srv_server *srv, const struct srv_ident *id, const struct srv_resource *r,
 		      const char *name, cJSON *in, struct srv_reply *rp)
 {
 	char key[STORE_KEY_MAX], *val = NULL;
@@ -212,6 +220,10 @@ static void do_update(struct srv_server *srv, const struct ident *id, const stru
 	old = srv_update_check(srv, id, r, name, in, &want, rp);
 	if (!old)
 		return;
+	if (check_owner_claims(srv, r, in, json_str(in, "spec.clusterID", NULL), rp)) {
+		cJSON_Delete(old);
+		return;
+	}
 	obj = srv_object_build(r, in, old);
 	val = obj ? cJSON_PrintUnformatted(obj) : NULL;
 	cJSON_Delete(obj);
@@ -219,6 +231,10 @@ static void do_update(struct srv_server *srv, const struct ident *id, const stru
 	if (!val || srv_object_key(key, sizeof(key), r, name)) {
 		free(val);
 		srv_reply_status(rp, 500, "out of memory");
+		return;
+	}
+	if (too_big(srv, r, val, rp)) {
+		free(val);
 		return;
 	}
 	op = (struct store_txn_op){ .key = key, .value = val, .cond = STORE_IF_REV, .rev = want };
@@ -233,7 +249,7 @@ static void do_update(struct srv_server *srv, const struct ident *id, const stru
 	free(val);
 }
 
-static void do_delete(struct srv_server *srv, const struct ident *id, const struct srv_resource *r,
+static void do_delete(struct srv_server *srv, const struct srv_ident *id, const struct srv_resource *r,
 		      const char *name, struct srv_reply *rp)
 {
 	char key[STORE_KEY_MAX], *val = NULL;
@@ -292,7 +308,7 @@ static void changed(struct srv_server *srv, const struct srv_resource *r, const 
 
 /* ---- routing ---- */
 
-static void whoami(const struct ident *id, const struct srv_request *rq, struct srv_reply *rp)
+static void whoami(const struct srv_ident *id, const struct srv_request *rq, struct srv_reply *rp)
 {
 	cJSON *o = cJSON_CreateObject();
 	char buf[80];
@@ -309,27 +325,86 @@ static void whoami(const struct ident *id, const struct srv_request *rq, struct 
 	rp->json = o;
 }
 
-void srv_api_handle(struct srv_server *srv, const struct srv_request *rq, struct srv_reply *rp)
-{
+/* Where a request goes. */
+struct route {
+	bool healthz, whoami, cert;
 	const struct srv_resource *r;
-	const char *rest, *slash, *name = NULL;
-	bool get = !strcmp(rq->method, "GET"), post = !strcmp(rq->method, "POST");
-	bool put = !strcmp(rq->method, "PUT"), del = !strcmp(rq->method, "DELETE");
-	struct ident id = { 0 };
-	cJSON *in;
-	int err;
+	const char *name;	/* NULL: the collection */
+	bool get, post, put, del;
+};
 
-	memset(rp, 0, sizeof(*rp));
+/* 0, or a 404/405 in rp. */
+static int route(const struct srv_request *rq, struct route *ro, struct srv_reply *rp)
+{
+	const char *rest, *slash;
+
+	memset(ro, 0, sizeof(*ro));
+	ro->get = !strcmp(rq->method, "GET");
+	ro->post = !strcmp(rq->method, "POST");
+	ro->put = !strcmp(rq->method, "PUT");
+	ro->del = !strcmp(rq->method, "DELETE");
 	if (!strcmp(rq->path, "/healthz")) {
-		rp->code = 200;
-		rp->text = "ok";
-		return;
+		ro->healthz = true;
+		return 0;
 	}
 	if (strncmp(rq->path, BRK_API_PREFIX, strlen(BRK_API_PREFIX))) {
 		srv_reply_status(rp, 404, "no such path");
-		return;
+		return -ENOENT;
 	}
-	err = srv_authenticate(srv, rq->authorization, &id);
+	rest = rq->path + strlen(BRK_API_PREFIX);
+	if (!strcmp(rest, "whoami")) {
+		ro->whoami = true;
+		if (ro->get)
+			return 0;
+		srv_reply_status(rp, 405, "whoami supports GET only");
+		return -EINVAL;
+	}
+	if (!strcmp(rest, "ikecertificates")) {
+		ro->cert = true;	/* api_cert.c checks the method */
+		return 0;
+	}
+	slash = strchr(rest, '/');
+	ro->r = srv_resource_find(rest, slash ? (size_t)(slash - rest) : strlen(rest));
+	if (ro->r && slash) {
+		ro->name = slash + 1;
+		if (!*ro->name || strchr(ro->name, '/'))
+			ro->r = NULL;
+	}
+	if (!ro->r) {
+		srv_reply_status(rp, 404, "the server could not find the requested resource");
+		return -ENOENT;
+	}
+	if (!(ro->get || (ro->del && ro->name) || (ro->post && !ro->name) || (ro->put && ro->name))) {
+		srv_reply_status(rp, 405, "%s not allowed on this path", rq->method);
+		return -EINVAL;
+	}
+	if (ro->r->read_only && !ro->get) {
+		srv_reply_status(rp, 405, "%s are written by the broker only (derived from other objects)",
+				 ro->r->name);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* The body an identity may send: objects are small; the admin may send up to the hard
+ * limit. */
+static unsigned long long body_limit(const struct srv_server *srv, const struct srv_ident *id)
+{
+	return id->kind == SRV_ID_ADMIN ? SRV_BODY_MAX : srv->cfg.limits.body_bytes;
+}
+
+void srv_api_begin(struct srv_server *srv, const struct srv_request *rq, struct srv_reply *rp,
+		   struct srv_ident *id)
+{
+	struct route ro;
+	unsigned retry = 0;
+	int err;
+
+	memset(rp, 0, sizeof(*rp));
+	memset(id, 0, sizeof(*id));
+	if (route(rq, &ro, rp) || ro.healthz)
+		return;
+	err = srv_authenticate(srv, rq->authorization, id);
 	if (err == -EACCES) {
 		srv_reply_status(rp, 401, "a valid bearer token is required");
 		return;
@@ -338,75 +413,85 @@ void srv_api_handle(struct srv_server *srv, const struct srv_request *rq, struct
 		srv_reply_store_error(rp, "authenticate", err);
 		return;
 	}
-	rest = rq->path + strlen(BRK_API_PREFIX);
-	if (!strcmp(rest, "whoami")) {
-		if (get)
-			whoami(&id, rq, rp);
-		else
-			srv_reply_status(rp, 405, "whoami supports GET only");
-		return;
-	}
-	if (!strcmp(rest, "ikecertificates")) {
-		srv_api_cert(srv, &id, rq, rp);
-		return;
-	}
-	slash = strchr(rest, '/');
-	r = srv_resource_find(rest, slash ? (size_t)(slash - rest) : strlen(rest));
-	if (!r) {
-		srv_reply_status(rp, 404, "the server could not find the requested resource");
-		return;
-	}
-	if (slash) {
-		name = slash + 1;
-		if (!*name || strchr(name, '/')) {
-			srv_reply_status(rp, 404, "the server could not find the requested resource");
-			return;
-		}
-	}
 	/* The join token registers clusters and nothing else. */
-	if (id.kind == ID_JOIN && !(post && r->is_cluster && !name)) {
+	if (id->kind == SRV_ID_JOIN && !ro.whoami && !(ro.r && ro.post && ro.r->is_cluster && !ro.name)) {
 		srv_reply_status(rp, 403, "the join token may only register clusters");
 		return;
 	}
-	if (!name && get) {
+	if (rq->content_length && strtoull(rq->content_length, NULL, 10) > body_limit(srv, id)) {
+		srv_reply_status(rp, 413, "request body larger than %llu bytes", body_limit(srv, id));
+		return;
+	}
+	if ((ro.post || ro.put || ro.del) && id->kind != SRV_ID_ADMIN &&
+	    srv_quota_write(srv->quota, id->kind == SRV_ID_JOIN ? SRV_QUOTA_JOIN : id->cluster, &retry)) {
+		srv_reply_status(rp, 429, "too many writes from %s (at most %u per second, bursts of"
+				 " %u); retry in %u s", id->kind == SRV_ID_JOIN ? "the join token" :
+				 id->cluster, srv->cfg.limits.writes_per_s, srv->cfg.limits.write_burst,
+				 retry);
+		rp->retry_after = retry;
+	}
+}
+
+void srv_api_handle(struct srv_server *srv, const struct srv_request *rq,
+		    const struct srv_ident *id, struct srv_reply *rp)
+{
+	struct route ro;
+	cJSON *in;
+
+	memset(rp, 0, sizeof(*rp));
+	if (route(rq, &ro, rp))
+		return;
+	if (ro.healthz) {
+		rp->code = 200;
+		rp->text = "ok";
+		return;
+	}
+	if (id->kind == SRV_ID_NONE) {	/* srv_api_begin() said no */
+		srv_reply_status(rp, 401, "a valid bearer token is required");
+		return;
+	}
+	if (ro.whoami) {
+		whoami(id, rq, rp);
+		return;
+	}
+	if (ro.cert) {
+		srv_api_cert(srv, id, rq, rp);
+		return;
+	}
+	if (!ro.name && ro.get) {
 		if (rq->watch && (!strcmp(rq->watch, "1") || !strcmp(rq->watch, "true")))
-			do_watch(srv, r, rq, rp);
+			do_watch(srv, id, ro.r, rq, rp);
 		else
-			do_list(srv, r, rp);
+			srv_api_list(srv, ro.r, rq, rp);
 		return;
 	}
-	if (name && get) {
-		do_get(srv, r, name, rp);
+	if (ro.get) {
+		do_get(srv, ro.r, ro.name, rp);
 		return;
 	}
-	if (r->read_only && (post || put || del)) {
-		srv_reply_status(rp, 405, "%s are written by the broker only (derived from other objects)",
-				 r->name);
-		return;
-	}
-	if (name && del) {
-		if (r->is_cluster)
-			srv_api_cluster_delete(srv, &id, name, rp);
+	if (ro.del) {
+		if (ro.r->is_cluster)
+			srv_api_cluster_delete(srv, id, ro.name, rp);
 		else
-			do_delete(srv, &id, r, name, rp);
-		changed(srv, r, rp);
+			do_delete(srv, id, ro.r, ro.name, rp);
+		changed(srv, ro.r, rp);
 		return;
 	}
-	if (!((post && !name) || (put && name))) {
-		srv_reply_status(rp, 405, "%s not allowed on this path", rq->method);
+	if (rq->body_too_large || rq->body_len > body_limit(srv, id)) {
+		srv_reply_status(rp, 413, "request body larger than %llu bytes", body_limit(srv, id));
 		return;
 	}
-	in = decode_valid(rq, r, rp);
+	in = decode_valid(rq, ro.r, rp);
 	if (!in)
 		return;
-	if (post && r->is_cluster)
-		srv_api_cluster_create(srv, &id, in, rp);
-	else if (post)
-		do_create(srv, &id, r, in, rp);
-	else if (r->is_cluster)
-		srv_api_cluster_update(srv, &id, name, in, rp);
+	if (ro.post && ro.r->is_cluster)
+		srv_api_cluster_create(srv, id, in, rp);
+	else if (ro.post)
+		do_create(srv, id, ro.r, in, rp);
+	else if (ro.r->is_cluster)
+		srv_api_cluster_update(srv, id, ro.name, in, rp);
 	else
-		do_update(srv, &id, r, name, in, rp);
+		do_update(srv, id, ro.r, ro.name, in, rp);
 	cJSON_Delete(in);
-	changed(srv, r, rp);
+	changed(srv, ro.r, rp);
 }

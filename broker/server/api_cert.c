@@ -141,7 +141,7 @@ static int decode(const cJSON *in, const char **cid, const char **csr, char msg[
 	return 0;
 }
 
-void srv_api_cert(struct srv_server *srv, const struct ident *id, const struct srv_request *rq,
+void srv_api_cert(struct srv_server *srv, const struct srv_ident *id, const struct srv_request *rq,
 		  struct srv_reply *rp)
 {
 	struct pki_csr_info ri;
@@ -154,7 +154,7 @@ void srv_api_cert(struct srv_server *srv, const struct ident *id, const struct s
 		srv_reply_status(rp, 405, "ikecertificates supports POST only");
 		return;
 	}
-	if (id->kind == ID_JOIN) {
+	if (id->kind == SRV_ID_JOIN) {
 		srv_reply_status(rp, 403, "the join token may only register clusters");
 		return;
 	}
@@ -176,7 +176,7 @@ void srv_api_cert(struct srv_server *srv, const struct ident *id, const struct s
 		srv_reply_status(rp, 422, "IKECertificateRequest: %s", msg);
 		goto out;
 	}
-	if (!(id->kind == ID_ADMIN || (id->kind == ID_CLUSTER && !strcmp(id->cluster, cid)))) {
+	if (!(id->kind == SRV_ID_ADMIN || (id->kind == SRV_ID_CLUSTER && !strcmp(id->cluster, cid)))) {
 		srv_reply_status(rp, 403, "cluster %s may not ask for cluster %s's certificate",
 				 id->cluster, cid);
 		goto out;

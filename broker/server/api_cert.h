@@ -10,7 +10,7 @@
 int srv_cert_init(struct srv_server *srv, const char *dir) __attribute__((warn_unused_result));
 void srv_cert_fini(struct srv_server *srv);
 /* POST ikecertificates. */
-void srv_api_cert(struct srv_server *srv, const struct ident *id, const struct srv_request *rq,
+void srv_api_cert(struct srv_server *srv, const struct srv_ident *id, const struct srv_request *rq,
 		  struct srv_reply *rp);
 
 #endif

@@ -116,9 +116,40 @@ static int set_global(cJSON *spec, const struct cidr4 *g)
 	return 0;
 }
 
-/* The overlap rules and global CIDR allocation; 0, or -EINVAL with rp filled (422). */
+static bool same_globals(const struct cl *a, const struct cl *b)
+{
+	if (a->ng != b->ng)
+		return false;
+	for (int i = 0; i < a->ng; i++)
+		if (a->g[i].addr != b->g[i].addr || a->g[i].len != b->g[i].len)
+			return false;
+	return true;
+}
+
+/* A cluster may hold at most globalnet.maxClusterSize addresses of the global range (one
+ * cluster must not take the range from the others); what it already holds stays. */
+static int check_global_cap(const struct srv_config *cfg, const struct cl *me,
+			    const struct cl *prev, struct srv_reply *rp)
+{
+	uint64_t total = 0;
+
+	if (prev && same_globals(me, prev))
+		return 0;
+	for (int i = 0; i < me->ng; i++)
+		total += cidr4_size(&me->g[i]);
+	if (total > cfg->gn_max_cluster) {
+		srv_reply_status(rp, 422, "spec.globalCIDRs: %" PRIu64 " addresses asked, a cluster may"
+				 " hold at most %" PRIu64 " (globalnet.maxClusterSize)", total,
+				 cfg->gn_max_cluster);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* The overlap rules and global CIDR allocation; 0, or -EINVAL with rp filled (422).
+ * prev: the cluster's stored spec on an update, NULL on a registration. */
 static int check_cluster(struct srv_server *srv, cJSON *spec, const struct cl_list *all,
-			 struct srv_reply *rp)
+			 const struct cl *prev, struct srv_reply *rp)
 {
 	const struct srv_config *cfg = &srv->cfg;
 	struct cl me;
@@ -154,6 +185,8 @@ static int check_cluster(struct srv_server *srv, cJSON *spec, const struct cl_li
 		return 0;
 	}
 	/* globalnet: honour asked-for global CIDRs if free, else allocate one block */
+	if (check_global_cap(cfg, &me, prev, rp))
+		return -EINVAL;
 	for (i = 0; i < me.ng; i++) {
 		cidr4_format(&me.g[i], a);
 		if (me.g[i].len < cfg->gn_range.len || !cidr4_contains(&cfg->gn_range, me.g[i].addr)) {
@@ -224,7 +257,7 @@ static struct store_txn_op lock_op(uint64_t lock_rev)
 				    .cond = lock_rev ? STORE_IF_REV : STORE_IF_ABSENT, .rev = lock_rev };
 }
 
-void srv_api_cluster_create(struct srv_server *srv, const struct ident *id, cJSON *in,
+void srv_api_cluster_create(struct srv_server *srv, const struct srv_ident *id, cJSON *in,
 			struct srv_reply *rp)
 {
 	const char *name = json_str(in, "metadata.name", NULL);
@@ -236,7 +269,7 @@ void srv_api_cluster_create(struct srv_server *srv, const struct ident *id, cJSO
 	size_t failed = 0;
 	int err = 0;
 
-	if (id->kind == ID_CLUSTER) {
+	if (id->kind == SRV_ID_CLUSTER) {
 		srv_reply_status(rp, 403, "a cluster token may not register clusters");
 		return;
 	}
@@ -262,7 +295,7 @@ void srv_api_cluster_create(struct srv_server *srv, const struct ident *id, cJSO
 				srv_reply_reason(rp, "AlreadyExists");
 				goto out;
 			}
-		if (check_cluster(srv, spec, &all, rp))
+		if (check_cluster(srv, spec, &all, NULL, rp))
 			goto out;
 		cJSON_Delete(obj);
 		free(val);
@@ -302,11 +335,12 @@ out:
 	free(all.v);
 }
 
-void srv_api_cluster_update(struct srv_server *srv, const struct ident *id, const char *name,
+void srv_api_cluster_update(struct srv_server *srv, const struct srv_ident *id, const char *name,
 			cJSON *in, struct srv_reply *rp)
 {
 	cJSON *spec = cJSON_GetObjectItemCaseSensitive(in, "spec"), *old = NULL, *obj = NULL;
 	struct cl_list all = { 0 };
+	struct cl prev;
 	char key[STORE_KEY_MAX];
 	char *val = NULL;
 	uint64_t want, lock_rev, rev;
@@ -316,6 +350,7 @@ void srv_api_cluster_update(struct srv_server *srv, const struct ident *id, cons
 	old = srv_update_check(srv, id, &srv_resources[0], name, in, &want, rp);
 	if (!old)
 		return;
+	cl_from_spec(&prev, cJSON_GetObjectItemCaseSensitive(old, "spec"));
 	if (srv_object_key(key, sizeof(key), &srv_resources[0], name)) {
 		srv_reply_status(rp, 422, "name too long");
 		goto out;
@@ -341,7 +376,7 @@ void srv_api_cluster_update(struct srv_server *srv, const struct ident *id, cons
 
 		if (snapshot(srv, &lock_rev, &all, rp))
 			goto out;
-		if (check_cluster(srv, spec, &all, rp))
+		if (check_cluster(srv, spec, &all, &prev, rp))
 			goto out;
 		cJSON_Delete(obj);
 		free(val);
@@ -437,7 +472,7 @@ static int delete_dependents(struct srv_server *srv, const char *cid)
 	return err;
 }
 
-void srv_api_cluster_delete(struct srv_server *srv, const struct ident *id, const char *name,
+void srv_api_cluster_delete(struct srv_server *srv, const struct srv_ident *id, const char *name,
 			struct srv_reply *rp)
 {
 	char key[STORE_KEY_MAX], tkey[96], ckey[96], *val = NULL, *hash = NULL;
@@ -446,7 +481,7 @@ void srv_api_cluster_delete(struct srv_server *srv, const struct ident *id, cons
 	size_t nops;
 	int err;
 
-	if (!(id->kind == ID_ADMIN || (id->kind == ID_CLUSTER && !strcmp(id->cluster, name)))) {
+	if (!(id->kind == SRV_ID_ADMIN || (id->kind == SRV_ID_CLUSTER && !strcmp(id->cluster, name)))) {
 		srv_reply_status(rp, 403, "only the admin or cluster %s itself may delete it", name);
 		return;
 	}

@@ -26,7 +26,7 @@ static bool token_eq(const char *a, const char *b)
 }
 
 /* 0 with *id, -EACCES (401) or -EIO (503). */
-int srv_authenticate(struct srv_server *srv, const char *auth, struct ident *id)
+int srv_authenticate(struct srv_server *srv, const char *auth, struct srv_ident *id)
 {
 	char hash[65], key[80], *val = NULL;
 	const char *tok;
@@ -40,11 +40,11 @@ int srv_authenticate(struct srv_server *srv, const char *auth, struct ident *id)
 	if (!*tok || strlen(tok) > 256)
 		return -EACCES;
 	if (srv->admin_token && token_eq(tok, srv->admin_token)) {
-		id->kind = ID_ADMIN;
+		id->kind = SRV_ID_ADMIN;
 		return 0;
 	}
 	if (srv->join_token && token_eq(tok, srv->join_token)) {
-		id->kind = ID_JOIN;
+		id->kind = SRV_ID_JOIN;
 		return 0;
 	}
 	err = srv_token_hash(tok, hash);
@@ -60,7 +60,7 @@ int srv_authenticate(struct srv_server *srv, const char *auth, struct ident *id)
 		free(val);
 		return -EACCES;
 	}
-	id->kind = ID_CLUSTER;
+	id->kind = SRV_ID_CLUSTER;
 	snprintf(id->cluster, sizeof(id->cluster), "%s", val);
 	free(val);
 	return 0;
@@ -79,7 +79,7 @@ int srv_token_hash(const char *token, char out[65])
 }
 
 /* May id write an object owned by cluster cid? */
-bool srv_may_write(const struct ident *id, const char *cid)
+bool srv_may_write(const struct srv_ident *id, const char *cid)
 {
-	return id->kind == ID_ADMIN || (id->kind == ID_CLUSTER && !strcmp(id->cluster, cid));
+	return id->kind == SRV_ID_ADMIN || (id->kind == SRV_ID_CLUSTER && !strcmp(id->cluster, cid));
 }

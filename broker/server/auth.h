@@ -6,18 +6,11 @@
 
 #include "broker/server/server.h"
 
-enum ident_kind { ID_ADMIN, ID_JOIN, ID_CLUSTER };
-
-struct ident {
-	enum ident_kind kind;
-	char cluster[64];
-};
-
 /* The identity of an Authorization header: 0 with *id, -EACCES (401) or -EIO (503). */
-int srv_authenticate(struct srv_server *srv, const char *auth, struct ident *id)
+int srv_authenticate(struct srv_server *srv, const char *auth, struct srv_ident *id)
 	__attribute__((warn_unused_result));
 /* May id write an object owned by cluster cid? */
-bool srv_may_write(const struct ident *id, const char *cid);
+bool srv_may_write(const struct srv_ident *id, const char *cid);
 /* Hex SHA-256 of a token (out: 65 bytes): how cluster tokens are stored. */
 int srv_token_hash(const char *token, char out[65]) __attribute__((warn_unused_result));
 

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "broker/server/claims.h"
 #include "broker/server/svc_import.h"
 #include "broker/server/validate.h"
 #include "common/json.h"
@@ -15,12 +16,16 @@
 
 const struct srv_resource srv_resources[] = {
 	{ "clusters", "Cluster", "ClusterList", srv_validate_cluster_spec, 1 },
-	{ "endpoints", "Endpoint", "EndpointList", srv_validate_endpoint_spec, 0 },
+	{ "endpoints", "Endpoint", "EndpointList", srv_validate_endpoint_spec, 0,
+	  .check_claims = srv_claims_endpoint },
 	{ "gatewaystatuses", "GatewayStatus", "GatewayStatusList", srv_validate_gwstatus_spec, 0 },
-	{ "globalegressips", "GlobalEgressIP", "GlobalEgressIPList", srv_validate_gegress_spec, 0 },
-	{ "globalingressips", "GlobalIngressIP", "GlobalIngressIPList", srv_validate_gingress_spec, 0 },
+	{ "globalegressips", "GlobalEgressIP", "GlobalEgressIPList", srv_validate_gegress_spec, 0,
+	  .check_claims = srv_claims_gegress },
+	{ "globalingressips", "GlobalIngressIP", "GlobalIngressIPList", srv_validate_gingress_spec, 0,
+	  .check_claims = srv_claims_gingress },
 	{ "serviceexports", "ServiceExport", "ServiceExportList", srv_validate_svcexport_spec, 0,
-	  .validate_name = srv_validate_svcexport_name, .on_change = srv_svc_export_changed },
+	  .validate_name = srv_validate_svcexport_name, .on_change = srv_svc_export_changed,
+	  .check_claims = srv_claims_svcexport },
 	{ "serviceimports", "ServiceImport", "ServiceImportList", NULL, 0, .read_only = 1 },
 };
 const unsigned srv_n_resources = ARRAY_SIZE(srv_resources);

@@ -11,6 +11,7 @@
 #define BRK_API_PREFIX	"/apis/subagent.io/v1/"
 #define SRV_BODY_MAX	(1024 * 1024)
 
+struct srv_nets;
 struct srv_server;
 
 struct srv_resource {
@@ -21,11 +22,14 @@ struct srv_resource {
 	int (*validate_spec)(const cJSON *spec, char *msg, size_t len);
 	int is_cluster;		/* names are the cluster ID itself */
 	int read_only;		/* derived by the broker: no client writes it, not even the admin */
-	/* Optional: a name rule stricter than "<clusterID>-<anything>" (0 or -EINVAL). */
+	/* Optional: a name rule stricter than "<clusterID>.<anything>" (0 or -EINVAL). */
 	int (*validate_name)(const char *name, const cJSON *spec, char *msg, size_t len);
 	/* Optional: called after every successful create, update or delete of an object of
 	 * this resource with the stored object (for a delete, its last version). */
 	void (*on_change)(struct srv_server *srv, const cJSON *obj);
+	/* Optional: checks the networks an object claims against its owner's registration
+	 * (claims.h); NULL: it claims none. */
+	int (*check_claims)(const cJSON *obj, const struct srv_nets *n, char *msg, size_t len);
 };
 
 extern const struct srv_resource srv_resources[];

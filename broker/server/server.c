@@ -21,10 +21,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "broker/creds/pki.h"
 #include "broker/server/api_cert.h"
 #include "broker/server/metrics.h"
 #include "broker/server/objects.h"
+#include "broker/server/page.h"
+#include "broker/server/quota.h"
 #include "broker/server/svc_import.h"
 #include "broker/server/watch.h"
 #include "broker/store/store.h"
@@ -33,109 +34,10 @@
 
 #define SVC_RESYNC_S 30	/* ServiceImports recomputed from the exports this often */
 
-/* ---- configuration ---- */
-
-static int json_uint(const cJSON *o, const char *f, unsigned lo, unsigned hi, unsigned *out)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, f);
-
-	if (!v)
-		return 0;
-	if (!cJSON_IsNumber(v) || v->valuedouble < lo || v->valuedouble > hi) {
-		pr_err("load config: \"%s\" must be a number in %u..%u\n", f, lo, hi);
-		return -EINVAL;
-	}
-	*out = (unsigned)v->valuedouble;
-	return 0;
-}
-
-void srv_config_free(struct srv_config *cfg)
-{
-	free(cfg->dir);
-	free(cfg->listen);
-	free(cfg->metrics_listen);
-	free(cfg->store);
-	memset(cfg, 0, sizeof(*cfg));
-}
-
-int srv_config_load(const char *dir, struct srv_config *cfg)
-{
-	char path[PATH_MAX], *buf;
-	const cJSON *gn, *v;
-	cJSON *root;
-	int err = -EINVAL;
-
-	memset(cfg, 0, sizeof(*cfg));
-	snprintf(path, sizeof(path), "%s/config.json", dir);
-	buf = util_read_file(path, 1 << 20, NULL);
-	if (!buf) {
-		err = -errno;
-		pr_err("read %s: %s\n", path, strerror(errno));
-		return err;
-	}
-	root = cJSON_Parse(buf);
-	free(buf);
-	if (!cJSON_IsObject(root)) {
-		pr_err("load %s: not a JSON object\n", path);
-		goto out;
-	}
-	cfg->dir = strdup(dir);
-	v = cJSON_GetObjectItemCaseSensitive(root, "listen");
-	cfg->listen = strdup(cJSON_IsString(v) ? v->valuestring : "0.0.0.0:8443");
-	v = cJSON_GetObjectItemCaseSensitive(root, "metricsListen");
-	if (cJSON_IsString(v) && !(cfg->metrics_listen = strdup(v->valuestring))) {
-		err = -ENOMEM;
-		goto out;
-	}
-	v = cJSON_GetObjectItemCaseSensitive(root, "store");
-	cfg->store = strdup(cJSON_IsString(v) ? v->valuestring : "sqlite");
-	if (!cfg->dir || !cfg->listen || !cfg->store) {
-		err = -ENOMEM;
-		goto out;
-	}
-	cfg->threads = 4;
-	cfg->bookmark_ms = 5000;
-	cfg->history_limit = 10000;
-	if (json_uint(root, "threads", 1, 64, &cfg->threads) ||
-	    json_uint(root, "bookmarkIntervalMs", 100, 10000, &cfg->bookmark_ms) ||
-	    json_uint(root, "historyLimit", 1, 10000000, &cfg->history_limit) ||
-	    json_uint(root, "ikeCertificateSeconds", 60, PKI_IKE_MAX_S, &cfg->ike_cert_s))
-		goto out;
-	cfg->gn_range = (struct cidr4){ .addr = 242u << 24, .len = 8 };
-	cfg->gn_prefix = 16;
-	gn = cJSON_GetObjectItemCaseSensitive(root, "globalnet");
-	if (cJSON_IsObject(gn)) {
-		unsigned size = 65536;
-
-		cfg->gn_enabled = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(gn, "enabled"));
-		v = cJSON_GetObjectItemCaseSensitive(gn, "cidrRange");
-		if (v && (!cJSON_IsString(v) || cidr4_parse(v->valuestring, &cfg->gn_range))) {
-			pr_err("load config: globalnet.cidrRange is not an IPv4 CIDR\n");
-			goto out;
-		}
-		if (json_uint(gn, "clusterSize", 1, 1u << 31, &size))
-			goto out;
-		if (size & (size - 1)) {
-			pr_err("load config: globalnet.clusterSize %u is not a power of two\n", size);
-			goto out;
-		}
-		cfg->gn_prefix = (uint8_t)(32 - __builtin_ctz(size));
-		if (cfg->gn_prefix < cfg->gn_range.len) {
-			pr_err("load config: globalnet.clusterSize is larger than cidrRange\n");
-			goto out;
-		}
-	}
-	err = 0;
-out:
-	cJSON_Delete(root);
-	if (err)
-		srv_config_free(cfg);
-	return err;
-}
-
 /* ---- HTTP glue ---- */
 
 struct conn_req {
+	struct srv_ident id;	/* who sent it: decided before the body */
 	char *body;
 	size_t len, cap;
 	bool too_large;
@@ -216,36 +118,90 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, struct srv_reply *rp
 		}
 		MHD_add_response_header(resp, "Content-Type", "application/json");
 	}
+	if (rp->retry_after) {
+		char ra[16];
+
+		snprintf(ra, sizeof(ra), "%u", rp->retry_after);
+		MHD_add_response_header(resp, "Retry-After", ra);
+	}
 	ret = MHD_queue_response(c, (unsigned)rp->code, resp);
 	MHD_destroy_response(resp);
 	return ret;
 }
 
+/* The request as api.c sees it (the body comes later). */
+static void fill_request(struct MHD_Connection *c, const char *url, const char *method,
+			 char *addr, size_t alen, struct srv_request *rq)
+{
+	remote_addr(c, addr, alen);
+	memset(rq, 0, sizeof(*rq));
+	rq->method = method;
+	rq->path = url;
+	rq->authorization = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+	rq->content_length = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+	rq->watch = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "watch");
+	rq->resource_version = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "resourceVersion");
+	rq->limit = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "limit");
+	rq->cont = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "continue");
+	rq->remote_addr = addr;
+}
+
+/* Appends upload data to the request's body; false when it must be dropped (too large). */
+static bool take_body(struct conn_req *cr, const char *data, size_t n, size_t max)
+{
+	if (cr->too_large)
+		return true;
+	if (cr->len + n > max) {
+		cr->too_large = true;
+		free(cr->body);
+		cr->body = NULL;
+		cr->len = cr->cap = 0;
+		return true;
+	}
+	if (cr->len + n > cr->cap) {
+		size_t cap = cr->cap ? cr->cap : 4096;
+		char *nb;
+
+		while (cap < cr->len + n)
+			cap *= 2;
+		nb = realloc(cr->body, cap);
+		if (!nb)
+			return false;
+		cr->body = nb;
+		cr->cap = cap;
+	}
+	memcpy(cr->body + cr->len, data, n);
+	cr->len += n;
+	return true;
+}
+
+/* MHD calls this first with the headers only, then once per piece of the body, then once
+ * more. Everything a request can be refused for without its body (the path, the token, the
+ * rate, the announced size) is decided at the first call: an answer queued then means the
+ * body is never read, so a client without a valid token cannot make the broker buffer
+ * anything. */
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
 			      const char *method, const char *version, const char *upload_data,
 			      size_t *upload_data_size, void **con_cls)
 {
 	struct srv_server *srv = cls;
 	struct conn_req *cr = *con_cls;
-	struct srv_request rq = { 0 };
+	struct srv_request rq;
 	struct srv_reply rp = { 0 };
 	char addr[INET6_ADDRSTRLEN];
 	uint64_t t0;
 
 	if (!cr) {
-		const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
-
 		cr = calloc(1, sizeof(*cr));
 		if (!cr)
 			return MHD_NO;
 		*con_cls = cr;
-		if (cl && strtoull(cl, NULL, 10) > SRV_BODY_MAX) {
-			/* Answer before reading the body (MHD then closes the connection). */
-			cJSON *st = srv_status(413, NULL, "request body larger than %d bytes", SRV_BODY_MAX);
-
-			rp.code = 413;
-			rp.json = st;
-			cr->too_large = true;
+		fill_request(c, url, method, addr, sizeof(addr), &rq);
+		t0 = util_now_ns();
+		srv_api_begin(srv, &rq, &rp, &cr->id);
+		if (rp.code) {
+			srv_metrics_request(&rq, rp.code, util_now_ns() - t0);
+			pr_debug("%s %s %s -> %d (before the body)\n", addr, method, url, rp.code);
 			return send_reply(c, &rp);
 		}
 		return MHD_YES;
@@ -254,43 +210,15 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 		size_t n = *upload_data_size;
 
 		*upload_data_size = 0;
-		if (cr->too_large)
-			return MHD_YES;
-		if (cr->len + n > SRV_BODY_MAX) {
-			cr->too_large = true;
-			free(cr->body);
-			cr->body = NULL;
-			cr->len = cr->cap = 0;
-			return MHD_YES;
-		}
-		if (cr->len + n > cr->cap) {
-			size_t cap = cr->cap ? cr->cap : 4096;
-			char *nb;
-
-			while (cap < cr->len + n)
-				cap *= 2;
-			nb = realloc(cr->body, cap);
-			if (!nb)
-				return MHD_NO;
-			cr->body = nb;
-			cr->cap = cap;
-		}
-		memcpy(cr->body + cr->len, upload_data, n);
-		cr->len += n;
-		return MHD_YES;
+		return take_body(cr, upload_data, n, cr->id.kind == SRV_ID_ADMIN ? SRV_BODY_MAX :
+				 srv->cfg.limits.body_bytes) ? MHD_YES : MHD_NO;
 	}
-	remote_addr(c, addr, sizeof(addr));
-	rq.method = method;
-	rq.path = url;
-	rq.authorization = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
-	rq.watch = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "watch");
-	rq.resource_version = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "resourceVersion");
-	rq.remote_addr = addr;
+	fill_request(c, url, method, addr, sizeof(addr), &rq);
 	rq.body = cr->body;
 	rq.body_len = cr->len;
 	rq.body_too_large = cr->too_large;
 	t0 = util_now_ns();
-	srv_api_handle(srv, &rq, &rp);
+	srv_api_handle(srv, &rq, &cr->id, &rp);
 	srv_metrics_request(&rq, rp.code, util_now_ns() - t0);
 	pr_debug("%s %s %s -> %d\n", addr, method, url, rp.code);
 	return send_reply(c, &rp);
@@ -319,6 +247,15 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 }
 
 /* ---- the daemon ---- */
+
+/* The store's change feed: the quota counts owners, the hub fans out to watch streams. */
+static void feed(const struct store_event *ev, void *ctx)
+{
+	struct srv_server *srv = ctx;
+
+	srv_quota_on_event(srv->quota, ev);
+	srv_hub_publish(ev, srv->hub);
+}
 
 static char *read_secret(const char *dir, const char *name)
 {
@@ -397,6 +334,8 @@ int srv_server_run(const char *dir, const char *listen_override,
 		err = -EINVAL;
 		goto out;
 	}
+	/* every replica holds the admin token: any of them verifies any continue token */
+	srv_continue_key(srv.admin_token, srv.page_key);
 	err = srv_cert_init(&srv, dir);
 	if (err)
 		goto out;
@@ -411,7 +350,10 @@ int srv_server_run(const char *dir, const char *listen_override,
 	err = srv_metrics_define();
 	if (err)
 		goto out;
-	srv.store = store_timed(store_open(srv.cfg.store, dir, srv.cfg.history_limit));
+	srv.store = store_open(srv.cfg.store, dir, srv.cfg.history_limit);
+	if (srv.store)
+		srv.store->history_bytes = srv.cfg.limits.history_bytes;
+	srv.store = store_timed(srv.store);
 	if (!srv.store) {
 		err = -errno;
 		goto out;
@@ -421,12 +363,20 @@ int srv_server_run(const char *dir, const char *listen_override,
 		goto out;
 	srv.hub = srv_hub_new(srv.store, head,
 			      srv.cfg.history_limit < 4096 ? srv.cfg.history_limit : 4096,
-			      srv.cfg.bookmark_ms);
+			      srv.cfg.limits.history_bytes / 4, srv.cfg.bookmark_ms);
 	if (!srv.hub) {
 		err = -ENOMEM;
 		goto out;
 	}
-	err = srv.store->ops->feed_start(srv.store, head, srv_hub_publish, srv.hub);
+	srv.quota = srv_quota_new(&srv.cfg.limits);
+	if (!srv.quota) {
+		err = -ENOMEM;
+		goto out;
+	}
+	err = srv_quota_load(srv.quota, srv.store);
+	if (err)
+		goto out;
+	err = srv.store->ops->feed_start(srv.store, head, feed, &srv);
 	if (err)
 		goto out;
 	/* ServiceImports are derived: repaired at start and now and then (svc_import.h) */
@@ -450,8 +400,9 @@ int srv_server_run(const char *dir, const char *listen_override,
 			     MHD_OPTION_HTTPS_MEM_KEY, key,
 			     MHD_OPTION_HTTPS_PRIORITIES, "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2",
 			     MHD_OPTION_THREAD_POOL_SIZE, srv.cfg.threads,
-			     MHD_OPTION_CONNECTION_LIMIT, 8192,
-			     MHD_OPTION_CONNECTION_TIMEOUT, 120,
+			     MHD_OPTION_CONNECTION_LIMIT, srv.cfg.limits.max_conns,
+			     MHD_OPTION_PER_IP_CONNECTION_LIMIT, srv.cfg.limits.conns_per_addr,
+			     MHD_OPTION_CONNECTION_TIMEOUT, srv.cfg.limits.conn_timeout_s,
 			     MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
 			     MHD_OPTION_END);
 	if (!d) {
@@ -484,6 +435,8 @@ out:
 	}
 	store_close(srv.store);	/* stops the feed before the hub goes */
 	srv_hub_free(srv.hub);
+	srv_quota_free(srv.quota);
+	explicit_bzero(srv.page_key, sizeof(srv.page_key));
 	util_free_secret(srv.admin_token);
 	util_free_secret(srv.join_token);
 	srv_cert_fini(&srv);

@@ -11,7 +11,7 @@
 #include "common/json.h"
 #include "common/util.h"
 
-cJSON *srv_update_check(struct srv_server *srv, const struct ident *id, const struct srv_resource *r,
+cJSON *srv_update_check(struct srv_server *srv, const struct srv_ident *id, const struct srv_resource *r,
 			const char *name, cJSON *in, uint64_t *rv, struct srv_reply *rp)
 {
 	const char *rvs = json_str(in, "metadata.resourceVersion", NULL);

@@ -12,7 +12,7 @@
 
 /* URL name, resourceVersion, existence, ownership, clusterID unchanged. Returns the stored
  * object (caller frees) with *rv = the asked resourceVersion, or NULL with rp filled. */
-cJSON *srv_update_check(struct srv_server *srv, const struct ident *id,
+cJSON *srv_update_check(struct srv_server *srv, const struct srv_ident *id,
 			const struct srv_resource *r, const char *name, cJSON *in, uint64_t *rv,
 			struct srv_reply *rp);
 

@@ -329,7 +329,7 @@ int srv_validate_svcexport_name(const char *name, const cJSON *spec, char *msg, 
 
 	if (svc_export_name(want, sizeof(want), json_str(spec, "clusterID", ""), json_str(spec, "name", ""),
 			    json_str(spec, "namespace", "")) || strcmp(name, want))
-		return util_einval(msg, len, "metadata.name: must be \"%s\" (CLUSTER-NAME.NAMESPACE)", want);
+		return util_einval(msg, len, "metadata.name: must be \"%s\" (CLUSTER.NAME.NAMESPACE)", want);
 	return 0;
 }
 
@@ -387,8 +387,12 @@ int srv_validate_object(const struct srv_resource *r, const cJSON *obj, char *ms
 	n = strlen(cid);
 	if (r->is_cluster && strcmp(name, cid))
 		return util_einval(msg, len, "metadata.name: must equal spec.clusterID \"%s\"", cid);
-	if (!r->is_cluster && (strncmp(name, cid, n) || name[n] != '-' || !name[n + 1]))
-		return util_einval(msg, len, "metadata.name: must be \"%s-<hostname>\"", cid);
+	/* "<clusterID>.<name>": a cluster ID holds no '.', so the first label of a name is
+	 * its owner and no cluster can take a name another cluster could need ("prod" could
+	 * take "prod-eu-gw" under a '-' rule). */
+	if (!r->is_cluster && (strncmp(name, cid, n) || name[n] != '.' || !name[n + 1]))
+		return util_einval(msg, len, "metadata.name: must be \"%s.<name>\" (the owning"
+				   " cluster's ID, a dot, a DNS name)", cid);
 	if (r->validate_spec(spec, msg, len))
 		return -EINVAL;
 	return r->validate_name ? r->validate_name(name, spec, msg, len) : 0;

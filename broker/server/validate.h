@@ -26,7 +26,7 @@ int srv_validate_endpoint_spec(const cJSON *spec, char *msg, size_t len);
 int srv_validate_gwstatus_spec(const cJSON *spec, char *msg, size_t len);
 int srv_validate_gegress_spec(const cJSON *spec, char *msg, size_t len);
 int srv_validate_gingress_spec(const cJSON *spec, char *msg, size_t len);
-/* ServiceExport: the spec (broker/client/service.h) and the name "CLUSTER-NAME.NAMESPACE". */
+/* ServiceExport: the spec (broker/client/service.h) and the name "CLUSTER.NAME.NAMESPACE". */
 int srv_validate_svcexport_spec(const cJSON *spec, char *msg, size_t len);
 int srv_validate_svcexport_name(const char *name, const cJSON *spec, char *msg, size_t len);
 

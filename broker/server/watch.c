@@ -42,6 +42,9 @@ struct srv_watcher {
 	size_t nback, iback, capback;
 	bool suspended, bookmark_due, ended, linked;
 	struct srv_watcher *prev, *next;
+	void (*on_free)(void *ctx, const char *who);
+	void *on_free_ctx;
+	char who[64];
 };
 
 struct srv_hub {
@@ -51,6 +54,8 @@ struct srv_hub {
 	struct hev *ring;
 	unsigned size;
 	uint64_t seq;		/* events ever published; ring[i % size] */
+	uint64_t first;		/* the oldest event still in the ring */
+	size_t bytes, max_bytes;	/* held by the ring, and its bound */
 	uint64_t head;		/* revision of the newest event */
 	uint64_t dropped;	/* newest revision no longer in the ring */
 	uint64_t dropped_res[MAX_RES];	/* the same, per resource */
@@ -132,6 +137,22 @@ static void resume(struct srv_watcher *w)
 	}
 }
 
+/* Drops the oldest event of the ring; streams that still needed it resume from the
+ * store's history. Under the lock. */
+static void evict_oldest(struct srv_hub *h)
+{
+	struct hev *e = &h->ring[h->first % h->size];
+
+	if (e->line) {
+		h->dropped = e->rev;
+		h->dropped_res[e->res - srv_resources] = e->rev;
+		h->bytes -= e->line->len;
+		line_put(e->line);
+		e->line = NULL;
+	}
+	h->first++;
+}
+
 void srv_hub_publish(const struct store_event *ev, void *ctx)
 {
 	struct srv_hub *h = ctx;
@@ -178,16 +199,17 @@ void srv_hub_publish(const struct store_event *ev, void *ctx)
 		pthread_mutex_unlock(&h->lock);
 		return;
 	}
+	if (h->seq - h->first == h->size)
+		evict_oldest(h);
 	slot = &h->ring[h->seq % h->size];
-	if (slot->line) {
-		h->dropped = slot->rev;
-		h->dropped_res[slot->res - srv_resources] = slot->rev;
-		line_put(slot->line);
-	}
 	slot->rev = ev->rev;
 	slot->res = r;
 	slot->line = l;
+	h->bytes += l->len;
 	h->seq++;
+	/* a bound in bytes too: large objects must not make the ring hold gigabytes */
+	while (h->bytes > h->max_bytes && h->seq - h->first > 1)
+		evict_oldest(h);
 	h->head = ev->rev;
 	for (struct srv_watcher *w = h->watchers; w; w = w->next)
 		if (w->res == r)
@@ -222,7 +244,8 @@ static void *timer_main(void *arg)
 	return NULL;
 }
 
-struct srv_hub *srv_hub_new(struct store *st, uint64_t head, unsigned ring, unsigned bookmark_ms)
+struct srv_hub *srv_hub_new(struct store *st, uint64_t head, unsigned ring, size_t ring_bytes,
+			    unsigned bookmark_ms)
 {
 	struct srv_hub *h;
 
@@ -234,6 +257,7 @@ struct srv_hub *srv_hub_new(struct store *st, uint64_t head, unsigned ring, unsi
 	if (!h)
 		return NULL;
 	h->size = ring ? ring : 1;
+	h->max_bytes = ring_bytes ? ring_bytes : SIZE_MAX;
 	h->ring = calloc(h->size, sizeof(*h->ring));
 	if (!h->ring) {
 		free(h);
@@ -348,6 +372,8 @@ static void add_history(const struct store_event *ev, void *ctx)
 
 static void watcher_destroy(struct srv_watcher *w)
 {
+	if (w->on_free)
+		w->on_free(w->on_free_ctx, w->who);
 	line_put(w->cur);
 	for (size_t i = w->iback; i < w->nback; i++)
 		line_put(w->backlog[i]);
@@ -389,9 +415,7 @@ int srv_hub_watch(struct srv_hub *h, const struct srv_resource *r, bool from_cur
 			goto err;
 		}
 		if (h->dropped_res[r - srv_resources] <= w->last) {
-			uint64_t in_ring = h->seq < h->size ? h->seq : h->size;
-
-			w->next_seq = h->seq - in_ring;
+			w->next_seq = h->first;
 			w->linked = true;
 			w->next = h->watchers;
 			if (h->watchers)
@@ -422,6 +446,14 @@ err:
 	return err;
 }
 
+void srv_watcher_on_free(struct srv_watcher *w, void (*fn)(void *ctx, const char *who), void *ctx,
+			 const char *who)
+{
+	w->on_free = fn;
+	w->on_free_ctx = ctx;
+	snprintf(w->who, sizeof(w->who), "%s", who);
+}
+
 void srv_watcher_attach(struct srv_watcher *w, struct MHD_Connection *c)
 {
 	w->conn = c;
@@ -436,7 +468,7 @@ static struct line *next_line(struct srv_watcher *w)
 	while (w->next_seq < h->seq) {
 		struct hev *e;
 
-		if (h->seq - w->next_seq > h->size) {
+		if (w->next_seq < h->first) {
 			if (h->dropped_res[w->res - srv_resources] > w->last) {
 				/* Events of this stream left the ring unsent (a client that does not
 				 * read): end it; the client resumes from its last resourceVersion,
@@ -446,7 +478,7 @@ static struct line *next_line(struct srv_watcher *w)
 				return NULL;
 			}
 			/* only other resources' events were lost to it: skip ahead */
-			w->next_seq = h->seq - h->size;
+			w->next_seq = h->first;
 		}
 		e = &h->ring[w->next_seq++ % h->size];
 		if (e->res != w->res || e->rev <= w->last)

@@ -23,8 +23,8 @@ struct store_event;
 struct MHD_Connection;
 
 /* head: the store revision the feed starts after; ring: events kept in memory for resume
- * without touching the store. NULL on ENOMEM. */
-struct srv_hub *srv_hub_new(struct store *st, uint64_t head, unsigned ring,
+ * without touching the store, at most ring_bytes of them (0: no bound). NULL on ENOMEM. */
+struct srv_hub *srv_hub_new(struct store *st, uint64_t head, unsigned ring, size_t ring_bytes,
 			    unsigned bookmark_ms);
 /* Ends every stream; call before MHD_stop_daemon (no suspended connection may remain). */
 void srv_hub_shutdown(struct srv_hub *h);
@@ -38,6 +38,9 @@ unsigned srv_hub_watchers(struct srv_hub *h);
  * object, then changes). 0, -ESTALE (rv too old: 410), -ENOMEM, -EIO. */
 int srv_hub_watch(struct srv_hub *h, const struct srv_resource *r, bool from_current,
 		  uint64_t rv, struct srv_watcher **out) __attribute__((warn_unused_result));
+/* fn(ctx, who) runs once when the stream ends (its quota slot is freed). who is copied. */
+void srv_watcher_on_free(struct srv_watcher *w, void (*fn)(void *ctx, const char *who), void *ctx,
+			 const char *who);
 /* Binds the stream to the connection it is sent on (before MHD_queue_response). */
 void srv_watcher_attach(struct srv_watcher *w, struct MHD_Connection *c);
 /* MHD content reader and its free callback (cls = watcher). */

@@ -1,7 +1,8 @@
 /* SQLite store: one database file DIR/broker.db in WAL mode with synchronous=FULL, so a
  * write the API acknowledged is on disk (it survives kill -9 and power loss). Every changed
  * key gets the next value of one revision counter; public changes also go into a change
- * log, trimmed to the last history_limit revisions, that serves watch resume. One
+ * log, trimmed to the last history_limit revisions and history_bytes bytes, that serves
+ * watch resume. One
  * connection behind one mutex: the broker's write rate is small and this keeps the
  * revision order and the change feed order the same by construction. */
 #include <errno.h>
@@ -19,9 +20,10 @@ struct sq {
 	sqlite3 *db;
 	pthread_mutex_t lock;
 	uint64_t rev, compacted;
+	uint64_t log_bytes;	/* bytes of values in the change log */
 	store_event_fn feed;
 	void *feed_ctx;
-	sqlite3_stmt *get, *put, *del, *log, *setmeta, *trim;
+	sqlite3_stmt *get, *put, *del, *log, *setmeta, *trim, *sum_upto;
 };
 
 static const char schema[] =
@@ -78,6 +80,58 @@ static int meta_get(struct sq *s, const char *k, uint64_t *v)
 	return err;
 }
 
+static int log_size(struct sq *s)
+{
+	sqlite3_stmt *st;
+	int err = -EIO;
+
+	if (sqlite3_prepare_v2(s->db, "SELECT COALESCE(SUM(length(value)), 0) FROM changes", -1, &st,
+			       NULL) != SQLITE_OK)
+		return sq_err(s, "prepare");
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		s->log_bytes = (uint64_t)sqlite3_column_int64(st, 0);
+		err = 0;
+	}
+	sqlite3_finalize(st);
+	return err;
+}
+
+/* The bytes of the changes up to revision upto (the count trim's: one or two rows). */
+static int bytes_upto(struct sq *s, uint64_t upto, uint64_t *bytes)
+{
+	int err = -EIO;
+
+	sqlite3_bind_int64(s->sum_upto, 1, (sqlite3_int64)upto);
+	if (sqlite3_step(s->sum_upto) == SQLITE_ROW) {
+		*bytes = (uint64_t)sqlite3_column_int64(s->sum_upto, 0);
+		err = 0;
+	}
+	sqlite3_reset(s->sum_upto);
+	return err ? sq_err(s, "sum") : 0;
+}
+
+/* The revision up to which the oldest changes must go for the log to hold at most max
+ * bytes (0: none need to), and the bytes they hold. In the transaction. */
+static int log_trim_point(struct sq *s, uint64_t max, uint64_t *upto, uint64_t *freed)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	*upto = 0;
+	*freed = 0;
+	if (s->log_bytes <= max)
+		return 0;
+	if (sqlite3_prepare_v2(s->db, "SELECT rev, length(value) FROM changes ORDER BY rev", -1, &st,
+			       NULL) != SQLITE_OK)
+		return sq_err(s, "prepare");
+	while (s->log_bytes - *freed > max && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		*upto = (uint64_t)sqlite3_column_int64(st, 0);
+		*freed += (uint64_t)sqlite3_column_int64(st, 1);
+	}
+	sqlite3_finalize(st);
+	return 0;
+}
+
 static void sq_close(struct store *bs)
 {
 	struct sq *s = bs->priv;
@@ -90,6 +144,7 @@ static void sq_close(struct store *bs)
 	sqlite3_finalize(s->log);
 	sqlite3_finalize(s->setmeta);
 	sqlite3_finalize(s->trim);
+	sqlite3_finalize(s->sum_upto);
 	sqlite3_close(s->db);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
@@ -124,6 +179,8 @@ static int sq_open(struct store *bs, const char *spec, const char *dir)
 	if (!err)
 		err = meta_get(s, "compacted", &s->compacted);
 	if (!err)
+		err = log_size(s);
+	if (!err)
 		err = prep(s, "SELECT value, mod_rev FROM kv WHERE key = ?", &s->get);
 	if (!err)
 		err = prep(s, "INSERT OR REPLACE INTO kv (key, value, mod_rev) VALUES (?, ?, ?)", &s->put);
@@ -135,6 +192,9 @@ static int sq_open(struct store *bs, const char *spec, const char *dir)
 		err = prep(s, "UPDATE meta SET v = ? WHERE k = ?", &s->setmeta);
 	if (!err)
 		err = prep(s, "DELETE FROM changes WHERE rev <= ?", &s->trim);
+	if (!err)
+		err = prep(s, "SELECT COALESCE(SUM(length(value)), 0) FROM changes WHERE rev <= ?",
+			   &s->sum_upto);
 	if (err)
 		goto err;
 	pr_info("store sqlite %s: revision %llu\n", path, (unsigned long long)s->rev);
@@ -220,6 +280,60 @@ out:
 	return err;
 }
 
+static int sq_page(struct store *bs, const char *prefix, const char *after, uint64_t at_rev,
+		   size_t limit, store_kv_fn fn, void *ctx, uint64_t *rev, bool *more)
+{
+	struct sq *s = bs->priv;
+	sqlite3_stmt *st = NULL;
+	char hi[STORE_KEY_MAX + 2];
+	size_t n = strlen(prefix), got = 0;
+	int rc, err = 0;
+
+	*more = false;
+	if (n == 0 || n >= STORE_KEY_MAX || (after && strncmp(after, prefix, n)))
+		return -EINVAL;
+	memcpy(hi, prefix, n + 1);
+	hi[n - 1]++;
+	pthread_mutex_lock(&s->lock);
+	if (sqlite3_prepare_v2(s->db, after ?
+			       "SELECT key, value, mod_rev FROM kv WHERE key > ? AND key < ? ORDER BY key LIMIT ?" :
+			       "SELECT key, value, mod_rev FROM kv WHERE key >= ? AND key < ? ORDER BY key LIMIT ?",
+			       -1, &st, NULL) != SQLITE_OK) {
+		err = sq_err(s, "prepare");
+		goto out;
+	}
+	sqlite3_bind_text(st, 1, after ? after : prefix, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, hi, -1, SQLITE_STATIC);
+	/* one more row than asked says whether the page is the last */
+	sqlite3_bind_int64(st, 3, limit ? (sqlite3_int64)limit + 1 : -1);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (limit && got == limit) {
+			*more = true;
+			break;
+		}
+		err = fn((const char *)sqlite3_column_text(st, 0),
+			 (const char *)sqlite3_column_text(st, 1),
+			 (uint64_t)sqlite3_column_int64(st, 2), ctx);
+		if (err > 0) {
+			*more = true;
+			err = 0;
+			break;
+		}
+		if (err)
+			goto out;
+		got++;
+	}
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		err = sq_err(s, "page");
+	if (rev)
+		*rev = s->rev;
+	(void)at_rev;
+out:
+	sqlite3_finalize(st);
+	pthread_mutex_unlock(&s->lock);
+	return err;
+}
+
 static int step_done(struct sq *s, sqlite3_stmt *st, const char *what)
 {
 	int rc = sqlite3_step(st);
@@ -246,7 +360,7 @@ static int sq_txn(struct store *bs, const struct store_txn_op *ops, size_t n, ui
 	struct sq *s = bs->priv;
 	struct pending *evs = calloc(n ? n : 1, sizeof(*evs));
 	size_t nev = 0;
-	uint64_t rev, compacted;
+	uint64_t rev, compacted, log_bytes, upto, freed;
 	int err = 0;
 
 	if (!evs)
@@ -254,6 +368,7 @@ static int sq_txn(struct store *bs, const struct store_txn_op *ops, size_t n, ui
 	pthread_mutex_lock(&s->lock);
 	rev = s->rev;
 	compacted = s->compacted;
+	log_bytes = s->log_bytes;
 	err = exec(s, "BEGIN IMMEDIATE");
 	if (err)
 		goto out;
@@ -303,6 +418,7 @@ static int sq_txn(struct store *bs, const struct store_txn_op *ops, size_t n, ui
 			sqlite3_bind_text(s->log, 3, ev->key, -1, SQLITE_STATIC);
 			sqlite3_bind_text(s->log, 4, ev->value, -1, SQLITE_STATIC);
 			err = step_done(s, s->log, "log");
+			s->log_bytes += strlen(ev->value);
 		}
 		free(old);
 		if (err)
@@ -312,11 +428,28 @@ static int sq_txn(struct store *bs, const struct store_txn_op *ops, size_t n, ui
 	if (!err && bs->history_limit && rev > s->compacted + bs->history_limit) {
 		uint64_t c = rev - bs->history_limit;
 
+		err = bytes_upto(s, c, &freed);
 		sqlite3_bind_int64(s->trim, 1, (sqlite3_int64)c);
-		err = step_done(s, s->trim, "trim");
+		if (!err)
+			err = step_done(s, s->trim, "trim");
 		if (!err)
 			err = set_meta(s, "compacted", c);
+		if (!err)
+			s->log_bytes -= freed < s->log_bytes ? freed : s->log_bytes;
 		compacted = c;
+	}
+	/* the change log's bytes are bounded too: large objects written often must not make
+	 * the database grow without end (watch resume past the bound gets 410, and relists) */
+	if (!err && bs->history_bytes)
+		err = log_trim_point(s, bs->history_bytes, &upto, &freed);
+	if (!err && bs->history_bytes && upto) {
+		sqlite3_bind_int64(s->trim, 1, (sqlite3_int64)upto);
+		err = step_done(s, s->trim, "trim");
+		if (!err && upto > compacted)
+			err = set_meta(s, "compacted", upto);
+		if (!err && upto > compacted)
+			compacted = upto;
+		s->log_bytes -= freed;
 	}
 	if (err)
 		goto rollback;
@@ -334,6 +467,7 @@ static int sq_txn(struct store *bs, const struct store_txn_op *ops, size_t n, ui
 rollback:
 	if (exec(s, "ROLLBACK"))
 		pr_err("sqlite rollback failed\n");
+	s->log_bytes = log_bytes;
 out:
 	pthread_mutex_unlock(&s->lock);
 	for (size_t i = 0; i < nev; i++)
@@ -407,6 +541,7 @@ const struct store_ops store_sqlite_ops = {
 	.close = sq_close,
 	.get = sq_get,
 	.range = sq_range,
+	.page = sq_page,
 	.txn = sq_txn,
 	.history = sq_history,
 	.revision = sq_revision,

@@ -18,10 +18,10 @@ struct store *store_open(const char *spec, const char *dir, unsigned history_lim
 	st->history_limit = history_limit ? history_limit : 10000;
 	if (!spec || !strcmp(spec, "sqlite")) {
 		st->ops = &store_sqlite_ops;
-	} else if (!strncmp(spec, "etcd://", 7)) {
+	} else if (!strncmp(spec, "etcd://", 7) || !strncmp(spec, ETCD_PLAIN, strlen(ETCD_PLAIN))) {
 		st->ops = &store_etcd_ops;
 	} else {
-		pr_err("open store: unknown store '%s' (want \"sqlite\" or \"etcd://host:port\")\n", spec);
+		pr_err("open store: unknown store '%s' (want \"sqlite\", \"etcd://host:port\" or \"" ETCD_PLAIN "host:port\")\n", spec);
 		free(st);
 		errno = EINVAL;
 		return NULL;

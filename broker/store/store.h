@@ -50,6 +50,14 @@ struct store_ops {
 	/* Every key under prefix in key order, from one snapshot whose revision goes to *rev. */
 	int (*range)(struct store *st, const char *prefix, store_kv_fn fn, void *ctx,
 		     uint64_t *rev);
+	/* One page of the keys under prefix: those after `after` (NULL: from the first), in
+	 * key order, at most limit of them (0: no limit). fn returning > 0 refuses the key it
+	 * was given and ends the page there (the caller's byte budget); < 0 is an error,
+	 * returned. *more: keys remain after the page. at_rev != 0: etcd reads at that
+	 * revision (-ESTALE when compacted); SQLite keeps no old versions and reads the
+	 * current state. *rev: the revision read. */
+	int (*page)(struct store *st, const char *prefix, const char *after, uint64_t at_rev,
+		    size_t limit, store_kv_fn fn, void *ctx, uint64_t *rev, bool *more);
 	/* All or nothing. -ECANCELED with *failed = index of the first op whose condition
 	 * failed. *rev = the revision of the change. A transaction changes at most one
 	 * public key: etcd gives all keys of a txn one revision, and a watch resumes
@@ -72,9 +80,15 @@ struct store {
 	const struct store_ops *ops;
 	void *priv;
 	unsigned history_limit;	/* changes kept for watch resume (SQLite) */
+	uint64_t history_bytes;	/* and at most about this many bytes of them (0: no bound) */
 };
 
-/* spec: "sqlite" (DIR/broker.db) or "etcd://host:port[,host:port]". Returns NULL and
+/* The store named plain etcd over HTTP, for tests and networks already private; etcd://
+ * is TLS with a client certificate (DIR/etcd-ca.pem, etcd-client.pem, etcd-client-key.pem). */
+#define ETCD_PLAIN "etcd+http://"
+
+/* spec: "sqlite" (DIR/broker.db), "etcd://host:port[,host:port]" or ETCD_PLAIN "host:port...".
+ * Returns NULL and
  * sets errno. history_limit: how many changes SQLite keeps for resume (0: default). */
 struct store *store_open(const char *spec, const char *dir, unsigned history_limit);
 void store_close(struct store *st);

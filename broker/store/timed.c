@@ -59,6 +59,15 @@ static int t_range(struct store *st, const char *prefix, store_kv_fn fn, void *c
 	return done(st, "range", t0, inner(st)->ops->range(inner(st), prefix, fn, ctx, rev));
 }
 
+static int t_page(struct store *st, const char *prefix, const char *after, uint64_t at_rev,
+		  size_t limit, store_kv_fn fn, void *ctx, uint64_t *rev, bool *more)
+{
+	uint64_t t0 = util_now_ns();
+
+	return done(st, "page", t0, inner(st)->ops->page(inner(st), prefix, after, at_rev, limit,
+							   fn, ctx, rev, more));
+}
+
 static int t_txn(struct store *st, const struct store_txn_op *ops, size_t n, uint64_t *rev,
 		 size_t *failed)
 {
@@ -109,12 +118,13 @@ struct store *store_timed(struct store *in)
 	t->in = in;
 	t->ops = (struct store_ops){
 		.name = in->ops->name, .open = t_open, .close = t_close, .get = t_get,
-		.range = t_range, .txn = t_txn, .history = t_history, .revision = t_revision,
+		.range = t_range, .page = t_page, .txn = t_txn, .history = t_history, .revision = t_revision,
 		.feed_start = t_feed_start,
 	};
 	st->ops = &t->ops;
 	st->priv = t;
 	st->history_limit = in->history_limit;
+	st->history_bytes = in->history_bytes;
 	return st;
 fail:
 	free(st);

@@ -45,7 +45,7 @@ static void on_line(struct watcher *w, const char *line)
 	const char *p;
 	int i;
 
-	snprintf(pat, sizeof(pat), "\"name\":\"%s-f%s-", cluster, run_id);
+	snprintf(pat, sizeof(pat), "\"name\":\"%s.f%s-", cluster, run_id);
 	p = strstr(line, pat);
 	if (!p || !strstr(line, "\"type\":\"ADDED\""))
 		return;
@@ -186,7 +186,7 @@ static void *write_main(void *arg)
 	char name[128];
 
 	while (util_now_ns() < w->until) {
-		snprintf(name, sizeof(name), "%s-w%s-%d-%ld", cluster, run_id, w->id, w->count);
+		snprintf(name, sizeof(name), "%s.w%s-%d-%ld", cluster, run_id, w->id, w->count);
 		if (create(c, hdr, name) == 0)
 			w->count++;
 	}
@@ -296,14 +296,14 @@ int main(int argc, char **argv)
 	{	/* warm-up: the writer's TLS connection is not part of the measurement */
 		char name[128];
 
-		snprintf(name, sizeof(name), "%s-warm%s", cluster, run_id);
+		snprintf(name, sizeof(name), "%s.warm%s", cluster, run_id);
 		if (create(c, hdr, name))
 			fprintf(stderr, "bench: warm-up create failed\n");
 	}
 	for (int i = 0; i < n_events; i++) {
 		char name[128];
 
-		snprintf(name, sizeof(name), "%s-f%s-%d", cluster, run_id, i);
+		snprintf(name, sizeof(name), "%s.f%s-%d", cluster, run_id, i);
 		atomic_store(&sent_at[i], util_now_ns());
 		if (create(c, hdr, name)) {
 			fprintf(stderr, "bench: create %s failed\n", name);

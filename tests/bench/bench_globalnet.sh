@@ -45,7 +45,7 @@ median() { sort -n | awk '{a[NR]=$1} END {if (NR==0) print "n/a"; else if (NR%2)
 lx() { "$LAB" exec "$@"; }
 gip() { # gip CLUSTER NAME
 	lx "$1-n1" -- "$SUBAGENT" globalnet list --config-dir "$SA_RUN/$1" -o json |
-		jq -r --arg n "$1-$2" '.[] | select(.name == $n) | .global_ip'
+		jq -r --arg n "$1.$2" '.[] | select(.name == $n) | .global_ip'
 }
 
 iperf() { # iperf DST: Gbit/s received

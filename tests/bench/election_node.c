@@ -4,9 +4,12 @@
  *                 --status FILE [--peer A]... [--no-gateway] [--port P]
  *                 [--interval-ms N] [--dead-ms N]
  *   election_node --forge --cluster C --name N --ip A --bcast B --key-file F [--epoch E]
+ *   [--lie-epoch E]: claims the active role with epoch E at once (a node with the key
+ *                    that lies; tests of the epoch bound)
  * The status file is rewritten on every change:
  *   active=0|1 epoch=E activenode=NAME|- activevtep=IP since=REALTIME_NS peers=n1,n2,...
- * SIGUSR1 resigns (planned handover); SIGTERM stops without resigning.
+ * SIGUSR1 resigns (planned handover); SIGHUP announces a restart (as the agent does on
+ * SIGTERM) and keeps running; SIGTERM stops without resigning.
  * and each change is logged to stdout as "EVENT ..." lines. */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -26,7 +29,7 @@
 #include "common/log.h"
 #include "common/util.h"
 
-static volatile sig_atomic_t stop, resign;
+static volatile sig_atomic_t stop, resign, restarting;
 static struct election *el;
 static const char *status_path;
 static bool was_active;
@@ -35,6 +38,7 @@ static char known[1024] = ",";	/* ",n1,n2," : the alive peers last reported */
 
 static void on_sig(int sig) { stop = 1; }
 static void on_usr1(int sig) { resign = 1; }
+static void on_hup(int sig) { restarting = 1; }
 
 static uint64_t realtime_ns(void)
 {
@@ -148,11 +152,12 @@ int main(int argc, char **argv)
 		{ "state-dir", 1, NULL, 's' }, { "status", 1, NULL, 'S' },
 		{ "no-gateway", 0, NULL, 'G' }, { "port", 1, NULL, 'P' },
 		{ "interval-ms", 1, NULL, 'I' }, { "dead-ms", 1, NULL, 'D' },
-		{ "forge", 0, NULL, 'F' }, { "epoch", 1, NULL, 'E' }, { NULL, 0, NULL, 0 },
+		{ "forge", 0, NULL, 'F' }, { "epoch", 1, NULL, 'E' }, { "lie-epoch", 1, NULL, 'L' },
+		{ NULL, 0, NULL, 0 },
 	};
 	struct election_cfg c = { .gateway_capable = true };
 	uint32_t peers[16];
-	uint64_t epoch = 1000;
+	uint64_t epoch = 1000, lie = 0;
 	char *key = NULL;
 	size_t key_len = 0;
 	int opt, do_forge = 0, rc = 1;
@@ -183,6 +188,7 @@ int main(int argc, char **argv)
 		case 'D': c.dead_ns = strtoull(optarg, NULL, 10) * 1000000ull; break;
 		case 'F': do_forge = 1; break;
 		case 'E': epoch = strtoull(optarg, NULL, 10); break;
+		case 'L': lie = strtoull(optarg, NULL, 10); break;
 		default: goto usage;
 		}
 	}
@@ -207,12 +213,16 @@ int main(int argc, char **argv)
 		struct sigaction sa = { .sa_handler = on_usr1 };	/* no SA_RESTART: wakes poll */
 
 		sigaction(SIGUSR1, &sa, NULL);
+		sa.sa_handler = on_hup;
+		sigaction(SIGHUP, &sa, NULL);
 	}
 	el = election_open(&c, util_now_ns());
 	if (!el) {
 		fprintf(stderr, "election_open: %s\n", strerror(errno));
 		goto out;
 	}
+	if (lie)
+		election_force_claim(el, lie, util_now_ns());
 	while (!stop) {
 		struct pollfd pfd = { .fd = election_fd(el), .events = POLLIN };
 		uint64_t wait;
@@ -220,6 +230,10 @@ int main(int argc, char **argv)
 		if (resign) {
 			resign = 0;
 			election_resign(el, util_now_ns());
+		}
+		if (restarting) {
+			restarting = 0;
+			election_restarting(el, util_now_ns());
 		}
 		wait = election_tick(el, util_now_ns());
 

@@ -16,11 +16,14 @@ trap 'brk_cleanup; rm -rf "$T"' EXIT
 
 # export_json CLUSTER NAME NS [TYPE] [IPS_JSON] [ENDPOINTS_JSON] [PORTS_JSON] [WEIGHT]
 export_json() {
-	local c=$1 n=$2 ns=$3 type=${4:-ClusterSetIP} ips=${5:-'["10.101.0.10"]'}
+	# a VIP in the cluster's service CIDR (cN: 10.10N.0.0/16, kN: 10.(120+N).0.0/16)
+	local vip="10.10${1#c}.0.10"
+	[ "${1#k}" != "$1" ] && vip="10.$((120 + ${1#k})).0.10"
+	local c=$1 n=$2 ns=$3 type=${4:-ClusterSetIP} ips=${5:-"[\"$vip\"]"}
 	local eps=${6:-'[{"hostname":"'$1'-p1","addresses":["10.9.0.11"],"ready":true}]'}
 	local ports=${7:-'[{"name":"http","protocol":"TCP","port":8080}]'} w=${8:-1}
 	[ "$type" = Headless ] && ips='[]'
-	printf '{"apiVersion":"subagent.io/v1","kind":"ServiceExport","metadata":{"name":"%s-%s.%s"},"spec":{"clusterID":"%s","name":"%s","namespace":"%s","type":"%s","ips":%s,"ports":%s,"endpoints":%s,"weight":%s}}' \
+	printf '{"apiVersion":"subagent.io/v1","kind":"ServiceExport","metadata":{"name":"%s.%s.%s"},"spec":{"clusterID":"%s","name":"%s","namespace":"%s","type":"%s","ips":%s,"ports":%s,"endpoints":%s,"weight":%s}}' \
 		"$c" "$n" "$ns" "$c" "$n" "$ns" "$type" "$ips" "$ports" "$eps" "$w"
 }
 import_of() { req GET "$API/serviceimports/$1" "$ADMIN"; }
@@ -41,7 +44,7 @@ done
 watch_start imports serviceimports "$ADMIN" 0
 WPID=$WATCH_PID
 req POST "$API/serviceexports" "${TOK[c1]}" "$(export_json c1 echo default)"
-check "export-201" [ "$CODE" = 201 -a "$(out .kind)" = ServiceExport -a "$(out .metadata.name)" = c1-echo.default ]
+check "export-201" [ "$CODE" = 201 -a "$(out .kind)" = ServiceExport -a "$(out .metadata.name)" = c1.echo.default ]
 import_of echo.default
 check "import-created" [ "$CODE" = 200 -a "$(out .kind)" = ServiceImport -a "$(out .spec.type)" = ClusterSetIP \
 	-a "$(out '[.status.clusters[].cluster] | join(",")')" = c1 -a "$(out '.spec.ports[0].port')" = 8080 ]
@@ -56,13 +59,17 @@ req POST "$API/serviceexports" "${TOK[c3]}" "$(export_json c3 echo default Headl
 check "type-conflict-left-out" [ "$(clusters_of echo.default)" = c1,c2 -a "$(out '.status.conditions[0].reason')" = TypeConflict ]
 check "watch-sees-import" wait_for "$T/imports.watch" '.type=="MODIFIED" and .object.metadata.name=="echo.default" and (.object.status.clusters|length)==2'
 
+# ---- a cluster's export hands out only its own addresses (issue 11)
+req POST "$API/serviceexports" "${TOK[c2]}" "$(export_json c2 steal default ClusterSetIP '["10.101.0.10"]')"
+check "export-vip-of-another-cluster-422" says 422 'spec.ips[0]: 10.101.0.10 is outside the service and global CIDRs of cluster c2'
+
 # ---- ownership and read-only imports
 req POST "$API/serviceexports" "${TOK[c1]}" "$(export_json c2 other default)"
 check "export-foreign-403" [ "$CODE" = 403 ]
-req GET "$API/serviceexports/c2-echo.default" "${TOK[c1]}"
-req PUT "$API/serviceexports/c2-echo.default" "${TOK[c1]}" "$(cat "$T/out")"
+req GET "$API/serviceexports/c2.echo.default" "${TOK[c1]}"
+req PUT "$API/serviceexports/c2.echo.default" "${TOK[c1]}" "$(cat "$T/out")"
 check "update-foreign-403" [ "$CODE" = 403 ]
-req DELETE "$API/serviceexports/c2-echo.default" "${TOK[c1]}"
+req DELETE "$API/serviceexports/c2.echo.default" "${TOK[c1]}"
 check "delete-foreign-403" [ "$CODE" = 403 ]
 import_of echo.default
 imp=$(cat "$T/out")
@@ -85,8 +92,8 @@ bad() {	# bad NAME JQ_EDIT: the edited c1 export is refused
 	[ "$CODE" = 422 ] && [ "$(out .reason)" = Invalid ] || { t_fail "invalid-$1" "$CODE $(out .message)"; return; }
 	echo "invalid-$1: $(out .message)" >&2
 }
-bad name-mismatch '.metadata.name = "c1-web.other"'
-bad namespace-label '.spec.namespace = "Default" | .metadata.name = "c1-web.Default"'
+bad name-mismatch '.metadata.name = "c1.web.other"'
+bad namespace-label '.spec.namespace = "Default" | .metadata.name = "c1.web.Default"'
 bad unknown-field '.spec.color = "blue"'
 bad type '.spec.type = "LoadBalancer"'
 bad no-ips '.spec.ips = []'
@@ -107,14 +114,14 @@ req POST "$API/serviceexports" "${TOK[c1]}" "$(export_json c1 web default | jq -
 check "too-many-endpoints-422" [ "$CODE" = 422 ]
 
 # ---- updates, deletes, conflicts resolved by age
-req GET "$API/serviceexports/c1-echo.default" "${TOK[c1]}"
-req PUT "$API/serviceexports/c1-echo.default" "${TOK[c1]}" "$(jq -c '.spec.endpoints[0].ready = false' "$T/out")"
+req GET "$API/serviceexports/c1.echo.default" "${TOK[c1]}"
+req PUT "$API/serviceexports/c1.echo.default" "${TOK[c1]}" "$(jq -c '.spec.endpoints[0].ready = false' "$T/out")"
 check "update-200" [ "$CODE" = 200 ]
 import_of echo.default
 check "import-follows-update" [ "$(out '.status.clusters[0].endpoints[0].ready')" = false ]
-req DELETE "$API/serviceexports/c1-echo.default" "${TOK[c1]}"
+req DELETE "$API/serviceexports/c1.echo.default" "${TOK[c1]}"
 check "unexport-c1" [ "$CODE" = 200 -a "$(clusters_of echo.default)" = c2 ]
-req DELETE "$API/serviceexports/c2-echo.default" "${TOK[c2]}"
+req DELETE "$API/serviceexports/c2.echo.default" "${TOK[c2]}"
 import_of echo.default
 check "oldest-left-decides-type" [ "$(out .spec.type)" = Headless -a "$(out '[.status.clusters[].cluster] | join(",")')" = c3 \
 	-a "$(out '.status.conditions | length')" = 0 ]
@@ -164,7 +171,7 @@ for round in 1 2; do
 			-H "Authorization: Bearer ${TOK[k$i]}" -H 'Content-Type: application/json' \
 			$([ $round = 2 ] && echo "-X DELETE") \
 			$([ $round = 1 ] && echo "--data-binary $(export_json k$i db prod)") \
-			"${URLS[$((i % 2))]}$API/serviceexports$([ $round = 2 ] && echo "/k$i-db.prod")" \
+			"${URLS[$((i % 2))]}$API/serviceexports$([ $round = 2 ] && echo "/k$i.db.prod")" \
 			>>"$T/codes.$round" &
 		pids+=($!)
 	done

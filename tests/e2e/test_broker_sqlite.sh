@@ -10,7 +10,7 @@ trap 'brk_cleanup; rm -rf "$T"' EXIT
 
 [ -x "$BIN" ] || { echo "FAIL: broker-sqlite (no $BIN; run make)"; exit 1; }
 STATE_DIR=$T/state
-mkstate "$STATE_DIR" sqlite '' ',"historyLimit":40,"bookmarkIntervalMs":500'
+mkstate "$STATE_DIR" sqlite '' ',"historyLimit":40,"bookmarkIntervalMs":500,"limits":{"connectionsPerAddress":1000}'
 PORT=$(free_port)
 URL=https://127.0.0.1:$PORT
 check "sqlite:start" brk_start "$STATE_DIR" "$PORT"
@@ -58,13 +58,13 @@ drv=$(out .metadata.resourceVersion)
 kill -9 "$BRK_PID"
 wait "$BRK_PID" 2>/dev/null
 check "sqlite:restart-after-kill9" brk_start "$STATE_DIR" "$PORT"
-req GET "$API/endpoints/c2-durable" "$ADMIN"
+req GET "$API/endpoints/c2.durable" "$ADMIN"
 check "sqlite:write-survives-kill9" [ "$CODE" = 200 -a "$(out .metadata.resourceVersion)" = "$drv" ]
 req GET "$API/clusters" "$ADMIN"
 check "sqlite:rv-keeps-growing" [ "$(out .metadata.resourceVersion)" -ge "$drv" ]
 # watch resume across the restart comes from the on-disk change log
 watch_start r1 endpoints "$ADMIN" $((drv - 1))
-check "sqlite:resume-after-restart" wait_for "$T/r1.watch" '.type=="ADDED" and .object.metadata.name=="c2-durable"'
+check "sqlite:resume-after-restart" wait_for "$T/r1.watch" '.type=="ADDED" and .object.metadata.name=="c2.durable"'
 
 # ---- SIGTERM with open watch streams: exits 0, promptly
 watch_start s1 endpoints "$ADMIN" "$drv"
@@ -85,6 +85,11 @@ STATE_DIR=$G
 PORT=$(free_port)
 URL=https://127.0.0.1:$PORT
 check "gn:start" brk_start "$G" "$PORT"
+# one cluster may not take the whole range (issue 11): at most clusterSize addresses
+req POST "$API/clusters" "$JOIN" "$(cluster_json g9 10.9.0.0/16 10.99.0.0/16 '["242.0.0.0/15"]')"
+check "gn:cap-whole-range-422" says 422 'a cluster may hold at most 65536'
+req POST "$API/clusters" "$JOIN" "$(cluster_json g9 10.9.0.0/16 10.99.0.0/16 '["242.0.0.0/16","242.1.0.0/16"]')"
+check "gn:cap-two-blocks-422" [ "$CODE" = 422 ]
 req POST "$API/clusters" "$JOIN" "$(cluster_json g1 10.1.0.0/16 10.96.0.0/16)"
 g1=$(out '.spec.globalCIDRs[0]')
 check "gn:allocate" [ "$CODE" = 201 -a "$g1" = 242.0.0.0/16 ]
@@ -95,6 +100,17 @@ check "gn:asked-outside-422" [ "$CODE" = 422 ]
 req POST "$API/clusters" "$JOIN" "$(cluster_json g2 10.1.0.0/16 10.96.0.0/16 '["242.1.0.0/16"]')"
 check "gn:asked-free-honoured" [ "$CODE" = 201 -a "$(out '.spec.globalCIDRs[0]')" = 242.1.0.0/16 ]
 tokg2=$(out .credential.token)
+gi='{"metadata":{"name":"g2.p1"},"spec":{"clusterID":"g2","pod":"10.1.0.5"},"status":{"globalIP":"242.0.0.9"}}'
+req POST "$API/globalingressips" "$tokg2" "$gi"
+check "gn:claim-other-global-ip-422" says 422 'status.globalIP: 242.0.0.9 is outside the global CIDRs of cluster g2 (242.1.0.0/16)'
+req POST "$API/globalingressips" "$tokg2" "$(jq -c '.spec.pod="10.7.0.5" | .status.globalIP="242.1.0.9"' <<<"$gi")"
+check "gn:claim-foreign-pod-422" says 422 'spec.pod: 10.7.0.5 is outside'
+req POST "$API/globalingressips" "$tokg2" "$(jq -c '.status.globalIP="242.1.0.9"' <<<"$gi")"
+check "gn:claim-own-global-ip-201" [ "$CODE" = 201 ]
+req POST "$API/endpoints" "$tokg2" "$(endpoint_json g2 gw 10.1.0.2 | jq -c '.spec.subnets=["10.1.0.0/16"]')"
+check "gn:endpoint-must-claim-global-422" says 422 'outside the global CIDRs of cluster g2'
+req POST "$API/endpoints" "$tokg2" "$(endpoint_json g2 gw 10.1.0.2 | jq -c '.spec.subnets=["242.1.0.0/16"] | .spec.healthCheckIP="10.1.0.1"')"
+check "gn:endpoint-global-201" [ "$CODE" = 201 ]
 req POST "$API/clusters" "$JOIN" "$(cluster_json g3 10.1.0.0/16 10.96.0.0/16)"
 check "gn:exhausted-422" [ "$CODE" = 422 ]
 req GET "$API/clusters/g2" "$tokg2"

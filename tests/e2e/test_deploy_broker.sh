@@ -110,6 +110,8 @@ expect_err listen_name "must be an IP address" --dir "$N" --listen example.org:8
 expect_err http_url "is not an https://" --dir "$N" --url http://1.2.3.4:8443
 expect_err bad_store "--store" --dir "$N" --listen 127.0.0.1:8443 --store mysql
 expect_err bad_etcd "is not an etcd HOST:PORT" --dir "$N" --listen 127.0.0.1:8443 --store etcd://h1:2379,h2
+expect_err etcd_needs_tls "needs --etcd-ca, --etcd-cert and --etcd-key" --dir "$N" --listen 127.0.0.1:8443 --store etcd://h1:2379
+expect_err etcd_tls_needs_etcd "go with --store etcd://" --dir "$N" --listen 127.0.0.1:8443 --etcd-ca /etc/hostname
 expect_err bad_cidr "not an IPv4 CIDR" --dir "$N" --listen 127.0.0.1:8443 --globalnet --globalnet-cidr-range 242.0.0.1/8
 expect_err size_not_pow2 "power of two" --dir "$N" --listen 127.0.0.1:8443 --globalnet --globalnet-cluster-size 1000
 expect_err size_too_big "larger than the range" --dir "$N" --listen 127.0.0.1:8443 --globalnet --globalnet-cidr-range 242.0.0.0/24 --globalnet-cluster-size 512
@@ -120,10 +122,16 @@ expect_err stray_arg "unexpected argument" --dir "$N" extra
 [ ! -e "$N" ] && t_pass bad_flags_create_nothing || t_fail bad_flags_create_nothing
 "$S" deploy-broker --help | grep -q "Usage: subagent deploy-broker" && t_pass help || t_fail help
 
-# the etcd store and IPv6 listen forms are accepted
-"$S" deploy-broker --dir "$T/e" --listen '[::1]:8443' --store etcd://127.0.0.1:2379,127.0.0.1:22379 >/dev/null &&
+# the etcd store (its TLS files copied, the key 0600) and IPv6 listen forms are accepted
+printf 'ca\n' >"$T/eca.pem"; printf 'cert\n' >"$T/ecert.pem"; printf 'key\n' >"$T/ekey.pem"
+"$S" deploy-broker --dir "$T/e" --listen '[::1]:8443' --store etcd://127.0.0.1:2379,127.0.0.1:22379 \
+	--etcd-ca "$T/eca.pem" --etcd-cert "$T/ecert.pem" --etcd-key "$T/ekey.pem" >/dev/null &&
 	jq -e '.store == "etcd://127.0.0.1:2379,127.0.0.1:22379" and .urls == ["https://[::1]:8443"]' "$T/e/config.json" >/dev/null &&
 	openssl verify -CAfile "$T/e/ca.pem" -verify_ip ::1 "$T/e/tls.pem" >/dev/null 2>&1 &&
+	[ "$(cat "$T/e/etcd-client-key.pem")" = key ] && [ "$(stat -c %a "$T/e/etcd-client-key.pem")" = 600 ] &&
 	t_pass etcd_ipv6 || t_fail etcd_ipv6
+"$S" deploy-broker --dir "$T/e2" --listen 127.0.0.1:8443 --store etcd+http://127.0.0.1:2379 >/dev/null &&
+	jq -e '.store == "etcd+http://127.0.0.1:2379"' "$T/e2/config.json" >/dev/null &&
+	t_pass etcd_plain_http_when_asked || t_fail etcd_plain_http_when_asked
 
 t_done

@@ -30,7 +30,7 @@ SVC=echo.default.svc.clusterset.local DB=db.default.svc.clusterset.local
 VIP=10.101.0.10	# every cluster's echo VIP (overlapping)
 gip() { # gip CLUSTER NAME: the global IP of a GlobalIngressIP
 	lx "$1-n1" -- "$SUBAGENT" globalnet list --config-dir "$SA_RUN/$1" -o json |
-		jq -r --arg n "$1-$2" '.[] | select(.name == $n) | .global_ip'
+		jq -r --arg n "$1.$2" '.[] | select(.name == $n) | .global_ip'
 }
 
 "$LAB" up --clusters 2 --nodes 1 --pods 2 --overlap >&2 || { t_fail lab_up; t_done; }

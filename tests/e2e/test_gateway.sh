@@ -134,12 +134,12 @@ code=$(lx c1-n1 -- curl -s -o /dev/null -w '%{http_code}' --cacert "$SA_RUN/brok
 [[ $code == 4* ]] && t_pass garbage_endpoint_refused_by_broker || t_fail garbage_endpoint_refused_by_broker "HTTP $code"
 # Valid for the broker, not for an agent (a vxlan endpoint without its VTEP MAC, in an
 # ipsec cluster): the broker stores it, every agent ignores it with a log line.
-odd='{"apiVersion":"subagent.io/v1","kind":"Endpoint","metadata":{"name":"c2-odd"},"spec":{"clusterID":"c2","hostname":"odd","privateIP":"198.18.9.9","publicIP":"198.18.9.9","natTPort":4500,"subnets":["10.99.0.0/16"],"cableDriver":"vxlan","healthCheckIP":"10.99.0.1","epoch":1}}'
+odd='{"apiVersion":"subagent.io/v1","kind":"Endpoint","metadata":{"name":"c2.odd"},"spec":{"clusterID":"c2","hostname":"odd","privateIP":"198.18.9.9","publicIP":"198.18.9.9","natTPort":4500,"subnets":["10.2.0.0/16"],"cableDriver":"vxlan","healthCheckIP":"10.2.0.1","epoch":1}}'
 code=$(lx c1-n1 -- curl -s -o /dev/null -w '%{http_code}' --cacert "$SA_RUN/broker/ca.pem" \
 	-H "Authorization: Bearer $ADMIN" -H 'Content-Type: application/json' -d "$odd" \
 	"https://$BROKER_IP:$BROKER_PORT/apis/subagent.io/v1/endpoints")
 [ "$code" = 201 ] && t_pass odd_endpoint_accepted_by_broker || t_fail odd_endpoint_accepted_by_broker "HTTP $code"
-logged() { grep -q "ignore endpoint c2-odd: spec.backend.vtepMAC" "$SA_RUN/logs/agent-c1-n1.log"; }
+logged() { grep -q "ignore endpoint c2.odd: spec.backend.vtepMAC" "$SA_RUN/logs/agent-c1-n1.log"; }
 wait_until 10 logged && t_pass bad_endpoint_ignored_with_log_line || t_fail bad_endpoint_ignored_with_log_line
 alive=1
 for c in c1 c2 c3; do agent_pid "$c-n1" >/dev/null || alive=0; done

@@ -56,7 +56,7 @@ in_egress() {
 }
 gip() { # gip CLUSTER NAME: status.globalIP of a GlobalIngress/EgressIP object
 	lx "$1-n1" -- "$SUBAGENT" globalnet list --config-dir "$SA_RUN/$1" -o json |
-		jq -r --arg n "$1-$2" '.[] | select(.name == $n) | .global_ip'
+		jq -r --arg n "$1.$2" '.[] | select(.name == $n) | .global_ip'
 }
 
 "$LAB" up --clusters 2 --nodes 1 --pods 2 --overlap >&2 || { t_fail lab_up; t_done; }
@@ -123,10 +123,10 @@ echo "ingress IPs: c1 p1 $C1P1 echo $C1SVC; c2 p1 $C2P1 echo $C2SVC" >&2
 T1=$(cat "$SA_RUN/c1/token")
 api() { lx c1-n1 -- curl -s -o /dev/null -w '%{http_code}' --cacert "$SA_RUN/broker/ca.pem" \
 	-H "Authorization: Bearer $T1" -H 'Content-Type: application/json' "$@"; }
-code=$(api -d '{"metadata":{"name":"c2-evil"},"spec":{"clusterID":"c2","pod":"10.1.1.11"}}' \
+code=$(api -d '{"metadata":{"name":"c2.evil"},"spec":{"clusterID":"c2","pod":"10.1.1.11"}}' \
 	"https://$BROKER_IP:$BROKER_PORT/apis/subagent.io/v1/globalingressips")
 [ "$code" = 403 ] && t_pass foreign_object_forbidden || t_fail foreign_object_forbidden "HTTP $code"
-code=$(api -X DELETE "https://$BROKER_IP:$BROKER_PORT/apis/subagent.io/v1/globalingressips/c2-p1")
+code=$(api -X DELETE "https://$BROKER_IP:$BROKER_PORT/apis/subagent.io/v1/globalingressips/c2.p1")
 [ "$code" = 403 ] && t_pass foreign_delete_forbidden || t_fail foreign_delete_forbidden "HTTP $code"
 
 # Pod to a remote pod's and the remote service's global IPs, both directions, TCP and UDP;

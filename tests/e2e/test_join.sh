@@ -132,7 +132,7 @@ fi
 
 # --- leave: the cluster, its objects and its token go; the directory goes
 TOK2=$(cat "$T/c2/token")
-EP='{"apiVersion":"subagent.io/v1","kind":"Endpoint","metadata":{"name":"c2-n1"},"spec":{"clusterID":"c2","hostname":"n1","privateIP":"192.168.2.10","publicIP":"198.18.2.10","natTPort":4500,"subnets":["10.2.0.0/16","10.98.0.0/16"],"cableDriver":"vxlan","healthCheckIP":"10.2.0.1","epoch":1,"backend":{}}}'
+EP='{"apiVersion":"subagent.io/v1","kind":"Endpoint","metadata":{"name":"c2.n1"},"spec":{"clusterID":"c2","hostname":"n1","privateIP":"192.168.2.10","publicIP":"198.18.2.10","natTPort":4500,"subnets":["10.2.0.0/16","10.98.0.0/16"],"cableDriver":"vxlan","healthCheckIP":"10.2.0.1","epoch":1,"backend":{}}}'
 code=$(api "$B" "$TOK2" POST /apis/subagent.io/v1/endpoints "$EP" | code_of)
 [ "$code" = 201 ] || echo "  (creating an endpoint for c2 answered $code)"
 if run l2 "$S" leave --config-dir "$T/c2" && grep -q "Removed cluster c2" "$T/l2" && [ ! -e "$T/c2" ]; then
@@ -141,7 +141,7 @@ else
 	cat "$T/l2"; t_fail leave
 fi
 [ "$(api "$B" "$ADMIN" GET /apis/subagent.io/v1/clusters/c2 | code_of)" = 404 ] && t_pass leave_removed_cluster || t_fail leave_removed_cluster
-[ "$(api "$B" "$ADMIN" GET /apis/subagent.io/v1/endpoints/c2-n1 | code_of)" = 404 ] && t_pass leave_cascade || t_fail leave_cascade
+[ "$(api "$B" "$ADMIN" GET /apis/subagent.io/v1/endpoints/c2.n1 | code_of)" = 404 ] && t_pass leave_cascade || t_fail leave_cascade
 [ "$(api "$B" "$TOK2" GET /apis/subagent.io/v1/whoami | code_of)" = 401 ] && t_pass leave_revokes_token || t_fail leave_revokes_token
 run l2b "$S" leave --config-dir "$T/c2" && t_fail leave_twice || { grep -q "no cluster configuration" "$T/l2b" && t_pass leave_twice || t_fail leave_twice; }
 # the ID is free again

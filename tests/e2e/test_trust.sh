@@ -128,23 +128,29 @@ check pods_after_renewal reach c1-n1-p1 "$P2" c2-n1-p1
 # store, as a broker without those checks would have kept it)
 C1POD=$(lab_json | jq -r '.clusters[0].pod_cidr')
 before1=$(table150 c1-n1) before3=$(table150 c3-n1)
-evil=$(jq -cn --arg c1 "$C1POD" '{apiVersion:"subagent.io/v1",kind:"Endpoint",metadata:{name:"c2-evil"},
+evil=$(jq -cn --arg c1 "$C1POD" '{apiVersion:"subagent.io/v1",kind:"Endpoint",metadata:{name:"c2.evil"},
 	spec:{clusterID:"c2",hostname:"evil",privateIP:"198.18.2.99",publicIP:"198.18.2.99",natTPort:4500,
 	subnets:[$c1,"0.0.0.0/1","128.0.0.0/1"],cableDriver:"ipsec",healthCheckIP:"10.2.0.99",epoch:999999}}')
 # (EVIL_VIA_STORE=1 takes the store path even when the broker would accept it)
 code=skipped
-[ "${EVIL_VIA_STORE:-0}" = 1 ] || code=$(api POST /endpoints "$evil" | tail -n1)
+if [ "${EVIL_VIA_STORE:-0}" != 1 ]; then
+	out=$(api POST /endpoints "$evil")
+	code=$(tail -n1 <<<"$out")
+	# the broker refuses it with the reason (issue 11, item 2, broker side)
+	[ "$code" = 422 ] && grep -q "spec.subnets.*is outside the .* of cluster c2" <<<"$out" &&
+		t_pass claim_refused_by_broker || t_fail claim_refused_by_broker "$out"
+fi
 echo "     broker answered $code to the claiming Endpoint" >&2
 if [ "$code" != 201 ]; then
 	stop_broker
 	obj=$(jq -c '.metadata.uid = "00000000-0000-4000-8000-000000000001" |
 		.metadata.creationTimestamp = "2026-01-01T00:00:00Z"' <<<"$evil")
 	sqlite3 "$SA_RUN/broker/broker.db" "UPDATE meta SET v = v + 1 WHERE k = 'rev';
-		INSERT INTO kv VALUES ('r/endpoints/c2-evil', '$obj', (SELECT v FROM meta WHERE k = 'rev'));"
+		INSERT INTO kv VALUES ('r/endpoints/c2.evil', '$obj', (SELECT v FROM meta WHERE k = 'rev'));"
 	lab_start_broker >&2
 fi
 for n in c1-n1 c3-n1; do
-	wait_until 20 grep -q "ignore endpoint c2-evil: subnet .* is outside cluster c2's registered CIDRs" "$(log_of $n)" &&
+	wait_until 20 grep -q "ignore endpoint c2.evil: subnet .* is outside cluster c2's registered CIDRs" "$(log_of $n)" &&
 		t_pass "claim_ignored_by_$n" || t_fail "claim_ignored_by_$n"
 done
 sleep 2
@@ -153,7 +159,7 @@ check routes_unchanged_c3 [ "$(table150 c3-n1)" = "$before3" ]
 check c3_still_reaches_c1 reach c3-n1-p1 "$P1" c1-n1-p1
 check c1_still_reaches_c2 reach c1-n1-p1 "$P2" c2-n1-p1
 check c1_reaches_broker lx c1-n1 -- curl -sf --max-time 5 --cacert "$SA_RUN/broker/ca.pem" "https://$BROKER_IP:$BROKER_PORT/healthz"
-api DELETE /endpoints/c2-evil >/dev/null
+api DELETE /endpoints/c2.evil >/dev/null
 
 # ---- 4. c3 is deleted: every gateway tears its SAs with c3 down at once, c3 cannot come
 # back over IKE with its still-valid certificate, and it gets no new one
@@ -191,7 +197,7 @@ check rejoined_pods reach c3-n1-p1 "$P1" c1-n1-p1
 for c in c1 c2 c3; do stop_agent "$c-n1"; done
 stop_broker
 f=$SA_RUN/state/c1-n1/endpoints.json
-poison=$(jq -c '.spec.subnets = ["0.0.0.0/1","128.0.0.0/1"] | .metadata.name = "c2-n1" |
+poison=$(jq -c '.spec.subnets = ["0.0.0.0/1","128.0.0.0/1"] | .metadata.name = "c2.c2-n1" |
 	.spec.clusterID = "c2" | .spec.epoch = 999999' <<<"$evil")
 jq --argjson e "$poison" 'if type == "array" then . + [$e] else .endpoints += [$e] |
 	.clusters = [.clusters[] | if .spec.clusterID == "c2" then .spec.clusterCIDRs = ["0.0.0.0/0"] else . end]
@@ -216,7 +222,7 @@ check new_deployment_discards_election_state grep -q "discard .*election.state" 
 check new_deployment_discards_ike_cert grep -q "discard .*ike/origin.json" "$L"
 check_not poisoned_routes_not_installed grep -q "0.0.0.0/1\|128.0.0.0/1" <<<"$(table150 c1-n1)"
 wait_until 30 bash -c "'$LAB' exec broker -- curl -sf --cacert '$SA_RUN/broker/ca.pem' -H 'Authorization: Bearer $(ADMIN)' \
-	https://$BROKER_IP:$BROKER_PORT/apis/subagent.io/v1/endpoints/c1-c1-n1 >/dev/null" &&
+	https://$BROKER_IP:$BROKER_PORT/apis/subagent.io/v1/endpoints/c1.c1-n1 >/dev/null" &&
 	t_pass new_deployment_reaches_its_broker || { t_fail new_deployment_reaches_its_broker; tail -20 "$L" >&2; }
 wait_until 60 status_connected c1-n1 1 && t_pass new_deployment_connected || t_fail new_deployment_connected
 check new_deployment_pods reach c1-n1-p1 "$P2" c2-n1-p1

@@ -52,7 +52,7 @@ static struct dns_records *make(bool globalnet)
 				       "\"status\":\"connected\"},{\"cluster\":\"c3\",\"status\":\"error\"}]}}");
 		dns_records_gateway(db, o, false);
 		cJSON_Delete(o);
-		o = cJSON_Parse("{\"metadata\":{\"name\":\"c2-echo.default\"},\"spec\":{\"clusterID\":\"c2\","
+		o = cJSON_Parse("{\"metadata\":{\"name\":\"c2.echo.default\"},\"spec\":{\"clusterID\":\"c2\","
 				"\"service\":\"10.101.0.10\"},\"status\":{\"globalIP\":\"242.1.0.9\"}}");
 		dns_records_global_ip(db, o, false);
 		cJSON_Delete(o);

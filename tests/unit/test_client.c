@@ -3,6 +3,8 @@
  * connections and on 5xx, Status errors, size limits, and the informer's list/watch/relist
  * logic against scripted streams (bad lines, BOOKMARK, 410, a silent stream). */
 #include <errno.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -10,6 +12,7 @@
 
 #include "broker/client/client.h"
 #include "broker/creds/pki.h"
+#include "common/json.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "tests/unit/harness.h"
@@ -79,6 +82,40 @@ static void url_of(char *buf, unsigned port)
 }
 
 /* ---- a broker-ish handler for the request tests ---- */
+
+/* The path without its query is p. */
+static bool path_is(const char *path, const char *p)
+{
+	size_t n = strlen(p);
+
+	return !strncmp(path, p, n) && (path[n] == '\0' || path[n] == '?');
+}
+
+/* A list of "pages" items in three pages (continue A, then B); the first continuation
+ * answers 410 Expired once, so the client must list again from the start. */
+static atomic_int pages_expired;
+static void pages_handler(const struct tp_req *rq, struct tp_conn *c)
+{
+	const char *q = strchr(rq->path, '?');
+
+	if (!q || !strstr(q, "limit=")) {
+		tp_status(c, 400, "BadRequest", "want limit");
+	} else if (!strstr(q, "continue=")) {
+		tp_respond(c, 200, "{\"kind\":\"PageList\",\"metadata\":{\"resourceVersion\":\"7\","
+			   "\"continue\":\"A\"},\"items\":[{\"metadata\":{\"name\":\"p1\"}},"
+			   "{\"metadata\":{\"name\":\"p2\"}}]}");
+	} else if (strstr(q, "continue=A") && atomic_fetch_add(&pages_expired, 1) == 0) {
+		tp_status(c, 410, "Expired", "the continue token's revision is compacted");
+	} else if (strstr(q, "continue=A")) {
+		tp_respond(c, 200, "{\"metadata\":{\"resourceVersion\":\"7\",\"continue\":\"B\"},"
+			   "\"items\":[{\"metadata\":{\"name\":\"p3\"}}]}");
+	} else if (strstr(q, "continue=B")) {
+		tp_respond(c, 200, "{\"metadata\":{\"resourceVersion\":\"7\"},\"items\":"
+			   "[{\"metadata\":{\"name\":\"p4\"}}]}");
+	} else {
+		tp_status(c, 400, "BadRequest", "bad continue");
+	}
+}
 static void api_handler(struct tls_peer *p, const struct tp_req *rq, struct tp_conn *c)
 {
 	const char *mode = p->ctx;
@@ -93,6 +130,14 @@ static void api_handler(struct tls_peer *p, const struct tp_req *rq, struct tp_c
 	}
 	if (!strcmp(rq->path, "/apis/subagent.io/v1/whoami"))
 		tp_respond(c, 200, "{\"kind\":\"WhoAmI\",\"identity\":\"join\",\"remoteAddr\":\"127.0.0.1\"}");
+	else if (path_is(rq->path, "/apis/subagent.io/v1/pages"))
+		pages_handler(rq, c);
+	else if (path_is(rq->path, "/apis/subagent.io/v1/busy")) {
+		static const char r429[] = "HTTP/1.1 429 X\r\nContent-Type: application/json\r\n"
+			"Retry-After: 7\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}";
+
+		tp_write(c, r429, sizeof(r429) - 1);
+	}
 	else if (!strcmp(rq->method, "POST") && !strcmp(rq->path, "/apis/subagent.io/v1/clusters"))
 		tp_respond(c, 201, rq->body);	/* echo */
 	else if (!strcmp(rq->method, "PUT"))
@@ -101,7 +146,7 @@ static void api_handler(struct tls_peer *p, const struct tp_req *rq, struct tp_c
 		tp_respond(c, 200, "{\"metadata\":{\"name\":\"c1\"}}");
 	else if (!strcmp(rq->path, "/apis/subagent.io/v1/clusters/taken"))
 		tp_status(c, 409, "AlreadyExists", "cluster taken already exists");
-	else if (!strcmp(rq->path, "/apis/subagent.io/v1/endpoints")) {
+	else if (path_is(rq->path, "/apis/subagent.io/v1/endpoints")) {
 		size_t n = 2 * 1024 * 1024;
 		char *big = malloc(n + 1);
 
@@ -111,7 +156,7 @@ static void api_handler(struct tls_peer *p, const struct tp_req *rq, struct tp_c
 		big[n] = '\0';
 		tp_respond(c, 200, big);
 		free(big);
-	} else if (!strcmp(rq->path, "/apis/subagent.io/v1/gatewaystatuses"))
+	} else if (path_is(rq->path, "/apis/subagent.io/v1/gatewaystatuses"))
 		tp_respond(c, 200, "this is not json");
 	else
 		tp_status(c, 404, "NotFound", "not found\x01\x1b[31m");
@@ -275,6 +320,17 @@ static void test_status_and_limits(void)
 	CHECK(strstr(st.message, "larger than") != NULL);
 	CHECK(brk_list(c, "gatewaystatuses", &out, &st) == -EBADMSG);
 	CHECK(out == NULL);
+	/* a paged list is merged (and listed again when a continue token expired) */
+	CHECK_EQ_INT(brk_list(c, "pages", &out, &st), 0);
+	CHECK_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(out, "items")), 4);
+	CHECK_STR(brk_obj_rv(out), "7");
+	CHECK(json_at(out, "metadata.continue") == NULL);
+	CHECK_EQ_INT(atomic_load(&pages_expired), 2);
+	cJSON_Delete(out);
+	out = NULL;
+	CHECK(brk_list(c, "busy", &out, &st) == -EAGAIN);
+	CHECK_EQ_INT(st.code, 429);
+	CHECK_EQ_INT(st.retry_after_s, 7);
 	/* names that would escape the path never reach the wire */
 	{
 		int before = atomic_load(&good.nreq);

@@ -358,9 +358,9 @@ static void test_globalnet(void)
 	CHECK_STR(ask_a(db, SVC), "10.101.0.10");	/* local: its own VIP */
 	CHECK_STR(ask_a(db, "c2." SVC), "");		/* no global IP yet */
 	CHECK(ans.rcode == DNS_RC_NOERROR && ans.n_an == 0);
-	feed(db, 2, "{\"metadata\":{\"name\":\"c2-echo.default\"},\"spec\":{\"clusterID\":\"c2\","
+	feed(db, 2, "{\"metadata\":{\"name\":\"c2.echo.default\"},\"spec\":{\"clusterID\":\"c2\","
 	     "\"service\":\"10.101.0.10\"},\"status\":{\"globalIP\":\"242.1.0.9\"}}");
-	feed(db, 2, "{\"metadata\":{\"name\":\"c3-echo.default\"},\"spec\":{\"clusterID\":\"c3\","
+	feed(db, 2, "{\"metadata\":{\"name\":\"c3.echo.default\"},\"spec\":{\"clusterID\":\"c3\","
 	     "\"service\":\"10.101.0.10\"},\"status\":{\"globalIP\":\"242.2.0.9\"}}");
 	CHECK_STR(ask_a(db, "c2." SVC), "242.1.0.9");
 	/* local not ready: the remote's global IP */
@@ -368,7 +368,7 @@ static void test_globalnet(void)
 	CHECK_STR(ask_a(db, SVC), "242.1.0.9");
 	/* the global IP withdrawn: nothing to answer with */
 	{
-		cJSON *o = cJSON_Parse("{\"metadata\":{\"name\":\"c2-echo.default\"}}");
+		cJSON *o = cJSON_Parse("{\"metadata\":{\"name\":\"c2.echo.default\"}}");
 
 		dns_records_global_ip(db, o, true);
 		cJSON_Delete(o);

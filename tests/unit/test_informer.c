@@ -145,7 +145,7 @@ static cJSON *endpoint(const char *host, int epoch)
 	char buf[1024];
 
 	snprintf(buf, sizeof(buf),
-		 "{\"apiVersion\":\"subagent.io/v1\",\"kind\":\"Endpoint\",\"metadata\":{\"name\":\"c1-%s\"},"
+		 "{\"apiVersion\":\"subagent.io/v1\",\"kind\":\"Endpoint\",\"metadata\":{\"name\":\"c1.%s\"},"
 		 "\"spec\":{\"clusterID\":\"c1\",\"hostname\":\"%s\",\"privateIP\":\"192.168.1.10\","
 		 "\"publicIP\":\"198.18.1.10\",\"natTPort\":4500,\"subnets\":[\"10.1.0.0/16\"],"
 		 "\"cableDriver\":\"ipsec\",\"healthCheckIP\":\"10.1.0.1\",\"epoch\":%d,\"backend\":{}}}",
@@ -212,24 +212,24 @@ static void test_live(void)
 	o = endpoint("n1", 1);
 	CHECK(brk_create(c1, "endpoints", o, &res, &st) == 0);
 	cJSON_Delete(o);
-	CHECK(wait_log(&s, "add:c1-n1,"));
+	CHECK(wait_log(&s, "add:c1.n1,"));
 	/* update with the stored resourceVersion; a stale one gets a Conflict */
 	if (res) {
 		cJSON *spec = cJSON_GetObjectItem(res, "spec");
 
 		cJSON_ReplaceItemInObject(spec, "epoch", cJSON_CreateNumber(2));
-		CHECK(brk_update(c1, "endpoints", "c1-n1", res, NULL, &st) == 0);
-		CHECK(brk_update(c1, "endpoints", "c1-n1", res, NULL, &st) == -ESTALE);
-		CHECK(wait_log(&s, "update:c1-n1,"));
+		CHECK(brk_update(c1, "endpoints", "c1.n1", res, NULL, &st) == 0);
+		CHECK(brk_update(c1, "endpoints", "c1.n1", res, NULL, &st) == -ESTALE);
+		CHECK(wait_log(&s, "update:c1.n1,"));
 	}
 	cJSON_Delete(res);
 	res = NULL;
 	o = endpoint("n2", 1);
 	CHECK(brk_create(c1, "endpoints", o, NULL, &st) == 0);
 	cJSON_Delete(o);
-	CHECK(brk_delete(c1, "endpoints", "c1-n1", NULL, &st) == 0);
-	CHECK(wait_log(&s, "add:c1-n2,delete:c1-n1,"));
-	CHECK(brk_get(c1, "endpoints", "c1-n1", NULL, &st) == -ENOENT);
+	CHECK(brk_delete(c1, "endpoints", "c1.n1", NULL, &st) == 0);
+	CHECK(wait_log(&s, "add:c1.n2,delete:c1.n1,"));
+	CHECK(brk_get(c1, "endpoints", "c1.n1", NULL, &st) == -ENOENT);
 
 	/* the broker dies; changes land right after it comes back; the informer catches up */
 	stop_broker(SIGKILL);
@@ -238,12 +238,52 @@ static void test_live(void)
 	o = endpoint("n3", 1);
 	CHECK(brk_create(adm, "endpoints", o, NULL, &st) == 0);
 	cJSON_Delete(o);
-	CHECK(brk_delete(adm, "endpoints", "c1-n2", NULL, &st) == 0);
-	CHECK(wait_log(&s, "add:c1-n3,"));
-	CHECK(wait_log(&s, "delete:c1-n2,"));
+	CHECK(brk_delete(adm, "endpoints", "c1.n2", NULL, &st) == 0);
+	CHECK(wait_log(&s, "add:c1.n3,"));
+	CHECK(wait_log(&s, "delete:c1.n2,"));
 	o = brk_informer_list(inf);
-	CHECK(cJSON_GetArraySize(o) == 1 && !strcmp(brk_obj_name(cJSON_GetArrayItem(o, 0)), "c1-n3"));
+	CHECK(cJSON_GetArraySize(o) == 1 && !strcmp(brk_obj_name(cJSON_GetArrayItem(o, 0)), "c1.n3"));
 	cJSON_Delete(o);
+
+	/* a list larger than one response (issue 11: over 1 MiB blinded every informer) */
+	{
+		struct brk_informer *big;
+		char pad[1001];
+		int made = 0;
+
+		memset(pad, 'x', 1000);
+		pad[1000] = '\0';
+		for (int i = 0; i < 40; i++) {
+			char host[16];
+			cJSON *b;
+
+			snprintf(host, sizeof(host), "big%d", i);
+			o = endpoint(host, 1);
+			b = cJSON_GetObjectItem(cJSON_GetObjectItem(o, "spec"), "backend");
+			for (int k = 0; k < 30; k++) {
+				char key[16];
+
+				snprintf(key, sizeof(key), "k%d", k);
+				cJSON_AddStringToObject(b, key, pad);
+			}
+			made += brk_create(adm, "endpoints", o, NULL, &st) == 0;
+			cJSON_Delete(o);
+		}
+		CHECK_EQ_INT(made, 40);
+		CHECK(brk_list(c1, "endpoints", &res, &st) == 0);
+		CHECK_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItem(res, "items")), 41);
+		cJSON_Delete(res);
+		res = NULL;
+		big = brk_informer_start(c1, "endpoints", &ops, &s);
+		REQUIRE(big);
+		for (int i = 0; i < 100 && !brk_informer_synced(big); i++)
+			usleep(100000);
+		CHECK(brk_informer_synced(big));
+		o = brk_informer_list(big);
+		CHECK_EQ_INT(cJSON_GetArraySize(o), 41);
+		cJSON_Delete(o);
+		brk_informer_stop(big);
+	}
 
 	brk_informer_stop(inf);
 	brk_client_free(c1);

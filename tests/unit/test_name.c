@@ -1,4 +1,5 @@
 /* Unit tests for common/name.c: one check per kind of name, at its edges. */
+#include <errno.h>
 #include <string.h>
 
 #include "common/name.h"
@@ -71,8 +72,26 @@ static void test_safe(void)
 	CHECK(name_is_safe("ab\ncd", 2, 10));	/* only the first len bytes count */
 }
 
+/* Owned object names: the owner is the first label, so "prod" and "prod-eu" never collide. */
+static void test_owned(void)
+{
+	char buf[64];
+
+	CHECK_EQ_INT(name_owned(buf, sizeof(buf), "prod", "eu-gw1"), 0);
+	CHECK_STR(buf, "prod.eu-gw1");
+	CHECK_EQ_INT(name_owned(buf, sizeof(buf), "prod-eu", "gw1"), 0);
+	CHECK_STR(buf, "prod-eu.gw1");
+	CHECK_EQ_INT(name_owned(buf, sizeof(buf), "c1", "c1-n1.example"), 0);
+	CHECK_EQ_INT(name_owned(buf, sizeof(buf), "C1", "n1"), -EINVAL);
+	CHECK_EQ_INT(name_owned(buf, sizeof(buf), "a.b", "n1"), -EINVAL);
+	CHECK_EQ_INT(name_owned(buf, sizeof(buf), "c1", "N1"), -EINVAL);
+	CHECK_EQ_INT(name_owned(buf, sizeof(buf), "c1", ""), -EINVAL);
+	CHECK_EQ_INT(name_owned(buf, 6, "c1", "node"), -ENAMETOOLONG);
+}
+
 int main(void)
 {
+	RUN(test_owned);
 	RUN(test_dns_label);
 	RUN(test_dns_subdomain);
 	RUN(test_hostname);

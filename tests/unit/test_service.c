@@ -139,7 +139,7 @@ static void test_names(void)
 	CHECK(!svc_port_name_ok("averyveryverylongname"));
 	CHECK(!svc_port_name_ok(""));
 	CHECK(svc_export_name(buf, sizeof(buf), "c1", "echo", "default") == 0);
-	CHECK_STR(buf, "c1-echo.default");
+	CHECK_STR(buf, "c1.echo.default");
 	CHECK(svc_import_name(buf, 8, "echo", "default") == -ENAMETOOLONG);
 }
 

@@ -96,7 +96,7 @@ static void test_aggregate(void)
 static void test_bad_export_skipped(void)
 {
 	cJSON *e[2] = { ex("c1", "2026-01-01T00:00:01Z", "echo", "ClusterSetIP", 8080),
-			cJSON_Parse("{\"metadata\":{\"name\":\"c2-echo.default\"},\"spec\":{\"clusterID\":\"c2\","
+			cJSON_Parse("{\"metadata\":{\"name\":\"c2.echo.default\"},\"spec\":{\"clusterID\":\"c2\","
 				    "\"name\":\"echo\",\"namespace\":\"default\",\"type\":\"Bogus\"}}") };
 	cJSON *imp = srv_svc_aggregate("echo", "default", e, 2);
 
