@@ -230,16 +230,34 @@ int util_parse_u64(const char *s, uint64_t max, uint64_t *out)
 	return 0;
 }
 
+__attribute__((format(printf, 4, 0)))
+static int vreason(char *err, size_t len, int code, const char *fmt, va_list ap)
+{
+	if (err && len)
+		vsnprintf(err, len, fmt, ap);
+	return code;
+}
+
 int util_einval(char *err, size_t len, const char *fmt, ...)
 {
 	va_list ap;
+	int rc;
 
-	if (err && len) {
-		va_start(ap, fmt);
-		vsnprintf(err, len, fmt, ap);
-		va_end(ap);
-	}
-	return -EINVAL;
+	va_start(ap, fmt);
+	rc = vreason(err, len, -EINVAL, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+int util_refuse(char *err, size_t len, int code, const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = vreason(err, len, code, fmt, ap);
+	va_end(ap);
+	return rc;
 }
 
 uint64_t util_backoff(uint64_t last, uint64_t first, uint64_t max)

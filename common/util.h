@@ -27,6 +27,9 @@ int util_random_hex(char *out, size_t nbytes) __attribute__((warn_unused_result)
 /* Formats a reason into err (len bytes, NULL-safe) and returns -EINVAL: the one line
  * parsers use to refuse their input. */
 int util_einval(char *err, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* The same with another error code (-EPERM for a refusal on policy). */
+int util_refuse(char *err, size_t len, int code, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 /* Wipes and frees a secret string. NULL-safe. */
 void util_free_secret(char *s);
 /* The Internet checksum (RFC 1071) of data, in network byte order. */

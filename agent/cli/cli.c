@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "broker/client/client.h"
 #include "broker/creds/cluster_config.h"
@@ -68,4 +69,21 @@ void cli_close_cluster(struct cluster_config *cfg, struct brk_client *brk)
 {
 	brk_client_free(brk);
 	cluster_config_free(cfg);
+}
+
+int cli_verb_kind(int *argc, char ***argv, const char *verb, const char *kind,
+		  void (*usage)(FILE *))
+{
+	char **v = *argv;
+
+	if (*argc < 2 || !strcmp(v[1], "-h") || !strcmp(v[1], "--help")) {
+		usage(*argc < 2 ? stderr : stdout);
+		return *argc < 2 ? 2 : 0;
+	}
+	if (strcmp(v[1], kind))
+		return cli_error(verb, 2, "unknown '%s' (only '%s')", v[1], kind);
+	(*argc)--;
+	(*argv)++;
+	optind = 1;
+	return -1;
 }

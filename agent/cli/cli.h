@@ -3,6 +3,8 @@
 #ifndef SA_CLI_H
 #define SA_CLI_H
 
+#include <stdio.h>
+
 struct brk_client;
 struct cluster_config;
 
@@ -19,5 +21,11 @@ int cli_step_failed(const char *step, const char *fmt, ...)
 int cli_open_cluster(const char *verb, const char *dir, struct cluster_config *cfg,
 		     struct brk_client **brk) __attribute__((warn_unused_result));
 void cli_close_cluster(struct cluster_config *cfg, struct brk_client *brk);
+
+/* The start of a verb that takes one kind of object ("export service"): no argument or
+ * -h/--help prints the usage (exit 2 / 0), another kind is a usage error. Otherwise it
+ * drops the verb from argc and argv (argv[0] is then the kind, for getopt) and returns -1. */
+int cli_verb_kind(int *argc, char ***argv, const char *verb, const char *kind,
+		  void (*usage)(FILE *));
 
 #endif

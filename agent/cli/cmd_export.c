@@ -61,15 +61,8 @@ int cmd_export(int argc, char **argv)
 	uint64_t v;
 	int c, rc = 2, wait_s = 0;
 
-	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
-		export_usage(argc < 2 ? stderr : stdout);
-		return argc < 2 ? 2 : 0;
-	}
-	if (strcmp(argv[1], "service"))
-		return cli_error("subagent export", 2, "unknown '%s' (only 'service')", argv[1]);
-	argc--;
-	argv++;
-	optind = 1;
+	if ((c = cli_verb_kind(&argc, &argv, "subagent export", "service", export_usage)) >= 0)
+		return c;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c': dir = optarg; break;

@@ -28,15 +28,8 @@ int cmd_unexport(int argc, char **argv)
 	const char *dir = NULL, *name = NULL, *ns = "default", *prog = "unexport service";
 	int c;
 
-	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
-		usage(argc < 2 ? stderr : stdout);
-		return argc < 2 ? 2 : 0;
-	}
-	if (strcmp(argv[1], "service"))
-		return cli_error("subagent unexport", 2, "unknown '%s' (only 'service')", argv[1]);
-	argc--;
-	argv++;
-	optind = 1;
+	if ((c = cli_verb_kind(&argc, &argv, "subagent unexport", "service", usage)) >= 0)
+		return c;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c': dir = optarg; break;

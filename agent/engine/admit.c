@@ -77,19 +77,6 @@ bool admit_cluster_equal(const struct admit_cluster *a, const struct admit_clust
 	       !memcmp(a->global, b->global, a->n_global * sizeof(a->global[0]));
 }
 
-static int refuse(char *why, size_t len, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static int refuse(char *why, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	if (why && len)
-		vsnprintf(why, len, fmt, ap);
-	va_end(ap);
-	return -EPERM;
-}
-
 static bool inside_one(const struct cidr4 *c, const struct cidr4 *set, unsigned n)
 {
 	for (unsigned i = 0; i < n; i++)
@@ -104,26 +91,26 @@ int admit_endpoint(const struct admit_view *v, const struct sa_endpoint *ep, cha
 	char a[CIDR4_STRLEN], b[CIDR4_STRLEN];
 
 	if (!strcmp(ep->cluster_id, v->local_id))
-		return refuse(why, len, "it is this cluster's own");
+		return util_refuse(why, len, -EPERM, "it is this cluster's own");
 	for (unsigned i = 0; i < v->n_clusters && !cl; i++)
 		if (!strcmp(v->clusters[i].id, ep->cluster_id))
 			cl = &v->clusters[i];
 	if (!cl)
-		return refuse(why, len, "cluster %s is not registered at the broker", ep->cluster_id);
+		return util_refuse(why, len, -EPERM, "cluster %s is not registered at the broker", ep->cluster_id);
 	if (!ep->n_subnets)
-		return refuse(why, len, "it has no subnets");
+		return util_refuse(why, len, -EPERM, "it has no subnets");
 	for (unsigned i = 0; i < ep->n_subnets; i++) {
 		const struct cidr4 *s = &ep->subnets[i];
 
 		cidr4_format(s, a);
 		if (v->globalnet ? !inside_one(s, cl->global, cl->n_global) :
 				   !inside_one(s, cl->nets, cl->n_nets))
-			return refuse(why, len, "subnet %s is outside cluster %s's registered %sCIDRs",
+			return util_refuse(why, len, -EPERM, "subnet %s is outside cluster %s's registered %sCIDRs",
 				      a, cl->id, v->globalnet ? "global " : "");
 		for (unsigned j = 0; j < v->n_local; j++) {
 			if (cidr4_overlap(s, &v->local[j])) {
 				cidr4_format(&v->local[j], b);
-				return refuse(why, len, "subnet %s overlaps %s of this cluster (%s)", a, b,
+				return util_refuse(why, len, -EPERM, "subnet %s overlaps %s of this cluster (%s)", a, b,
 					      v->local_id);
 			}
 		}
@@ -135,7 +122,7 @@ int admit_endpoint(const struct admit_view *v, const struct sa_endpoint *ep, cha
 			for (unsigned j = 0; j < o->n_subnets; j++) {
 				if (cidr4_overlap(s, &o->subnets[j])) {
 					cidr4_format(&o->subnets[j], b);
-					return refuse(why, len, "subnet %s overlaps %s of cluster %s", a, b,
+					return util_refuse(why, len, -EPERM, "subnet %s overlaps %s of cluster %s", a, b,
 						      o->cluster_id);
 				}
 			}

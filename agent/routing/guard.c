@@ -33,19 +33,6 @@ void route_guard_set_peers(const struct guard_addr *p, unsigned n)
 	memcpy(peers, p, n_peers * sizeof(*p));
 }
 
-static int refuse(char *why, size_t len, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static int refuse(char *why, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	if (why && len)
-		vsnprintf(why, len, fmt, ap);
-	va_end(ap);
-	return -EPERM;
-}
-
 int route_guard_check_lists(const struct cidr4 *dst, const struct guard_addr *addrs, unsigned n,
 			    const struct guard_net *nets, unsigned nn, char *why, size_t len)
 {
@@ -54,7 +41,7 @@ int route_guard_check_lists(const struct cidr4 *dst, const struct guard_addr *ad
 	for (unsigned i = 0; i < n; i++) {
 		if (addrs[i].addr && cidr4_contains(dst, addrs[i].addr)) {
 			ip4_format(addrs[i].addr, a);
-			return refuse(why, len, "it covers %s (%s)", a, addrs[i].what);
+			return util_refuse(why, len, -EPERM, "it covers %s (%s)", a, addrs[i].what);
 		}
 	}
 	/* Either way round: a wider route takes the node's network, a narrower one takes a
@@ -62,7 +49,7 @@ int route_guard_check_lists(const struct cidr4 *dst, const struct guard_addr *ad
 	for (unsigned i = 0; i < nn; i++) {
 		if (cidr4_overlap(dst, &nets[i].net)) {
 			cidr4_format(&nets[i].net, c);
-			return refuse(why, len, "it overlaps the node's network %s on %s", c, nets[i].dev);
+			return util_refuse(why, len, -EPERM, "it overlaps the node's network %s on %s", c, nets[i].dev);
 		}
 	}
 	return 0;
@@ -108,7 +95,7 @@ int route_guard_check(const struct cidr4 *dst, const struct guard_addr *extra, u
 	int nn = route_guard_local_nets(nets, MAX_NETS);
 
 	if (nn < 0)
-		return refuse(why, len, "cannot read the node's addresses: %s", strerror(-nn));
+		return util_refuse(why, len, -EPERM, "cannot read the node's addresses: %s", strerror(-nn));
 	memcpy(all, brokers, n_brokers * sizeof(all[0]));
 	n += n_brokers;
 	memcpy(all + n, peers, n_peers * sizeof(all[0]));

@@ -95,8 +95,8 @@ int pki_import_crt(const char *pem, gnutls_x509_crt_t *crt)
 	return 0;
 }
 
-static int export_pair(gnutls_x509_crt_t crt, gnutls_x509_privkey_t key,
-		       char **cert_pem, char **key_pem)
+int pki_export_pair(gnutls_x509_crt_t crt, gnutls_x509_privkey_t key,
+		    char **cert_pem, char **key_pem)
 {
 	gnutls_datum_t d = { NULL, 0 };
 	char *c = NULL, *k = NULL;
@@ -241,7 +241,7 @@ int pki_ca_create(const char *cn, char **cert_pem, char **key_pem)
 	err = pki_sign_with(crt, crt, key);
 	if (err)
 		goto out;
-	err = export_pair(crt, key, cert_pem, key_pem);
+	err = pki_export_pair(crt, key, cert_pem, key_pem);
 out:
 	if (crt)
 		gnutls_x509_crt_deinit(crt);
@@ -319,7 +319,7 @@ int pki_cert_issue(const char *ca_cert_pem, const char *ca_key_pem,
 	if (!err)
 		err = pki_sign_with(crt, ca, ca_key);
 	if (!err)
-		err = export_pair(crt, key, cert_pem, key_pem);
+		err = pki_export_pair(crt, key, cert_pem, key_pem);
 out:
 	if (crt)
 		gnutls_x509_crt_deinit(crt);

@@ -68,9 +68,7 @@ int pki_subca_create(const char *ca_pem, const char *ca_key_pem, const char *cn,
 	gnutls_x509_crt_t ca = NULL, crt = NULL;
 	unsigned char kid[KEY_ID_MAX];
 	size_t kid_len = sizeof(kid);
-	gnutls_datum_t d = { NULL, 0 };
 	time_t now = time(NULL), ca_end;
-	char *c = NULL;
 	int err;
 
 	err = pki_import_ca(ca_pem, ca_key_pem, &ca, &ca_key);
@@ -102,27 +100,8 @@ int pki_subca_create(const char *ca_pem, const char *ca_key_pem, const char *cn,
 	err = pki_set_aki(crt, ca);
 	if (!err)
 		err = pki_sign_with(crt, ca, ca_key);
-	if (err)
-		goto out;
-	if (gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_PEM, &d) < 0) {
-		err = -EIO;
-		goto out;
-	}
-	err = pki_datum_to_str(&d, &c);
-	if (err)
-		goto out;
-	if (gnutls_x509_privkey_export2_pkcs8(key, GNUTLS_X509_FMT_PEM, NULL, GNUTLS_PKCS_PLAIN,
-					      &d) < 0) {
-		free(c);
-		err = -EIO;
-		goto out;
-	}
-	err = pki_datum_to_str(&d, key_pem);
-	if (err) {
-		free(c);
-		goto out;
-	}
-	*cert_pem = c;
+	if (!err)
+		err = pki_export_pair(crt, key, cert_pem, key_pem);
 out:
 	if (crt)
 		gnutls_x509_crt_deinit(crt);

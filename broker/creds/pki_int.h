@@ -30,4 +30,8 @@ int pki_set_aki(gnutls_x509_crt_t crt, gnutls_x509_crt_t issuer);
 int pki_import_ca(const char *ca_pem, const char *key_pem, gnutls_x509_crt_t *ca,
 		  gnutls_x509_privkey_t *key);
 
+/* crt and key as PEM strings (malloc'd; the key PKCS#8, unencrypted). 0 or -EIO / -ENOMEM. */
+int pki_export_pair(gnutls_x509_crt_t crt, gnutls_x509_privkey_t key, char **cert_pem,
+		    char **key_pem);
+
 #endif
