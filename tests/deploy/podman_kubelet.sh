@@ -24,7 +24,8 @@
 #   --detach            run in the background; prints the container's name
 #   --remove            remove this node's container (after --detach, or a killed run)
 #   --stop              stop this node's container the way the kubelet ends a pod (SIGTERM,
-#                       then SIGKILL after terminationGracePeriodSeconds) and remove it
+#                       then SIGKILL after terminationGracePeriodSeconds), print its exit
+#                       code and remove it
 #   --exec              run ARGS (after --) in this node's running container
 #   --dry-run           print the podman command instead of running it
 #   --skip-missing-host-paths  leave out a shared hostPath (/lib/modules...) this machine
@@ -97,7 +98,12 @@ if [ -n "$STOP" ]; then
 for d in yaml.safe_load_all(open(sys.argv[1])):
     if d and d.get("kind") == "DaemonSet" and (not sys.argv[2] or sys.argv[2] == "DaemonSet/" + d["metadata"]["name"]):
         print(d["spec"]["template"]["spec"].get("terminationGracePeriodSeconds", 30)); break' "$MANIFEST" "$OBJECT")
+	# the container runs with --rm: its exit code is what `podman wait` sees
+	"${PODMAN[@]}" wait "$name" &
+	waiter=$!
+	sleep 0.5
 	"${PODMAN[@]}" stop -t "${grace:-30}" "$name" >/dev/null
+	wait "$waiter" || true
 	exec "${PODMAN[@]}" rm -f --ignore "$name" >/dev/null
 fi
 
