@@ -16,91 +16,10 @@ set -u
 . "$(dirname "$0")/../lib.sh"
 . "$ROOT/tests/e2e/cluster_lib.sh"
 T_NAME=daemonset_lab
-KUBELET=$ROOT/tests/deploy/podman_kubelet.sh
-MANIFEST=$ROOT/deploy/kubernetes/agent.yaml
-ARCHIVE=$ROOT/build/subagent-image.oci.tar
 NODES="c1-n1 c1-n2 c1-n3 c2-n1 c2-n2 c2-n3"
-STARTED=()
-
-cleanup() {
-	local n ns
-	for n in "${STARTED[@]}"; do kubelet_for "$n" --remove >/dev/null 2>&1 || true; done
-	for n in $NODES; do
-		ns=$("$LAB" netns "$n" 2>/dev/null) && rm -rf "$ROOT/build/podman/kubelet/$ns"
-	done
-	[ "${KEEP_LAB:-0}" = 1 ] || "$LAB" down >/dev/null 2>&1
-}
-trap cleanup EXIT
-
-for t in podman runc jq curl; do
-	command -v $t >/dev/null || { t_skip all "$t missing: run make deps"; t_done; }
-done
-[ -x "$SUBAGENT" ] || { t_skip all "build/subagent not built"; t_done; }
-# The image of this binary: (re)built when older than it; quick when cached.
-if [ ! -s "$ARCHIVE" ] || [ "$SUBAGENT" -nt "$ARCHIVE" ]; then
-	log=$(mktemp /tmp/sadep-dslab.XXXXXX)
-	if ! "$ROOT/deploy/build-image.sh" >"$log" 2>&1; then
-		cat "$log" >&2
-		rm -f "$log"
-		t_skip all "make image failed (it needs the Debian mirror)"
-		t_done
-	fi
-	rm -f "$log"
-fi
-
-lx() { "$LAB" exec "$@"; }
-node_json() { lab_json | jq -r --arg n "$1" ".clusters[].nodes[] | select(.name == \$n) | .$2"; }
-pod_ip() { lab_json | jq -r --arg p "$1" '.clusters[].nodes[].pods[] | select(.name == $p) | .ip'; }
-tcp_echo() { echo x | lx "$1" -- socat -T3 - "TCP4:$2:8080,connect-timeout=3" 2>/dev/null | head -1; }
-udp_echo() { echo x | lx "$1" -- socat -T3 - "UDP4:$2:8080" 2>/dev/null | head -1; }
-host_root() { echo "$SA_RUN/hosts/$1"; }
-status_file() { echo "$(host_root "$1")/var/lib/subagent/$1/status.json"; }
-# the lab's agent helpers read $SA_RUN/state/NODE: here the state is on the node's hostPath
-agent_role() { jq -r .role "$(status_file "$1")" 2>/dev/null; }
-agent_epoch() { jq -r .epoch "$(status_file "$1")" 2>/dev/null; }
-role_is() { [ "$(agent_role "$1")" = "$2" ]; }
-connected() {
-	local f
-	f=$(status_file "$1")
-	[ -f "$f" ] && [ "$(jq '[.connections[] | select(.status == "connected")] | length' "$f")" -ge 1 ]
-}
-follows() { [ "$(jq -r .active_gateway "$(status_file "$1")" 2>/dev/null)" = "$2" ]; }
-
-# kubelet_for NODE [podman_kubelet options] [-- ARGS]: the node's pod (its DaemonSet chosen by
-# the node's gateway label, the lab's gateway_capable), the cluster's Secret from join.
-kubelet_for() {
-	local n=$1 c=${1%%-n*} ds=subagent-agent opts=(); shift
-	while [ $# -gt 0 ] && [ "$1" != -- ]; do opts+=("$1"); shift; done
-	[ "$(node_json "$n" gateway_capable)" = true ] && ds=subagent-gateway
-	"$KUBELET" --skip-missing-host-paths --object "DaemonSet/$ds" --node-name "$n" \
-		--node-ip "$(node_json "$n" ip)" --host-root "$(host_root "$n")" "${opts[@]}" \
-		"$MANIFEST" "$("$LAB" netns "$n")" "$SA_RUN/$c" "$@"
-}
-start_pod() {
-	STARTED+=("$1")
-	kubelet_for "$1" --detach >/dev/null 2>>"$SA_RUN/logs/kubelet-$1.log" ||
-		{ cat "$SA_RUN/logs/kubelet-$1.log" >&2; return 1; }
-}
-
-# join_secret CLUSTER: `join --output kubernetes` from the cluster's first node, the Secret
-# checked with the manifests that mount it, its files unpacked as the kubelet gets them.
-join_secret() {
-	local c=$1
-	lx "$c-n1" -- "$SUBAGENT" join "$SA_RUN/broker/broker-info.subm" --clusterid "$c" \
-		$(cluster_cidrs "$c") --output kubernetes >"$SA_RUN/secret-$c.yaml" \
-		2>"$SA_RUN/logs/join-$c.log" || { cat "$SA_RUN/logs/join-$c.log" >&2; return 1; }
-	/usr/bin/python3 "$ROOT/tests/deploy/k8s_validate.py" --require-secrets \
-		"$ROOT/deploy/kubernetes/namespace.yaml" "$MANIFEST" "$SA_RUN/secret-$c.yaml" >&2 || return 1
-	mkdir -p "$SA_RUN/$c"
-	/usr/bin/python3 - "$SA_RUN/secret-$c.yaml" "$SA_RUN/$c" <<'EOF'
-import base64, os, sys, yaml
-(doc,) = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
-for k, v in doc["data"].items():
-    fd = os.open(os.path.join(sys.argv[2], k), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with open(fd, "wb") as f:
-        f.write(base64.b64decode(v, validate=True))
-EOF
-}
+. "$ROOT/tests/deploy/daemonset_lib.sh"
+trap ds_cleanup EXIT
+ds_requirements
 
 "$LAB" up --clusters 2 --nodes 3 --pods 1 >&2 || { t_fail lab_up; t_done; }
 lab_start_broker >&2 || { t_fail broker_up; t_done; }
@@ -177,10 +96,14 @@ done
 
 # The kubelet ends the active gateway's pod (SIGTERM; rolling update, pod deletion) and
 # starts it again: a restart, not a failover, and an established TCP connection lives on.
+# The lab's echo server gives up after 10 s of silence, less than a pod restart under
+# load can take (podman, the agent's start, IKE, TCP's backoff): an echo with 60 s.
 e0=$(agent_epoch c1-n1)
 out=$SA_RUN/stream.out
+lx "$N2" -- setsid -f socat -T60 TCP4-LISTEN:8090,fork,reuseaddr PIPE </dev/null >/dev/null 2>&1
+wait_until 5 bash -c "echo x | $LAB exec $N1 -- socat -T3 - TCP4:$(pod_ip $N2):8090,connect-timeout=3 | grep -q x"
 (for i in $(seq 40); do echo "line$i"; sleep 0.25; done) |
-	lx "$N1" -- socat -T20 - "TCP4:$(pod_ip $N2):8080,connect-timeout=3" >"$out" 2>/dev/null &
+	lx "$N1" -- socat -T60 - "TCP4:$(pod_ip $N2):8090,connect-timeout=3" >"$out" 2>/dev/null &
 spid=$!
 sleep 2
 t0=$(date +%s%N)
@@ -190,9 +113,9 @@ stop_ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 	{ t_fail sigterm_ends_the_pod "exit code '$code' after $stop_ms ms (30000: the grace period ran out, SIGKILL)"
 	  tail -5 "$SA_RUN/logs/kubelet-c1-n1.log" >&2; }
 start_pod c1-n1
-wait $spid
-grep -q '^line40$' "$out" && t_pass restart_keeps_established_connection ||
-	t_fail restart_keeps_established_connection "$(tail -1 "$out")"
+wait_until 60 grep -q '^line40$' "$out" && t_pass restart_keeps_established_connection ||
+	t_fail restart_keeps_established_connection "last line: $(tail -1 "$out")"
+kill "$spid" 2>/dev/null; wait "$spid" 2>/dev/null
 wait_until 20 role_is c1-n1 gateway && [ "$(agent_epoch c1-n1)" = "$e0" ] && role_is c1-n2 standby &&
 	t_pass pod_restart_does_not_fail_over ||
 	t_fail pod_restart_does_not_fail_over "epoch $e0 -> $(agent_epoch c1-n1), n2 $(agent_role c1-n2)"
