@@ -156,5 +156,6 @@ image: deps
 clean:
 	rm -rf $(B)
 
-# build/podman holds container storage (make image, tests/deploy): not ours to scan for .d files
--include $(shell find $(B) -path $(B)/podman -prune -o -name '*.d' -type f -print 2>/dev/null)
+# build/podman holds container storage (make image, tests/deploy), build/image the root file
+# system debootstrap is making (its /usr/sbin/invoke-rc.d): not ours to scan for .d files
+-include $(shell find $(B) \( -path $(B)/podman -o -path $(B)/image \) -prune -o -name '*.d' -type f -print 2>/dev/null)

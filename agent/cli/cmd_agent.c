@@ -34,6 +34,8 @@ static void usage(FILE *f)
 		"  --node-ip IP            this node's address on the cluster's node network\n"
 		"                          (default: the first address not towards the broker)\n"
 		"  --pod-cidr CIDR         this node's pod CIDR slice (for the gateway's return path)\n"
+		"                          (default: found from the CNI's addresses and routes\n"
+		"                          inside the cluster CIDR, again every 5 s)\n"
 		"  --election-interval-ms N  heartbeat interval (default 100)\n"
 		"  --election-dead-ms N    a node not heard for this long is dead (default 600)\n"
 		"  --liveness-ms N         the active gateway's liveness probes to the standbys:\n"

@@ -17,6 +17,7 @@
 
 #include "agent/cli/cli.h"
 #include "agent/cli/cmd.h"
+#include "agent/cli/k8s_secret.h"
 #include "broker/creds/broker_info.h"
 #include "broker/creds/pki.h"
 #include "broker/store/store.h"
@@ -36,7 +37,11 @@ struct opts {
 	bool gn_range_set, gn_size_set;
 	bool force;
 	bool psk;
+	bool k8s;		/* --output kubernetes: also the broker's Secret on stdout */
 };
+
+/* Progress lines: stdout, or stderr when stdout carries the Secret. */
+static FILE *progress;
 
 static void usage(FILE *f)
 {
@@ -44,13 +49,19 @@ static void usage(FILE *f)
 		"Usage: " PROG " --dir DIR [--listen ADDR:PORT] [--url URL[,URL...]]\n"
 		"       [--store sqlite|etcd://HOST:PORT[,HOST:PORT...]]\n"
 		"       [--etcd-ca FILE --etcd-cert FILE --etcd-key FILE] [--globalnet]\n"
-		"       [--globalnet-cidr-range CIDR] [--globalnet-cluster-size N] [--psk] [--force]\n\n"
+		"       [--globalnet-cidr-range CIDR] [--globalnet-cluster-size N] [--psk] [--force]\n"
+		"       [--output kubernetes]\n\n"
 		"Creates the broker's state directory DIR: a CA, the IKE signing CA below it (the\n"
 		"running broker signs every gateway's IKE certificate with it), the broker's TLS\n"
 		"certificate (names: the hosts of every URL, 127.0.0.1 and localhost), an admin\n"
 		"token, a join token, config.json, and broker-info.subm, the file to carry to\n"
 		"every cluster ('subagent join broker-info.subm ...'). ca-key.pem is not read by\n"
-		"the running broker: keep it offline.\n\n"
+		"the running broker: keep it offline.\n"
+		"With --output kubernetes DIR is written all the same (broker-info.subm and the CA\n"
+		"key stay with you) and the files the broker reads are printed on stdout as the\n"
+		"Secret '" K8S_BROKER_SECRET "' of namespace '" K8S_NAMESPACE "' (what deploy/kubernetes/\n"
+		"broker-sqlite.yaml and broker-etcd.yaml mount) for 'kubectl apply -f -'; the\n"
+		"progress goes to stderr. The Secret holds the admin token: treat it like a password.\n\n"
 		"  --dir DIR                    state directory (must be absent or empty)\n"
 		"  --listen ADDR:PORT           where 'subagent broker' listens (default 0.0.0.0:8443)\n"
 		"  --url URL[,URL...]           https URL(s) clusters use to reach the broker; default\n"
@@ -68,7 +79,8 @@ static void usage(FILE *f)
 		"                               predate certificates; any holder can pose as any\n"
 		"                               cluster)\n"
 		"  --force                      overwrite the credentials in a non-empty DIR\n"
-		"                               (an existing broker.db is kept)\n",
+		"                               (an existing broker.db is kept)\n"
+		"  -o, --output kubernetes      also print the broker's Secret (above)\n",
 		BRK_DEFAULT_GN_CLUSTER_SIZE);
 }
 
@@ -160,7 +172,7 @@ static int parse_u32(const char *s, uint32_t *out)
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
 	enum { O_DIR = 1, O_LISTEN, O_URL, O_STORE, O_GN, O_GN_RANGE, O_GN_SIZE, O_FORCE, O_PSK,
-	       O_HELP, O_ETCD_CA, O_ETCD_CERT, O_ETCD_KEY };
+	       O_HELP, O_ETCD_CA, O_ETCD_CERT, O_ETCD_KEY, O_OUT = 'o' };
 	static const struct option lopts[] = {
 		{ "dir", required_argument, NULL, O_DIR },
 		{ "listen", required_argument, NULL, O_LISTEN },
@@ -174,6 +186,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "globalnet-cluster-size", required_argument, NULL, O_GN_SIZE },
 		{ "force", no_argument, NULL, O_FORCE },
 		{ "psk", no_argument, NULL, O_PSK },
+		{ "output", required_argument, NULL, O_OUT },
 		{ "help", no_argument, NULL, O_HELP },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -188,7 +201,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	o->gn.cluster_size = BRK_DEFAULT_GN_CLUSTER_SIZE;
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+h", lopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:ho:", lopts, NULL)) != -1) {
 		switch (c) {
 		case O_DIR: o->dir = optarg; break;
 		case O_LISTEN: o->listen = optarg; break;
@@ -216,6 +229,11 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			break;
 		case O_FORCE: o->force = true; break;
 		case O_PSK: o->psk = true; break;
+		case O_OUT:
+			if (strcmp(optarg, "kubernetes"))
+				return cli_error(PROG, 2, "--output '%s': the only output is 'kubernetes'", optarg);
+			o->k8s = true;
+			break;
 		case 'h':
 		case O_HELP: usage(stdout); return -1;
 		case ':':
@@ -312,6 +330,25 @@ static int copy_etcd_tls(const struct opts *o)
 	return err;
 }
 
+/* With etcd://, the three etcd TLS files as copied into DIR, for the Secret (the broker's
+ * config.json names them there); out[] and etcd[] stay empty otherwise. */
+static int etcd_tls_files(const struct opts *o, struct k8s_file *out, char *etcd[3])
+{
+	static const char *const names[3] = { "etcd-ca.pem", "etcd-client.pem", "etcd-client-key.pem" };
+	char path[PATH_MAX];
+
+	for (int i = 0; i < 3 && o->etcd_tls[0]; i++) {
+		snprintf(path, sizeof(path), "%s/%s", o->dir, names[i]);
+		etcd[i] = util_read_file(path, 1 << 20, NULL);
+		if (!etcd[i]) {
+			fprintf(stderr, PROG ": read %s: %s\n", path, strerror(errno));
+			return -errno;
+		}
+		out[i] = (struct k8s_file){ names[i], etcd[i] };
+	}
+	return 0;
+}
+
 static char *config_json(const struct opts *o)
 {
 	cJSON *root = cJSON_CreateObject(), *urls, *gn;
@@ -355,6 +392,7 @@ static int deploy(const struct opts *o)
 				    .flags = PKI_F_SERVER };
 	char hosts[BRK_MAX_URLS][256], admin[65], join[65], psk[65], err[BRK_ERR_MAX];
 	char *ca = NULL, *ca_key = NULL, *tls = NULL, *tls_key = NULL, *cfg = NULL, *info = NULL;
+	char *etcd[3] = { NULL, NULL, NULL };
 	char *ike_ca = NULL, *ike_key = NULL;
 	struct broker_info bi = { 0 };
 	int ret, nonempty;
@@ -413,14 +451,14 @@ static int deploy(const struct opts *o)
 		fprintf(stderr, PROG ": create the IKE signing CA: %s\n", strerror(-ret));
 		goto out;
 	}
-	printf("✓ Created the broker CA (ECDSA P-256, valid %d years) and the IKE signing CA below it\n",
+	fprintf(progress, "✓ Created the broker CA (ECDSA P-256, valid %d years) and the IKE signing CA below it\n",
 	       PKI_CA_DAYS / 365);
-	printf("✓ Created the TLS certificate for");
+	fprintf(progress, "✓ Created the TLS certificate for");
 	for (size_t i = 0; i < req.n_ips; i++)
-		printf(" %s", ips[i]);
+		fprintf(progress, " %s", ips[i]);
 	for (size_t i = 0; i < req.n_dns; i++)
-		printf(" %s", dns[i]);
-	printf("\n");
+		fprintf(progress, " %s", dns[i]);
+	fprintf(progress, "\n");
 	if ((ret = util_random_hex(admin, 32)) || (ret = util_random_hex(join, 32)) ||
 	    (o->psk && (ret = util_random_hex(psk, 32)))) {
 		fprintf(stderr, PROG ": random: %s\n", strerror(-ret));
@@ -463,18 +501,48 @@ static int deploy(const struct opts *o)
 		/* --force over an older directory: its shared key must not linger */
 		snprintf(path, sizeof(path), "%s/psk", o->dir);
 		if (unlink(path) == 0)
-			printf("✓ Removed the old IKE pre-shared key\n");
+			fprintf(progress, "✓ Removed the old IKE pre-shared key\n");
 	}
-	printf("✓ Created the admin token and the join token%s\n",
+	fprintf(progress, "✓ Created the admin token and the join token%s\n",
 	       o->psk ? ", and the IKE pre-shared key (--psk)" : "");
-	printf("✓ Wrote %s (store: %s, globalnet: %s)\n", o->dir, o->store,
+	fprintf(progress, "✓ Wrote %s (store: %s, globalnet: %s)\n", o->dir, o->store,
 	       o->gn.enabled ? "on" : "off");
-	printf("\nStart the broker:      subagent broker --dir %s\n", o->dir);
-	printf("Then, on each cluster: subagent join %s/broker-info.subm --clusterid ID ...\n",
+	if (o->k8s) {
+		struct k8s_file files[10] = {
+			{ "config.json", cfg }, { "tls.pem", tls }, { "tls-key.pem", tls_key },
+			{ "admin.token", admin }, { "join.token", join }, { "ike-ca.pem", ike_ca },
+			{ "ike-ca-key.pem", ike_key },
+		};
+		struct k8s_secret sec = {
+			.name = K8S_BROKER_SECRET, .component = "broker",
+			.comment = "subagent deploy-broker: what the broker reads from its directory; "
+				   "it holds the admin and join tokens and the IKE signing CA's key",
+			.files = files, .n_files = 7,
+		};
+
+		ret = etcd_tls_files(o, files + sec.n_files, etcd);
+		if (!ret) {
+			if (etcd[0])
+				sec.n_files += 3;
+			ret = k8s_secret_print(stdout, &sec);
+		}
+		if (ret) {
+			fprintf(stderr, PROG ": print the Secret: %s\n", strerror(-ret));
+			goto out;
+		}
+		fprintf(progress, "✓ Printed the Secret %s/%s for 'kubectl apply -f -'\n",
+			K8S_NAMESPACE, K8S_BROKER_SECRET);
+		fprintf(progress, "\nStart the broker:      kubectl apply -f deploy/kubernetes/broker-sqlite.yaml (or broker-etcd.yaml)\n");
+	} else {
+		fprintf(progress, "\nStart the broker:      subagent broker --dir %s\n", o->dir);
+	}
+	fprintf(progress, "Then, on each cluster: subagent join %s/broker-info.subm --clusterid ID ...\n",
 	       o->dir);
-	printf("broker-info.subm holds the join token%s: carry it like a password.\n",
+	fprintf(progress, "broker-info.subm holds the join token%s: carry it like a password.\n",
 	       o->psk ? " and the PSK" : "");
 out:
+	for (int i = 0; i < 3; i++)
+		util_free_secret(etcd[i]);
 	free(ca);
 	util_free_secret(ca_key);
 	free(tls);
@@ -495,6 +563,7 @@ int cmd_deploy_broker(int argc, char **argv)
 	int ret;
 
 	ret = parse_opts(argc, argv, &o);
+	progress = o.k8s ? stderr : stdout;
 	if (ret == 0)
 		ret = deploy(&o);
 	else if (ret < 0)

@@ -14,6 +14,7 @@
 
 #include "agent/cli/cli.h"
 #include "agent/cli/cmd.h"
+#include "agent/cli/k8s_secret.h"
 #include "broker/client/client.h"
 #include "broker/creds/broker_info.h"
 #include "broker/creds/cluster_config.h"
@@ -31,24 +32,35 @@ struct opts {
 	size_t n_cluster, n_service;
 	struct cidr4 global;
 	bool global_set;
+	bool k8s;		/* --output kubernetes: the Secret on stdout */
 };
+
+/* Progress lines: stdout, or stderr when stdout carries the Secret. */
+static FILE *progress;
 
 static void usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: " PROG " BROKER-INFO --clusterid ID --clustercidr CIDR[,CIDR...]\n"
 		"       --servicecidr CIDR[,CIDR...] --config-dir DIR [--cable-driver ipsec|vxlan]\n"
-		"       [--globalnet-cidr CIDR]\n\n"
+		"       [--globalnet-cidr CIDR]\n"
+		"       " PROG " BROKER-INFO --clusterid ID ... --output kubernetes [--config-dir DIR]\n\n"
 		"Registers this cluster with the broker described by BROKER-INFO (the\n"
 		"broker-info.subm made by 'subagent deploy-broker') and writes the cluster's\n"
 		"configuration to DIR (cluster.json, ca.pem, token; psk only from a broker\n"
 		"deployed with --psk) for 'subagent agent'. Gateways get their IKE certificates\n"
 		"from the broker with the cluster's token.\n"
-		"Joining again with the same ID and DIR updates the registration.\n\n"
+		"Joining again with the same ID and DIR updates the registration.\n"
+		"With --output kubernetes the same files are printed on stdout as the Secret\n"
+		"'" K8S_CLUSTER_SECRET "' of namespace '" K8S_NAMESPACE "' (what deploy/kubernetes/\n"
+		"agent.yaml and dns.yaml mount) for 'kubectl apply -f -', and the progress goes to\n"
+		"stderr; DIR is then optional: when given it is written too (and read, to join again).\n"
+		"The Secret holds the cluster's token: treat the output like a password.\n\n"
 		"  --clusterid ID            cluster ID: a DNS label (1-63 of a-z, 0-9, '-')\n"
 		"  --clustercidr CIDR,...    the cluster's pod CIDRs\n"
 		"  --servicecidr CIDR,...    the cluster's service CIDRs\n"
 		"  --config-dir DIR          where to write the configuration\n"
+		"  -o, --output kubernetes   print the configuration as a Kubernetes Secret\n"
 		"  --cable-driver DRIVER     ipsec (default, encrypted) or vxlan (not encrypted)\n"
 		"  --globalnet-cidr CIDR     ask for this global CIDR (globalnet brokers only)\n");
 }
@@ -78,7 +90,7 @@ static int add_cidrs(const char *flag, const char *arg, struct cidr4 *out, size_
 
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
-	enum { O_ID = 1, O_CC, O_SC, O_DIR, O_CABLE, O_GCIDR, O_HELP };
+	enum { O_ID = 1, O_CC, O_SC, O_DIR, O_CABLE, O_GCIDR, O_HELP, O_OUT = 'o' };
 	static const struct option lopts[] = {
 		{ "clusterid", required_argument, NULL, O_ID },
 		{ "clustercidr", required_argument, NULL, O_CC },
@@ -86,6 +98,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "config-dir", required_argument, NULL, O_DIR },
 		{ "cable-driver", required_argument, NULL, O_CABLE },
 		{ "globalnet-cidr", required_argument, NULL, O_GCIDR },
+		{ "output", required_argument, NULL, O_OUT },
 		{ "help", no_argument, NULL, O_HELP },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -96,7 +109,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	o->cable = "ipsec";
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "h", lopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":ho:", lopts, NULL)) != -1) {
 		switch (c) {
 		case O_ID: o->cluster_id = optarg; break;
 		case O_CC:
@@ -109,6 +122,12 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			break;
 		case O_DIR: o->dir = optarg; break;
 		case O_CABLE: o->cable = optarg; break;
+		case O_OUT:
+			if (strcmp(optarg, "kubernetes"))
+				return cli_error(PROG, 2, "--output '%s': the only output is 'kubernetes' (without it, join writes --config-dir)",
+						 optarg);
+			o->k8s = true;
+			break;
 		case O_GCIDR:
 			if (cidr4_parse(optarg, &o->global))
 				return cli_error(PROG, 2, "--globalnet-cidr '%s' is not an IPv4 CIDR", optarg);
@@ -136,8 +155,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		return cli_error(PROG, 2, "--clustercidr CIDR is required");
 	if (!o->n_service)
 		return cli_error(PROG, 2, "--servicecidr CIDR is required");
-	if (!o->dir || !*o->dir)
-		return cli_error(PROG, 2, "--config-dir DIR is required");
+	if ((!o->dir && !o->k8s) || (o->dir && !*o->dir))
+		return cli_error(PROG, 2, "--config-dir DIR is required (or --output kubernetes)");
 	if (strcmp(o->cable, "ipsec") && strcmp(o->cable, "vxlan"))
 		return cli_error(PROG, 2, "--cable-driver '%s' is neither ipsec nor vxlan", o->cable);
 	/* the same overlap rules the configuration must obey */
@@ -286,8 +305,11 @@ static int check_config_dir(struct join *j)
 {
 	const struct opts *o = j->o;
 	char err[BRK_ERR_MAX];
-	int ret = cluster_config_load_err(o->dir, &j->old, err);
+	int ret;
 
+	if (!o->dir)
+		return 0;
+	ret = cluster_config_load_err(o->dir, &j->old, err);
 	if (ret == -ENOENT)
 		return 0;
 	if (ret)
@@ -329,7 +351,7 @@ static int contact_broker(struct join *j)
 	if (ret)
 		return cli_step_failed("Contact the broker", "%s", st.message);
 	addr = cJSON_GetObjectItemCaseSensitive(who, "remoteAddr");
-	printf("✓ Broker reachable (%s%s%s)\n", st.url,
+	fprintf(progress, "✓ Broker reachable (%s%s%s)\n", st.url,
 	       cJSON_IsString(addr) ? ", it sees this host as " : "",
 	       cJSON_IsString(addr) ? addr->valuestring : "");
 	cJSON_Delete(who);
@@ -449,6 +471,37 @@ static void join_free(struct join *j)
 	broker_info_free(&j->bi);
 }
 
+/* The files of the configuration directory as the Secret the manifests mount. */
+static int print_secret(const struct cluster_config *cfg)
+{
+	struct k8s_file files[4] = {
+		{ "ca.pem", cfg->ca_pem }, { "cluster.json", NULL }, { "token", cfg->token },
+		{ "psk", cfg->psk },
+	};
+	struct k8s_secret sec = {
+		.name = K8S_CLUSTER_SECRET, .component = "agent", .cluster = cfg->cluster_id,
+		.files = files, .n_files = cfg->psk ? 4 : 3,
+	};
+	char err[BRK_ERR_MAX], comment[160];
+	char *json = cluster_config_render(cfg, err);
+	int ret;
+
+	if (!json)
+		return cli_step_failed("Print the Secret", "%s", err);
+	files[1].data = json;
+	snprintf(comment, sizeof(comment),
+		 "subagent join: the configuration of cluster %s; it holds the cluster's broker token",
+		 cfg->cluster_id);
+	sec.comment = comment;
+	ret = k8s_secret_print(stdout, &sec);
+	free(json);
+	if (ret)
+		return cli_step_failed("Print the Secret", "%s", strerror(-ret));
+	fprintf(progress, "✓ Printed the Secret %s/%s (%zu keys) for 'kubectl apply -f -'\n",
+		K8S_NAMESPACE, K8S_CLUSTER_SECRET, sec.n_files);
+	return 0;
+}
+
 static int join(const struct opts *o)
 {
 	struct join j = { .o = o, .ca_fd = -1 };
@@ -457,7 +510,7 @@ static int join(const struct opts *o)
 
 	if (broker_info_load(o->info_path, &j.bi, err))
 		return cli_step_failed("Read broker-info", "%s", err);
-	printf("✓ Read broker-info %s (%zu broker URL%s, globalnet %s)\n", o->info_path,
+	fprintf(progress, "✓ Read broker-info %s (%zu broker URL%s, globalnet %s)\n", o->info_path,
 	       j.bi.n_urls, j.bi.n_urls == 1 ? "" : "s", j.bi.globalnet.enabled ? "on" : "off");
 	rc = check_flags(&j);
 	if (!rc)
@@ -469,21 +522,23 @@ static int join(const struct opts *o)
 	if (!rc)
 		rc = build_config(&j);
 	if (!rc) {
-		printf("✓ %s %s%s\n", j.rejoin ? "Updated cluster" : "Registered cluster",
+		fprintf(progress, "✓ %s %s%s\n", j.rejoin ? "Updated cluster" : "Registered cluster",
 		       o->cluster_id, j.rejoin ? " (already registered; same credential)" : "");
 		if (j.cfg.n_global_cidrs) {
 			char buf[CIDR4_STRLEN];
 
 			cidr4_format(&j.cfg.global_cidrs[0], buf);
-			printf("  global CIDR: %s\n", buf);
+			fprintf(progress, "  global CIDR: %s\n", buf);
 		}
-		printf("  IKE authentication: %s\n", j.cfg.psk ?
+		fprintf(progress, "  IKE authentication: %s\n", j.cfg.psk ?
 		       "the broker's pre-shared key (deployed with --psk)" :
 		       "per-cluster certificates signed by the broker");
-		if (cluster_config_save(o->dir, &j.cfg, err))
+		if (o->dir && cluster_config_save(o->dir, &j.cfg, err))
 			rc = cli_step_failed("Write configuration", "%s", err);
-		else
-			printf("✓ Wrote configuration to %s\n", o->dir);
+		else if (o->dir)
+			fprintf(progress, "✓ Wrote configuration to %s\n", o->dir);
+		if (!rc && o->k8s)
+			rc = print_secret(&j.cfg);
 	}
 	if (rc && j.registered && j.cfg.token)
 		withdraw(&j);
@@ -496,6 +551,7 @@ int cmd_join(int argc, char **argv)
 	struct opts o = { 0 };
 	int ret = parse_opts(argc, argv, &o);
 
+	progress = o.k8s ? stderr : stdout;
 	setvbuf(stdout, NULL, _IOLBF, 0);	/* progress lines show up as they happen */
 
 	if (ret < 0)

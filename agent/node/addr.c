@@ -4,12 +4,15 @@
 #include <errno.h>
 #include <ifaddrs.h>
 #include <netdb.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "agent/node/node_int.h"
 #include "agent/routing/guard.h"
 #include "agent/routing/netlink.h"
+#include "agent/routing/podcidr.h"
 #include "broker/creds/broker_info.h"
+#include "common/log.h"
 #include "common/util.h"
 
 int node_find_ip(struct node *n)
@@ -98,4 +101,33 @@ void node_guard_brokers(const struct node *n)
 		freeaddrinfo(res);
 	}
 	route_guard_set_brokers(addrs, cnt);
+}
+
+bool node_pod_cidr_refresh(struct node *n)
+{
+	char how[PODCIDR_HOW_MAX], buf[CIDR4_STRLEN];
+	struct cidr4 c;
+	int rc;
+
+	if (n->o->pod_cidr)
+		return false;
+	rc = podcidr_detect(n->cfg.cluster_cidrs, n->cfg.n_cluster_cidrs, &c, how);
+	if (rc) {
+		/* said once per reason; the slice found before stays (a CNI that is being
+		 * reconfigured does not take the return path away) */
+		if (strcmp(how, n->pod_cidr_why))
+			pr_warn("pod CIDR slice of this node not found (%s)%s\n", how,
+				n->pod_cidr.len ? "; keeping the last one" :
+				": pass --pod-cidr, or remote clusters reach this node's pods only "
+				"through the CNI's own routes");
+		snprintf(n->pod_cidr_why, sizeof(n->pod_cidr_why), "%s", how);
+		return false;
+	}
+	n->pod_cidr_why[0] = '\0';
+	if (c.addr == n->pod_cidr.addr && c.len == n->pod_cidr.len)
+		return false;
+	cidr4_format(&c, buf);
+	pr_info("pod CIDR slice of this node: %s (from %s)\n", buf, how);
+	n->pod_cidr = c;
+	return true;
 }

@@ -23,6 +23,9 @@
 #include "common/util.h"
 
 #define MAX_PEERS 64
+/* Without --pod-cidr the slice is looked for again this often: a CNI makes its bridge
+ * when the node's first pod starts, which is usually after the agent's DaemonSet pod. */
+#define POD_CIDR_PERIOD (5 * NSEC_PER_SEC)
 
 static int watch_fd(int ep, int fd)
 {
@@ -194,6 +197,8 @@ static int election_setup(struct node *n)
 		pr_err("--pod-cidr %s is not a CIDR\n", n->o->pod_cidr);
 		return -EINVAL;
 	}
+	(void)node_pod_cidr_refresh(n);
+	n->next_pod_cidr_ns = util_now_ns() + POD_CIDR_PERIOD;
 	for (size_t i = 0; i < n->cfg.n_cluster_cidrs && !n->health_ip; i++)
 		(void)!netlink_local_addr_in(&n->cfg.cluster_cidrs[i], &n->health_ip, NULL);
 	ra_try_open(n, util_now_ns());
@@ -367,6 +372,11 @@ static int loop(struct node *n)
 			wait = n->next_resync_ns - now;
 		if (n->report_now && now - last_report >= REPORT_MIN_NS)
 			next_sec = now;
+		if (now >= n->next_pod_cidr_ns) {
+			n->next_pod_cidr_ns = now + POD_CIDR_PERIOD;
+			if (node_pod_cidr_refresh(n))
+				update_advert(n);
+		}
 		if (now >= next_sec) {
 			next_sec = now + NSEC_PER_SEC;
 			last_report = now;

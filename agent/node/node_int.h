@@ -24,7 +24,9 @@ struct node {
 	struct route_agent *ra;
 	struct engine *eng;		/* while this node is the active gateway */
 	uint32_t node_ip, health_ip;
-	struct cidr4 pod_cidr;
+	struct cidr4 pod_cidr;		/* len 0: not known */
+	char pod_cidr_why[128];		/* why the last detection failed (said once) */
+	uint64_t next_pod_cidr_ns;	/* next detection (without --pod-cidr) */
 	bool roles_dirty;
 	/* the steps the node keeps converging (the engine's and the cable's are theirs) */
 	bool want_engine;		/* the election made this node the active gateway */
@@ -53,6 +55,9 @@ int node_find_ip(struct node *n) __attribute__((warn_unused_result));
 uint32_t node_broadcast_of(uint32_t addr);
 /* Tells the route guard the broker's addresses (URL hosts, names resolved now). */
 void node_guard_brokers(const struct node *n);
+/* Without --pod-cidr: finds the node's pod CIDR slice from the CNI's addresses and routes
+ * (agent/routing/podcidr.c) into n->pod_cidr; true when it changed. */
+bool node_pod_cidr_refresh(struct node *n);
 
 /* status.c: conns is engine_connections_json() (an empty array when no engine runs),
  * faults every step that has not converged (retry_report() entries). */

@@ -97,6 +97,12 @@ void node_write_status_file(struct node *n, const cJSON *conns, const cJSON *fau
 	cJSON_AddStringToObject(o, "public_ip", n->local.public_ip);
 	cJSON_AddStringToObject(o, "private_ip", n->local.private_ip);
 	cJSON_AddStringToObject(o, "health_ip", n->local.health_ip);
+	if (n->pod_cidr.len) {
+		char buf[CIDR4_STRLEN];
+
+		cidr4_format(&n->pod_cidr, buf);
+		cJSON_AddStringToObject(o, "pod_cidr", buf);
+	}
 	cJSON_AddBoolToObject(o, "endpoint_published", published);
 	cJSON_AddBoolToObject(o, "broker_synced", n->eng && engine_synced(n->eng));
 	cJSON_AddNumberToObject(o, "updated_unix", (double)time(NULL));

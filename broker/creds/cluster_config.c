@@ -174,6 +174,18 @@ out:
 	return res;
 }
 
+char *cluster_config_render(const struct cluster_config *cfg, char err[BRK_ERR_MAX])
+{
+	char *json;
+
+	if (cluster_config_validate(cfg, err))
+		return NULL;
+	json = render(cfg);
+	if (!json)
+		snprintf(err, BRK_ERR_MAX, "out of memory");
+	return json;
+}
+
 static int path_in(char *out, size_t len, const char *dir, const char *name)
 {
 	return snprintf(out, len, "%s/%s", dir, name) >= (int)len ? -ENAMETOOLONG : 0;

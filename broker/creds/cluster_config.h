@@ -59,6 +59,9 @@ int cluster_config_load_reader(const char *dir, struct cluster_config *cfg, char
  * atomically; a psk file is removed when cfg has none). 0 or -errno (err says why). */
 int cluster_config_save(const char *dir, const struct cluster_config *cfg, char err[BRK_ERR_MAX])
 	__attribute__((warn_unused_result));
+/* cluster.json as cluster_config_save() writes it, after the same validation; NULL with
+ * err. The caller frees it. */
+char *cluster_config_render(const struct cluster_config *cfg, char err[BRK_ERR_MAX]);
 /* Validates every field except ca_path; 0 or -EINVAL with err. */
 int cluster_config_validate(const struct cluster_config *cfg, char err[BRK_ERR_MAX])
 	__attribute__((warn_unused_result));

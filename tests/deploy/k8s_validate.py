@@ -27,11 +27,19 @@ cannot express, and consistency between the objects of one set of files:
     and so is Bidirectional mount propagation without privileged (both API server rules);
   - within the set: objects are not defined twice, namespaced objects live in a Namespace
     of the set, Services/PDBs/NetworkPolicies select some pod template of the set,
-    serviceAccountName and persistentVolumeClaim names resolve to objects of the set.
+    serviceAccountName and persistentVolumeClaim names resolve to objects of the set;
+  - Secrets and ConfigMaps: keys are valid ([-._a-zA-Z0-9]+), a Secret's `data` values are
+    base64 (the API server decodes them), no key is both in data and stringData; a secret
+    volume's items and a secretKeyRef that name a Secret of the set name keys it has (unless
+    optional); with --require-secrets every Secret a pod template mounts or refers to
+    (not optional) must be in the set.
 
-Usage: k8s_validate.py FILE...   (all files form one set; exit 0 when all are valid)
+Usage: k8s_validate.py [--require-secrets] FILE...   (all files form one set; exit 0 when
+all are valid)
 Prints one line per object; errors as "FILE: doc N KIND/NAME: PATH: MESSAGE".
 """
+import base64
+import binascii
 import datetime
 import difflib
 import inspect
@@ -105,6 +113,7 @@ LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 LABEL_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
 ENV_REF = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)")
 WORKLOADS = {"Deployment", "DaemonSet", "StatefulSet", "ReplicaSet"}
+CONFIG_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
 
 
 class Errors:
@@ -363,7 +372,46 @@ def check_pod_spec(ps, where, errs, claim_templates=()):
         errs.add(where, "dnsPolicy ClusterFirstWithHostNet without hostNetwork")
 
 
-def validate(files):
+def check_data_keys(d, where, errs):
+    """Secret/ConfigMap keys and a Secret's base64 values."""
+    keys = {}
+    for field in ("data", "stringData", "binaryData"):
+        for k, v in (d.get(field) or {}).items():
+            if len(k) > 253 or not CONFIG_KEY.match(k) or k in (".", ".."):
+                errs.add(where, "%s key %r is not a valid key ([-._a-zA-Z0-9]+)" % (field, k))
+            if k in keys:
+                errs.add(where, "key %r is both in %s and %s" % (k, keys[k], field))
+            keys[k] = field
+            if field in ("binaryData",) or (field == "data" and d.get("kind") == "Secret"):
+                try:
+                    base64.b64decode(v, validate=True)
+                except (binascii.Error, ValueError, TypeError):
+                    errs.add(where, "%s.%s is not base64" % (field, k))
+
+
+def secret_refs(ps):
+    """(secretName, [keys], optional, what) for every Secret a pod spec refers to."""
+    refs = []
+    for v in ps.get("volumes") or []:
+        sv = v.get("secret")
+        if isinstance(sv, dict) and sv.get("secretName"):
+            refs.append((sv["secretName"], [it.get("key") for it in sv.get("items") or []],
+                         bool(sv.get("optional")), "volume %s" % v.get("name")))
+    for c in (ps.get("initContainers") or []) + (ps.get("containers") or []):
+        for e in c.get("env") or []:
+            ref = ((e.get("valueFrom") or {}).get("secretKeyRef")) or None
+            if isinstance(ref, dict) and ref.get("name"):
+                refs.append((ref["name"], [ref.get("key")], bool(ref.get("optional")),
+                             "container %s env %s" % (c.get("name"), e.get("name"))))
+        for ef in c.get("envFrom") or []:
+            ref = ef.get("secretRef")
+            if isinstance(ref, dict) and ref.get("name"):
+                refs.append((ref["name"], [], bool(ref.get("optional")),
+                             "container %s envFrom" % c.get("name")))
+    return refs
+
+
+def validate(files, require_secrets=False):
     errs = Errors()
     objs = []  # (file, index, dict)
     for f in files:
@@ -426,6 +474,8 @@ def validate(files):
             errs.add(where, "defined twice (first in %s)" % seen[key])
         seen[key] = "%s doc %d" % (f, i)
         label_errors(meta.get("labels"), where + " metadata.labels", errs)
+        if kind in ("Secret", "ConfigMap"):
+            check_data_keys(d, where, errs)
         tpl = pod_template(d)
         if tpl is not None and isinstance(tpl, dict):
             tmeta = tpl.get("metadata") or {}
@@ -480,6 +530,17 @@ def validate(files):
                 pvc = (v.get("persistentVolumeClaim") or {}).get("claimName")
                 if pvc and pvc not in claims:
                     errs.add(where, "claimName %r is not a PersistentVolumeClaim of this set" % pvc)
+            secrets = {(x.get("metadata") or {}).get("name"): x for x, _ in in_ns("Secret", ns)}
+            for sname, keys, optional, what in secret_refs(ps):
+                sec = secrets.get(sname)
+                if sec is None:
+                    if require_secrets and not optional:
+                        errs.add(where, "%s: Secret %r is not in this set" % (what, sname))
+                    continue
+                have = set(sec.get("data") or {}) | set(sec.get("stringData") or {})
+                for k in keys:
+                    if k not in have and not optional:
+                        errs.add(where, "%s: Secret %r has no key %r" % (what, sname, k))
             if kind == "StatefulSet":
                 svc = spec.get("serviceName")
                 if svc and svc not in [(x.get("metadata") or {}).get("name") for x, _ in in_ns("Service", ns)]:
@@ -488,10 +549,12 @@ def validate(files):
 
 
 def main(argv):
-    if len(argv) < 2 or argv[1] in ("-h", "--help"):
+    require = len(argv) > 1 and argv[1] == "--require-secrets"
+    files = argv[2:] if require else argv[1:]
+    if not files or argv[1] in ("-h", "--help"):
         print(__doc__.strip())
         return 2
-    objs, errs = validate(argv[1:])
+    objs, errs = validate(files, require)
     errors = errs.list
     for f, i, d in objs:
         if isinstance(d, dict):

@@ -23,6 +23,10 @@
 #   --entrypoint JSON   replace the image's entrypoint too (e.g. '["/bin/sh","-c"]')
 #   --detach            run in the background; prints the container's name
 #   --remove            remove this node's container (after --detach, or a killed run)
+#   --stop              stop this node's container the way the kubelet ends a pod (SIGTERM,
+#                       then SIGKILL after terminationGracePeriodSeconds), print its exit
+#                       code and remove it
+#   --exec              run ARGS (after --) in this node's running container
 #   --dry-run           print the podman command instead of running it
 #   --skip-missing-host-paths  leave out a shared hostPath (/lib/modules...) this machine
 #                       lacks, with a note, instead of refusing as a kubelet would
@@ -30,7 +34,7 @@
 set -eu
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 PY=/usr/bin/python3
-OBJECT= CONTAINER= NODE_NAME= NODE_IP= HOST_ROOT= ENTRYPOINT= DETACH= DRY= MISSING= REMOVE=
+OBJECT= CONTAINER= NODE_NAME= NODE_IP= HOST_ROOT= ENTRYPOINT= DETACH= DRY= MISSING= REMOVE= STOP= EXEC=
 ARCHIVE=$ROOT/build/subagent-image.oci.tar
 usage() { sed -n '2,/^set -eu/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2; }
 while [ $# -gt 0 ]; do
@@ -44,6 +48,8 @@ while [ $# -gt 0 ]; do
 	--entrypoint) ENTRYPOINT=$2; shift 2;;
 	--detach) DETACH=1; shift;;
 	--remove) REMOVE=1; shift;;
+	--stop) STOP=1; shift;;
+	--exec) EXEC=1; shift;;
 	--dry-run) DRY=1; shift;;
 	--skip-missing-host-paths) MISSING=--skip-missing-host-paths; shift;;
 	-h|--help) usage;;
@@ -83,6 +89,22 @@ PODMAN=(podman --root "$STORAGE" --runroot "$RUN/runroot" --tmpdir "$RUN/tmp"
 name=sadep-kubelet-$NODE_NAME
 if [ -n "$REMOVE" ]; then
 	exec "${PODMAN[@]}" rm -f -t 5 --ignore "$name"
+fi
+if [ -n "$EXEC" ]; then
+	exec "${PODMAN[@]}" exec "$name" "${OVERRIDE[@]:1}"
+fi
+if [ -n "$STOP" ]; then
+	grace=$($PY -c 'import sys, yaml
+for d in yaml.safe_load_all(open(sys.argv[1])):
+    if d and d.get("kind") == "DaemonSet" and (not sys.argv[2] or sys.argv[2] == "DaemonSet/" + d["metadata"]["name"]):
+        print(d["spec"]["template"]["spec"].get("terminationGracePeriodSeconds", 30)); break' "$MANIFEST" "$OBJECT")
+	# the container runs with --rm: its exit code is what `podman wait` sees
+	"${PODMAN[@]}" wait "$name" &
+	waiter=$!
+	sleep 0.5
+	"${PODMAN[@]}" stop -t "${grace:-30}" "$name" >/dev/null
+	wait "$waiter" || true
+	exec "${PODMAN[@]}" rm -f --ignore "$name" >/dev/null
 fi
 
 # The image: the archive, loaded once per archive content.

@@ -182,12 +182,6 @@ clean() {
 }
 if [ "$result" = success ] && clean; then
 	t_pass stop_cleans_up
-elif [ "$result" = signal ] && on "$B" 'journalctl -u subagent-agent --no-pager' | grep -q 'status=11/SEGV'; then
-	# A bug of the agent, not of the unit: on SIGTERM with a remote cluster connected,
-	# engine_stop() (agent/gateway.c) frees the cable and then drops the remotes through it
-	# (ipsec_disconnect(NULL, ...)): SIGSEGV before the route agent cleans up. Reported; this
-	# turns into the check above once it is fixed.
-	t_skip stop_cleans_up "KNOWN BUG: the agent segfaults on SIGTERM with a remote connected (engine_stop frees the cable before dropping the remotes)"
 else
 	t_fail stop_cleans_up "Result=$result"
 	ip -n "$B" -br link >&2
