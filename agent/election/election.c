@@ -248,6 +248,14 @@ struct election *election_open(const struct election_cfg *cfg, uint64_t now_ns)
 	    setsockopt(e->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
 	    bind(e->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
 		goto err;
+	/* The listen window starts when we can hear: writing the state file may have taken a
+	 * while on a busy node (fsync), and heartbeats sent meanwhile never reached us. */
+	{
+		uint64_t bound = util_now_ns();
+
+		if (e->role == ROLE_LISTEN && bound > now_ns)
+			e->listen_until += bound - now_ns;
+	}
 	return e;
 err:
 	err = errno;

@@ -47,6 +47,11 @@ static void *thread_main(void *arg)
 		struct timespec ts;
 
 		pthread_mutex_lock(&el->lock);
+		/* What queued while this thread was not running (its start on a busy node, a
+		 * stall) is read before anything is judged: the sockets are non-blocking. */
+		if (el->lv)
+			liveness_on_readable(el->lv, util_now_ns());
+		election_on_readable(el->e, util_now_ns());
 		now = util_now_ns();
 		wait = election_tick(el->e, now);
 		if (el->lv) {
@@ -61,13 +66,7 @@ static void *thread_main(void *arg)
 			break;
 		if (p[1].revents)
 			break;
-		pthread_mutex_lock(&el->lock);
-		/* Probes first: what queued while we were not scheduled counts before judging. */
-		if (p[2].revents & POLLIN)
-			liveness_on_readable(el->lv, util_now_ns());
-		if (p[0].revents & POLLIN)
-			election_on_readable(el->e, util_now_ns());
-		pthread_mutex_unlock(&el->lock);
+		/* what arrived is read at the top of the loop, probes first, before judging */
 	}
 	return NULL;
 }

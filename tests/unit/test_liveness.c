@@ -166,7 +166,7 @@ static void test_takeover_fast(void)
 	/* a dies: no heartbeat, no probe. b takes over after about 5 probes, not 600 ms. */
 	ms = RUN_UNTIL(election_is_active(b.e), &a, &b, false, 1000);
 	printf("  standby took over %ld ms after the last round with the active\n", ms);
-	CHECK(ms >= 80 && ms < 200);
+	CHECK(ms >= 50 && ms < 300);	/* 100 ms of probes missed; the heartbeats would take 600 */
 	close_node(&a);
 	close_node(&b);
 }
@@ -227,7 +227,7 @@ static void test_replay_does_not_revive(void)
 			sleep_ms(5);
 		}
 	}
-	CHECK(ms >= 0 && ms < 200);
+	CHECK(ms >= 0 && ms < 300);
 	close(fd);
 	close_node(&a);
 	close_node(&b);
