@@ -172,10 +172,12 @@ static void test_flooding_client(void)
 		if (cpu_s() - c0 < 0.02)
 			break;
 	}
+	/* a spinning server takes the whole 0.5 s; an idle one nearly none (0.054 s was seen
+	 * under ASan on a loaded machine) */
 	c0 = cpu_s();
 	usleep(500000);
-	CHECK(cpu_s() - c0 < 0.05);
-	if (cpu_s() - c0 >= 0.05)
+	CHECK(cpu_s() - c0 < 0.1);
+	if (cpu_s() - c0 >= 0.1)
 		fprintf(stderr, "  %.3f s of CPU in 0.5 s with a flooding client\n", cpu_s() - c0);
 	CHECK_STR(udp_ask(9), "10.102.0.10");
 	free(q);

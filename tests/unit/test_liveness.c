@@ -166,7 +166,9 @@ static void test_takeover_fast(void)
 	/* a dies: no heartbeat, no probe. b takes over after about 5 probes, not 600 ms. */
 	ms = RUN_UNTIL(election_is_active(b.e), &a, &b, false, 1000);
 	printf("  standby took over %ld ms after the last round with the active\n", ms);
-	CHECK(ms >= 50 && ms < 300);	/* 100 ms of probes missed; the heartbeats would take 600 */
+	/* 100 ms of probes missed; the heartbeats would take 600 (a loaded machine under ASan
+	 * was seen at 317) */
+	CHECK(ms >= 50 && ms < 500);
 	close_node(&a);
 	close_node(&b);
 }
