@@ -222,7 +222,7 @@ check verify_from_c1 lx c1-n1 -- "$SUBAGENT" verify --config-dir "$SA_RUN/c1" --
 # opened before the restart still carries data after it.
 fifo=$SA_RUN/tcp.in out=$SA_RUN/tcp.out
 rm -f "$fifo" "$out"; mkfifo "$fifo"
-lx c1-n1-p1 -- socat -T60 - "TCP4:$C2P1:8080,connect-timeout=3" <"$fifo" >"$out" 2>/dev/null &
+lx c1-n1-p1 -- socat -T"$(ts 60)" - "TCP4:$C2P1:8080,connect-timeout=$(ts 3)" <"$fifo" >"$out" 2>/dev/null &
 spid=$!
 exec 7>"$fifo"
 echo before >&7
