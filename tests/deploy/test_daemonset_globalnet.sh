@@ -31,7 +31,7 @@ in_egress() {	# in_egress IP CLUSTER: IP is one of CLUSTER's 8 cluster egress IP
 }
 gip() {	# gip CLUSTER NAME: status.globalIP of a GlobalIngressIP object
 	lx "$1-n1" -- "$SUBAGENT" globalnet list --config-dir "$SA_RUN/$1" -o json |
-		jq -r --arg n "$1-$2" '.[] | select(.name == $n) | .global_ip'
+		jq -r --arg n "$1.$2" '.[] | select(.name == $n) | .global_ip'
 }
 answers() { [ -n "$(tcp_echo "$1" "$2")" ]; }
 
