@@ -103,7 +103,7 @@ done
 # the trust checks on it; failover, globalnet, vxlan_cable and election can be added (see
 # tests/vm/README.md for their time and results).
 VM_SUITES=${VM_SUITES-ipsec_cable gateway trust}
-if [ -n "$VM_SUITES" ]; then
+if [ -n "$VM_SUITES" ] && { [ -z "$FILTER" ] || [[ vm/kernel-suites == *$FILTER* ]]; }; then
 	echo "== end-to-end suites in the VM test bed (kernel XFRM): $VM_SUITES"
 	# shellcheck disable=SC2086  # one word per suite
 	run_one "vm/kernel-suites" 5400 tests/vm/run-suites.sh --timeout 1200 $VM_SUITES

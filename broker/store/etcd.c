@@ -68,14 +68,13 @@ static int etcd_get(struct store *st, const char *key, char **value, uint64_t *m
 	return err;
 }
 
-static int etcd_range(struct store *st, const char *prefix, store_kv_fn fn, void *ctx,
-		      uint64_t *rev)
+/* Calls fn for each key-value of a range response (keys without our prefix are -EIO) and
+ * returns the first result that is not 0 (fn's, which may be > 0 to stop), else 0. */
+static int each_kv(const cJSON *resp, store_kv_fn fn, void *ctx)
 {
-	cJSON *resp, *kv;
-	int err = range_req(st->priv, prefix, true, &resp);
+	const cJSON *kv;
+	int err = 0;
 
-	if (err)
-		return err;
 	cJSON_ArrayForEach(kv, cJSON_GetObjectItemCaseSensitive(resp, "kvs")) {
 		char *k = etcd_j_b64(kv, "key"), *v = etcd_j_b64(kv, "value");
 
@@ -88,6 +87,18 @@ static int etcd_range(struct store *st, const char *prefix, store_kv_fn fn, void
 		if (err)
 			break;
 	}
+	return err;
+}
+
+static int etcd_range(struct store *st, const char *prefix, store_kv_fn fn, void *ctx,
+		      uint64_t *rev)
+{
+	cJSON *resp;
+	int err = range_req(st->priv, prefix, true, &resp);
+
+	if (err)
+		return err;
+	err = each_kv(resp, fn, ctx);
 	if (!err && rev)
 		*rev = etcd_j_u64(cJSON_GetObjectItemCaseSensitive(resp, "header"), "revision");
 	cJSON_Delete(resp);
@@ -98,7 +109,7 @@ static int etcd_page(struct store *st, const char *prefix, const char *after, ui
 		     size_t limit, store_kv_fn fn, void *ctx, uint64_t *rev, bool *more)
 {
 	char full[STORE_KEY_MAX + 16], end[STORE_KEY_MAX + 16], num[24];
-	cJSON *body = cJSON_CreateObject(), *resp = NULL, *kv;
+	cJSON *body = cJSON_CreateObject(), *resp = NULL;
 	size_t n;
 	char *k64 = NULL;
 	int err = -ENOMEM;
@@ -133,23 +144,14 @@ static int etcd_page(struct store *st, const char *prefix, const char *after, ui
 		goto out;
 	if (rev)
 		*rev = etcd_j_u64(cJSON_GetObjectItemCaseSensitive(resp, "header"), "revision");
-	cJSON_ArrayForEach(kv, cJSON_GetObjectItemCaseSensitive(resp, "kvs")) {
-		char *k = etcd_j_b64(kv, "key"), *v = etcd_j_b64(kv, "value");
-
-		if (k && v && !strncmp(k, PREFIX, strlen(PREFIX)))
-			err = fn(k + strlen(PREFIX), v, etcd_j_u64(kv, "mod_revision"), ctx);
-		else
-			err = -EIO;
-		free(k);
-		free(v);
-		if (err > 0) {
-			*more = true;
-			err = 0;
-			goto out;
-		}
-		if (err)
-			goto out;
+	err = each_kv(resp, fn, ctx);
+	if (err > 0) {
+		*more = true;
+		err = 0;
+		goto out;
 	}
+	if (err)
+		goto out;
 	*more = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(resp, "more"));
 out:
 	free(k64);
