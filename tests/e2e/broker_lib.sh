@@ -363,7 +363,10 @@ api_suite() {
 	check "$tag:paged-list-complete" [ "$pages" = "$all" -a "$n" -ge 3 ]
 	req GET "$API/endpoints?limit=2" "$ADMIN"
 	tok=$(out .metadata.continue)
-	req GET "$API/endpoints?limit=2&continue=${tok%?}A" "$ADMIN"
+	# one character inside the token changed (its last one may only carry padding bits, and
+	# replacing it blindly left the token as it was whenever it already was that letter)
+	[ "${tok:5:1}" = A ] && ch=B || ch=A
+	req GET "$API/endpoints?limit=2&continue=${tok:0:5}$ch${tok:6}" "$ADMIN"
 	check "$tag:paged-forged-token-400" says 400 'continue token is not valid'
 	req GET "$API/clusters?limit=2&continue=$tok" "$ADMIN"
 	check "$tag:paged-token-other-resource-400" [ "$CODE" = 400 ]
