@@ -29,6 +29,7 @@
 #include "broker/server/svc_import.h"
 #include "broker/server/watch.h"
 #include "broker/store/store.h"
+#include "common/httpd.h"
 #include "common/log.h"
 #include "common/util.h"
 
@@ -42,30 +43,6 @@ struct conn_req {
 	size_t len, cap;
 	bool too_large;
 };
-
-static int parse_listen(const char *s, struct sockaddr_in *sa)
-{
-	char host[64];
-	const char *colon = strrchr(s, ':');
-	char *end;
-	long port;
-
-	if (!colon || (size_t)(colon - s) >= sizeof(host))
-		return -EINVAL;
-	memcpy(host, s, (size_t)(colon - s));
-	host[colon - s] = '\0';
-	port = strtol(colon + 1, &end, 10);
-	if (*end || port < 0 || port > 65535)
-		return -EINVAL;
-	memset(sa, 0, sizeof(*sa));
-	sa->sin_family = AF_INET;
-	sa->sin_port = htons((uint16_t)port);
-	if (!strcmp(host, "") || !strcmp(host, "*"))
-		sa->sin_addr.s_addr = htonl(INADDR_ANY);
-	else if (inet_pton(AF_INET, host, &sa->sin_addr) != 1)
-		return -EINVAL;
-	return 0;
-}
 
 static void remote_addr(struct MHD_Connection *c, char *buf, size_t len)
 {
@@ -316,7 +293,7 @@ int srv_server_run(const char *dir, const char *listen_override,
 			goto out;
 		}
 	}
-	if (parse_listen(srv.cfg.listen, &sa)) {
+	if (httpd_parse_listen(srv.cfg.listen, &sa)) {
 		pr_err("listen address '%s': want ADDR:PORT\n", srv.cfg.listen);
 		err = -EINVAL;
 		goto out;
