@@ -278,55 +278,83 @@ static int add_sans(gnutls_x509_crt_t crt, const struct pki_cert_req *req)
 	return 0;
 }
 
+int pki_issue_begin(struct pki_issue *is, const char *ca_pem, const char *ca_key_pem)
+{
+	int err = pki_import_ca(ca_pem, ca_key_pem, &is->ca, &is->ca_key);
+
+	if (err) {
+		is->ca = NULL;
+		is->ca_key = NULL;
+		return err;
+	}
+	err = pki_gen_key(&is->key);
+	if (err) {
+		is->key = NULL;
+		return err;
+	}
+	if (gnutls_x509_crt_init(&is->crt) < 0) {
+		is->crt = NULL;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+int pki_issue_finish(struct pki_issue *is, char **cert_pem, char **key_pem)
+{
+	int err = pki_set_aki(is->crt, is->ca);
+
+	if (!err)
+		err = pki_sign_with(is->crt, is->ca, is->ca_key);
+	if (!err)
+		err = pki_export_pair(is->crt, is->key, cert_pem, key_pem);
+	return err;
+}
+
+void pki_issue_end(struct pki_issue *is)
+{
+	if (is->crt)
+		gnutls_x509_crt_deinit(is->crt);
+	if (is->key)
+		gnutls_x509_privkey_deinit(is->key);
+	if (is->ca_key)
+		gnutls_x509_privkey_deinit(is->ca_key);
+	if (is->ca)
+		gnutls_x509_crt_deinit(is->ca);
+	memset(is, 0, sizeof(*is));
+}
+
 int pki_cert_issue(const char *ca_cert_pem, const char *ca_key_pem,
 		   const struct pki_cert_req *req, char **cert_pem, char **key_pem)
 {
-	gnutls_x509_privkey_t ca_key = NULL, key = NULL;
-	gnutls_x509_crt_t ca = NULL, crt = NULL;
+	struct pki_issue is = { 0 };
 	unsigned usage = GNUTLS_KEY_DIGITAL_SIGNATURE;
 	int err;
 
 	if (!req || !req->flags)
 		return -EINVAL;
-	err = pki_import_ca(ca_cert_pem, ca_key_pem, &ca, &ca_key);
-	if (err)
-		return err;
-	err = pki_gen_key(&key);
+	err = pki_issue_begin(&is, ca_cert_pem, ca_key_pem);
 	if (err)
 		goto out;
-	if (gnutls_x509_crt_init(&crt) < 0) {
-		err = -ENOMEM;
-		goto out;
-	}
-	err = crt_common(crt, key, req->cn, req->days ? req->days : PKI_CERT_DAYS);
+	err = crt_common(is.crt, is.key, req->cn, req->days ? req->days : PKI_CERT_DAYS);
 	if (err)
 		goto out;
-	err = add_sans(crt, req);
+	err = add_sans(is.crt, req);
 	if (err)
 		goto out;
-	if (gnutls_x509_crt_set_basic_constraints(crt, 0, -1) < 0 ||
-	    gnutls_x509_crt_set_key_usage(crt, usage) < 0 ||
+	if (gnutls_x509_crt_set_basic_constraints(is.crt, 0, -1) < 0 ||
+	    gnutls_x509_crt_set_key_usage(is.crt, usage) < 0 ||
 	    ((req->flags & PKI_F_SERVER) &&
-	     gnutls_x509_crt_set_key_purpose_oid(crt, GNUTLS_KP_TLS_WWW_SERVER, 0) < 0) ||
+	     gnutls_x509_crt_set_key_purpose_oid(is.crt, GNUTLS_KP_TLS_WWW_SERVER, 0) < 0) ||
 	    ((req->flags & PKI_F_CLIENT) &&
-	     gnutls_x509_crt_set_key_purpose_oid(crt, GNUTLS_KP_TLS_WWW_CLIENT, 0) < 0) ||
+	     gnutls_x509_crt_set_key_purpose_oid(is.crt, GNUTLS_KP_TLS_WWW_CLIENT, 0) < 0) ||
 	    ((req->flags & PKI_F_IKE) &&
-	     gnutls_x509_crt_set_key_purpose_oid(crt, GNUTLS_KP_IPSEC_IKE, 0) < 0)) {
+	     gnutls_x509_crt_set_key_purpose_oid(is.crt, GNUTLS_KP_IPSEC_IKE, 0) < 0)) {
 		err = -EIO;
 		goto out;
 	}
-	err = pki_set_aki(crt, ca);
-	if (!err)
-		err = pki_sign_with(crt, ca, ca_key);
-	if (!err)
-		err = pki_export_pair(crt, key, cert_pem, key_pem);
+	err = pki_issue_finish(&is, cert_pem, key_pem);
 out:
-	if (crt)
-		gnutls_x509_crt_deinit(crt);
-	if (key)
-		gnutls_x509_privkey_deinit(key);
-	gnutls_x509_privkey_deinit(ca_key);
-	gnutls_x509_crt_deinit(ca);
+	pki_issue_end(&is);
 	return err;
 }
 

@@ -64,51 +64,33 @@ static char *one_pem(const char *buf, size_t len, const char *begin, const char 
 int pki_subca_create(const char *ca_pem, const char *ca_key_pem, const char *cn, unsigned days,
 		     char **cert_pem, char **key_pem)
 {
-	gnutls_x509_privkey_t ca_key = NULL, key = NULL;
-	gnutls_x509_crt_t ca = NULL, crt = NULL;
+	struct pki_issue is = { 0 };
 	unsigned char kid[KEY_ID_MAX];
 	size_t kid_len = sizeof(kid);
-	time_t now = time(NULL), ca_end;
+	time_t now = time(NULL), ca_end, end;
 	int err;
 
-	err = pki_import_ca(ca_pem, ca_key_pem, &ca, &ca_key);
-	if (err)
-		return err;
-	err = pki_gen_key(&key);
+	err = pki_issue_begin(&is, ca_pem, ca_key_pem);
 	if (err)
 		goto out;
-	if (gnutls_x509_crt_init(&crt) < 0) {
-		err = -ENOMEM;
-		goto out;
-	}
-	ca_end = gnutls_x509_crt_get_expiration_time(ca);
-	err = pki_crt_basics(crt, cn, now - 3600,
-			     now + (time_t)(days ? days : PKI_CA_DAYS) * 86400 < ca_end ?
-			     now + (time_t)(days ? days : PKI_CA_DAYS) * 86400 : ca_end);
+	ca_end = gnutls_x509_crt_get_expiration_time(is.ca);
+	end = now + (time_t)(days ? days : PKI_CA_DAYS) * 86400;
+	err = pki_crt_basics(is.crt, cn, now - 3600, end < ca_end ? end : ca_end);
 	if (err)
 		goto out;
 	/* pathlen 0: it signs gateways' certificates, never another CA */
-	if (gnutls_x509_crt_set_key(crt, key) < 0 ||
-	    gnutls_x509_privkey_get_key_id(key, 0, kid, &kid_len) < 0 ||
-	    gnutls_x509_crt_set_subject_key_id(crt, kid, kid_len) < 0 ||
-	    gnutls_x509_crt_set_basic_constraints(crt, 1, 0) < 0 ||
-	    gnutls_x509_crt_set_key_usage(crt, GNUTLS_KEY_KEY_CERT_SIGN | GNUTLS_KEY_CRL_SIGN |
+	if (gnutls_x509_crt_set_key(is.crt, is.key) < 0 ||
+	    gnutls_x509_privkey_get_key_id(is.key, 0, kid, &kid_len) < 0 ||
+	    gnutls_x509_crt_set_subject_key_id(is.crt, kid, kid_len) < 0 ||
+	    gnutls_x509_crt_set_basic_constraints(is.crt, 1, 0) < 0 ||
+	    gnutls_x509_crt_set_key_usage(is.crt, GNUTLS_KEY_KEY_CERT_SIGN | GNUTLS_KEY_CRL_SIGN |
 					  GNUTLS_KEY_DIGITAL_SIGNATURE) < 0) {
 		err = -EIO;
 		goto out;
 	}
-	err = pki_set_aki(crt, ca);
-	if (!err)
-		err = pki_sign_with(crt, ca, ca_key);
-	if (!err)
-		err = pki_export_pair(crt, key, cert_pem, key_pem);
+	err = pki_issue_finish(&is, cert_pem, key_pem);
 out:
-	if (crt)
-		gnutls_x509_crt_deinit(crt);
-	if (key)
-		gnutls_x509_privkey_deinit(key);
-	gnutls_x509_privkey_deinit(ca_key);
-	gnutls_x509_crt_deinit(ca);
+	pki_issue_end(&is);
 	return err;
 }
 

@@ -34,4 +34,15 @@ int pki_import_ca(const char *ca_pem, const char *key_pem, gnutls_x509_crt_t *ca
 int pki_export_pair(gnutls_x509_crt_t crt, gnutls_x509_privkey_t key, char **cert_pem,
 		    char **key_pem);
 
+/* Issuing one certificate signed by a CA, in three steps: begin (the CA imported, a new key,
+ * an empty certificate), the caller's fields, finish (authority key ID, signature, both as
+ * PEM); end frees everything whatever happened (a zeroed struct is fine). */
+struct pki_issue {
+	gnutls_x509_crt_t ca, crt;
+	gnutls_x509_privkey_t ca_key, key;
+};
+int pki_issue_begin(struct pki_issue *is, const char *ca_pem, const char *ca_key_pem);
+int pki_issue_finish(struct pki_issue *is, char **cert_pem, char **key_pem);
+void pki_issue_end(struct pki_issue *is);
+
 #endif
