@@ -222,19 +222,28 @@ check verify_from_c1 lx c1-n1 -- "$SUBAGENT" verify --config-dir "$SA_RUN/c1" --
 # opened before the restart still carries data after it.
 fifo=$SA_RUN/tcp.in out=$SA_RUN/tcp.out
 rm -f "$fifo" "$out"; mkfifo "$fifo"
-lx c1-n1-p1 -- socat -T"$(ts 60)" - "TCP4:$C2P1:8080,connect-timeout=$(ts 3)" <"$fifo" >"$out" 2>/dev/null &
+lx c1-n1-p1 -- socat -T"$(ts 60)" - "TCP4:$C2P1:8080,connect-timeout=$(ts 3)" <"$fifo" >"$out" 2>"$out.err" &
 spid=$!
 exec 7>"$fifo"
-echo before >&7
-wait_until 5 grep -q before "$out"
+# in a subshell: a client that already ended makes the write fail, not this script
+( echo before >&7 ) 2>/dev/null
+wait_until 5 grep -q before "$out" || echo "tcp flow: nothing before the restart: $(cat "$out.err")" >&2
 stop_agent c1-n1
 # the stopped agent's last status still says connected: wait for the new one's
 rm -f "$SA_RUN/state/c1-n1/status.json"
 start_agent c1-n1 --bpf-dir "$BPFFS/c1-n1"
 wait_until 60 status_connected c1-n1 1
-echo after-restart >&7
+( echo after-restart >&7 ) 2>/dev/null
 if wait_until 10 grep -q after-restart "$out"; then t_pass tcp_flow_survives_agent_restart; else
-	t_fail tcp_flow_survives_agent_restart "$(cat "$out")"; fi
+	t_fail tcp_flow_survives_agent_restart "got '$(tr '\n' ' ' <"$out")' $(cat "$out.err")"
+	# what the client's socket says (retransmissions, backoff), and whether it comes late
+	lx c1-n1-p1 -- ss -tino dst "$C2P1" >&2
+	lx c1-n1 -- ip -s xfrm state >&2
+	lx c1-n1 -- tc filter show dev sa-xfrm0 egress >&2
+	t0=$SECONDS; wait_until 120 grep -q after-restart "$out" &&
+		echo "tcp flow: the data came $((SECONDS - t0)) s late" >&2
+	lx c1-n1-p1 -- ss -tino dst "$C2P1" >&2
+fi
 exec 7>&-
 kill "$spid" 2>/dev/null; wait "$spid" 2>/dev/null
 

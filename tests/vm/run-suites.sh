@@ -27,7 +27,9 @@ if [ "${1:-}" = --guest ]; then
 		local t=$1 name rc why
 		name=$(basename "$t" .sh)
 		# SA_RUN outside the lab's state directory: 'lab down' then keeps the logs to copy.
+		# (empty: a second run must not find the first one's broker, caches and state)
 		export SA_RUN=/run/vm-suites/$name/sa
+		rm -rf "$SA_RUN"
 		mkdir -p "$SA_RUN" "$LOGS/$name"
 		start=$SECONDS
 		# the case lines, suffixed; everything, stderr too, in the suite's log.
@@ -55,6 +57,10 @@ if [ "${1:-}" = --guest ]; then
 		# and its second run counts; the first run's failures show as FLAKY lines.
 		sed -n 's/^FAIL: /FLAKY: /p' "/run/vm-suites/$name/cases"
 		echo "RERUN: $name kernel (failed once; its second run counts)"
+		# the first run's logs stay apart: build/vm-logs/NAME.first{,.log}
+		rm -rf "$LOGS/$name.first"
+		mv "$LOGS/$name" "$LOGS/$name.first"
+		mv "$LOGS/$name.log" "$LOGS/$name.first.log"
 		run_suite "$t" || failed=1
 		cat "/run/vm-suites/$name/cases"
 	done
@@ -82,7 +88,7 @@ done
 mkdir -p "$LOGS"
 for t in "${suites[@]}"; do
 	name=$(basename "$t" .sh)
-	rm -rf "${LOGS:?}/$name" "$LOGS/$name.log"
+	rm -rf "${LOGS:?}/$name" "$LOGS/$name.log" "$LOGS/$name.first" "$LOGS/$name.first.log"
 done
 cd "$ROOT" || exit 2
 # The whole boot gets each suite's time plus ten minutes for the boot and slow starts.
