@@ -106,10 +106,16 @@ status_connected() {
 }
 
 # start_node_agent NODE [agent flags...]: an agent with the node's lab facts (node IP, pod
-# slice, gateway-capable or not) and the fast election timers used by the tests.
+# slice, gateway-capable or not).
+# Under emulation (SA_TIME_SCALE > 1: the VM test bed on TCG) the guest stalls for hundreds
+# of milliseconds when the host is busy, longer than the liveness probes' 100 ms: there the
+# election's and the probes' timers are scaled like every deadline, or each stall would be a
+# false failover. On this machine's kernel (scale 1) the agent's defaults run.
 node_agent_args() {
-	lab_json | jq -r --arg n "$1" '.clusters[].nodes[] | select(.name == $n) |
-		"--node-ip \(.ip) --pod-cidr \(.pod_cidr)" + (if .gateway_capable then "" else " --no-gateway" end)'
+	lab_json | jq -r --arg n "$1" --argjson k "$T_SCALE" '.clusters[].nodes[] | select(.name == $n) |
+		"--node-ip \(.ip) --pod-cidr \(.pod_cidr)" + (if .gateway_capable then "" else " --no-gateway" end) +
+		(if $k > 1 then " --election-interval-ms \(100 * $k) --election-dead-ms \(600 * $k)" +
+			" --liveness-ms \(20 * $k) --liveness-multiplier \(5 * $k)" else "" end)'
 }
 start_node_agent() {
 	local node=$1; shift
