@@ -37,16 +37,23 @@
 /* Routes to the remote subnets through the tunnel device (ipsec_dev.c), with a source
  * address inside our subnets so the node's own traffic matches the tunnel's selectors too.
  * Wanted in routes.h's tables even while the device is missing (charon restarting): they
- * converge when it is back. */
+ * converge when it is back.
+ * On the kernel path a packet routed into the XFRM interface while its peer has no SA
+ * (connecting, a remote failover, a replaced SA) is answered with ICMP host unreachable,
+ * which ends a TCP connect at once ("No route to host"); kernel-libipsec drops it without
+ * a word and the SYN is sent again. So that both paths behave alike, an XFRM peer's
+ * subnets take a blackhole route until its CHILD_SA is up (never a route outside the
+ * tunnel: nothing leaves in the clear meanwhile). */
 void ipsec_install_routes(struct cable_driver *d, const struct peer *p)
 {
+	bool hole = !d->libipsec && !(p->ike_up && p->child_up);
 	int mtu;
 
 	if (!d->nl)
 		return;
 	mtu = netlink_link_mtu(d->dev);
 	for (uint32_t i = 0; i < p->remote.n_subnets; i++)
-		(void)routes_add(&p->remote.subnets[i], 0, d->dev, d->health_ip,
+		(void)routes_add(&p->remote.subnets[i], 0, hole ? NULL : d->dev, d->health_ip,
 				 mtu > 0 ? (uint32_t)mtu : 0);
 	ipsec_dev_policies(d, p, true);
 }
@@ -87,8 +94,10 @@ static void remove_routes(struct cable_driver *d, const struct peer *p)
 {
 	if (!d->nl)
 		return;
-	for (uint32_t i = 0; i < p->remote.n_subnets; i++)
+	for (uint32_t i = 0; i < p->remote.n_subnets; i++) {
 		routes_del(&p->remote.subnets[i], d->dev);
+		routes_del(&p->remote.subnets[i], NULL);	/* or its blackhole */
+	}
 	ipsec_dev_policies(d, p, false);
 }
 
@@ -204,6 +213,8 @@ static void on_vici_event(void *ctx, const char *name, const struct vici_node *m
 			(unsigned long long)(child ? child_uid : ike_uid), up ? "up" : "down",
 			n->name, vici_get_str(n, "remote-host") ?: "?",
 			stale ? ": not the current one" : "");
+		if (was != (p->ike_up && p->child_up) && p->loaded && !d->libipsec)
+			ipsec_install_routes(d, p);	/* the device, or the blackhole */
 		if (was != (p->ike_up && p->child_up) && d->on_event)
 			d->on_event(d->ctx, n->name, p->ike_up && p->child_up);
 	}
@@ -240,6 +251,8 @@ static void detach(struct cable_driver *d)
 		p->loaded = false;
 
 		p->ike_up = p->child_up = false;
+		if (was && !d->libipsec)
+			ipsec_install_routes(d, p);	/* charon's SAs went with it */
 		if (was && d->on_event)
 			d->on_event(d->ctx, p->remote.cluster_id, false);
 	}

@@ -347,9 +347,16 @@ static struct rtnl_route *build_route(const struct netlink_route *r, int *err)
 	rtnl_route_set_dst(rt, dst);
 	rtnl_route_set_table(rt, r->table ? r->table : RT_TABLE_MAIN);
 	rtnl_route_set_protocol(rt, RTPROT_STATIC);
-	rtnl_route_set_type(rt, RTN_UNICAST);
 	if (r->priority)
 		rtnl_route_set_priority(rt, r->priority);
+	if (r->blackhole) {
+		/* no next hop: the kernel drops what takes it, silently */
+		rtnl_route_set_type(rt, RTN_BLACKHOLE);
+		nl_addr_put(dst);
+		*err = 0;
+		return rt;
+	}
+	rtnl_route_set_type(rt, RTN_UNICAST);
 	if (r->src) {
 		struct nl_addr *src = addr4(r->src, 32);
 
@@ -484,6 +491,7 @@ static void route_one(struct nl_object *o, void *arg)
 	if (rtnl_route_get_family(rt) != AF_INET || ri.table != w->table)
 		return;
 	ri.dst = cidr_of(rtnl_route_get_dst(rt));
+	ri.blackhole = rtnl_route_get_type(rt) == RTN_BLACKHOLE;
 	if (rtnl_route_get_pref_src(rt))
 		ri.src = cidr_of(rtnl_route_get_pref_src(rt)).addr;
 	if (rtnl_route_get_metric(rt, RTAX_MTU, &mtu) == 0)

@@ -4,6 +4,7 @@
 #ifndef SA_NETLINK_H
 #define SA_NETLINK_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "common/cidr.h"
@@ -60,6 +61,7 @@ struct netlink_route {
 	uint32_t mtu;		/* RTAX_MTU, 0: none */
 	uint32_t advmss;	/* RTAX_ADVMSS, 0: none */
 	uint32_t priority;
+	bool blackhole;		/* a blackhole route (dev, gw, src, mtu unused) */
 };
 
 int netlink_route_replace(struct netlink *nl, const struct netlink_route *r)
@@ -73,6 +75,7 @@ struct netlink_route_info {
 	uint32_t table;
 	int ifindex;		/* of the first next hop, 0: none */
 	uint32_t gw, src, mtu;	/* 0: none */
+	bool blackhole;
 };
 /* Calls cb for every IPv4 route of table (a dump; cb must not call back into nl). */
 int netlink_route_list(struct netlink *nl, uint32_t table,

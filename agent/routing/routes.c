@@ -18,7 +18,7 @@ struct rt_want {
 	uint32_t table;
 	struct cidr4 dst;
 	uint32_t gw, src, mtu;
-	char dev[IFNAMSIZ];
+	char dev[IFNAMSIZ];	/* "": a blackhole route */
 	struct retry st;
 };
 
@@ -54,8 +54,11 @@ static const char *route_str(const struct rt_want *w, char *buf, size_t len)
 
 	cidr4_format(&w->dst, d);
 	ip4_format(w->gw, g);
-	snprintf(buf, len, "route %s%s%s dev %s table %u", d, w->gw ? " via " : "",
-		 w->gw ? g : "", w->dev, w->table);
+	if (!w->dev[0])
+		snprintf(buf, len, "route blackhole %s table %u", d, w->table);
+	else
+		snprintf(buf, len, "route %s%s%s dev %s table %u", d, w->gw ? " via " : "",
+			 w->gw ? g : "", w->dev, w->table);
 	return buf;
 }
 
@@ -75,7 +78,8 @@ static int install_route(struct rt_want *w, uint64_t now)
 {
 	struct netlink_route r = { .dst = w->dst, .gw = w->gw, .dev = w->dev, .src = w->src,
 				   .table = w->table, .onlink = w->gw != 0, .mtu = w->mtu,
-				   .advmss = w->mtu > 40 ? w->mtu - 40 : 0 };
+				   .advmss = w->mtu > 40 ? w->mtu - 40 : 0,
+				   .blackhole = !w->dev[0] };
 	char what[96];
 	int rc = rs.nl ? netlink_route_replace(rs.nl, &r) : -ENOTCONN;
 
@@ -145,18 +149,23 @@ static void *grow(void *arr, unsigned *cap, unsigned n, size_t size)
 int routes_add_table(uint32_t table, const struct cidr4 *dst, uint32_t gw, const char *dev,
 		     uint32_t src, uint32_t mtu)
 {
-	struct rt_want *w = find_route(table, dst), n = { .table = table, .dst = *dst, .gw = gw,
-							  .src = src, .mtu = mtu };
+	struct rt_want *w = find_route(table, dst), n = { .table = table, .dst = *dst };
 	char buf[CIDR4_STRLEN], why[160];
+
+	if (dev) {
+		n.gw = gw;
+		n.src = src;
+		n.mtu = mtu;
+	}
 
 	/* Routes to other clusters never take the broker, a peer's underlay or the node's own
 	 * networks, whoever asked for them (the engine refuses such remotes before). */
 	if (table == SA_ROUTE_TABLE && route_guard_check(dst, NULL, 0, why, sizeof(why))) {
 		cidr4_format(dst, buf);
-		pr_err("refuse route %s dev %s: %s\n", buf, dev, why);
+		pr_err("refuse route %s dev %s: %s\n", buf, dev ? dev : "(blackhole)", why);
 		return -EPERM;
 	}
-	snprintf(n.dev, sizeof(n.dev), "%s", dev);
+	snprintf(n.dev, sizeof(n.dev), "%s", dev ? dev : "");
 	if (w) {
 		n.st = w->st;
 		retry_now(&n.st);
@@ -183,7 +192,7 @@ void routes_del_table(uint32_t table, const struct cidr4 *dst, const char *dev)
 	struct rt_want *w = find_route(table, dst);
 	struct netlink_route r = { .dst = *dst, .dev = dev, .table = table };
 
-	if (w && strcmp(w->dev, dev))
+	if (w && strcmp(w->dev, dev ? dev : ""))
 		return;		/* the route went to another device since: someone else's */
 	if (w)
 		*w = rs.r[--rs.nr];
@@ -292,8 +301,11 @@ static const struct netlink_route_info *kernel_route(const struct seen *s,
 
 static bool route_matches(const struct netlink_route_info *k, const struct rt_want *w)
 {
-	int idx = netlink_ifindex(w->dev);
+	int idx;
 
+	if (!w->dev[0] || k->blackhole)
+		return !w->dev[0] && k->blackhole;
+	idx = netlink_ifindex(w->dev);
 	return idx > 0 && k->ifindex == idx && k->gw == w->gw && k->src == w->src &&
 	       (!w->mtu || k->mtu == w->mtu);
 }

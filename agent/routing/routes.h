@@ -30,15 +30,16 @@ int routes_init(void) __attribute__((warn_unused_result));
 void routes_fini(void);
 
 /* Wants dst via gw (onlink; 0: directly) on dev with preferred source src (0: none) in
- * table; mtu, when not 0, sets the route's MTU and an advertised MSS that fits it. A
- * route to the same dst in that table is replaced. Returns the result of the first
- * attempt; a failure is retried by routes_sync(). */
+ * table; mtu, when not 0, sets the route's MTU and an advertised MSS that fits it. dev
+ * NULL wants a blackhole route to dst (gw, src and mtu unused): what takes it is dropped
+ * without a word. A route to the same dst in that table is replaced. Returns the result
+ * of the first attempt; a failure is retried by routes_sync(). */
 int routes_add_table(uint32_t table, const struct cidr4 *dst, uint32_t gw, const char *dev,
 		     uint32_t src, uint32_t mtu);
 int routes_add(const struct cidr4 *dst, uint32_t gw, const char *dev, uint32_t src,
 	       uint32_t mtu);
-/* No longer wants dst on dev (a route to dst that was since wanted on another device
- * stays). */
+/* No longer wants dst on dev (NULL: the blackhole route); a route to dst that was since
+ * wanted on another device stays. */
 void routes_del_table(uint32_t table, const struct cidr4 *dst, const char *dev);
 void routes_del(const struct cidr4 *dst, const char *dev);
 /* Wants "from src lookup table" at prio (counted: as many dels as adds). */

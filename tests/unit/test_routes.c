@@ -1,7 +1,8 @@
 /* agent/routing/routes.c against the real kernel, in a private network namespace (veth devices: no dummy module here): what is
  * wanted is installed, what is deleted or changed by hand is put back by routes_sync(),
  * what nobody wants is removed, a route whose device is missing is retried until the
- * device exists (and reported meanwhile), and the last user leaves the tables empty. Read
+ * device exists (and reported meanwhile), blackhole routes, and the last user leaves the
+ * tables empty. Read
  * back with iproute2, the way an operator would check them. */
 #include <sched.h>
 #include <stdio.h>
@@ -118,6 +119,27 @@ static void test_converge(void)
 	CHECK(sh_has("ip route show table 150", "10.2.0.0/16 dev later0"));
 	routes_del(&a, "later0");
 	CHECK(!sh_has("ip route show table 150", "10.2.0.0/16"));
+
+	/* a blackhole (the ipsec cable's peer without an SA): installed, a device route put in
+	 * its place by hand is turned back into the blackhole, then replaced by the device
+	 * route when that is wanted, and removed by the blackhole's delete only */
+	CHECK_EQ_INT(routes_add(&a, 0, NULL, 0x0a010101, 1400), 0);
+	CHECK(sh_has("ip route show table 150", "blackhole 10.2.0.0/16"));
+	CHECK_EQ_INT(routes_sync(now), 0);
+	REQUIRE(system("ip route replace 10.2.0.0/16 dev dummy0 table 150") == 0);
+	CHECK_EQ_INT(routes_sync(now), 1);
+	CHECK(sh_has("ip route show table 150", "blackhole 10.2.0.0/16"));
+	CHECK_EQ_INT(routes_add(&a, 0, "dummy0", 0, 0), 0);
+	CHECK(sh_has("ip route show table 150", "10.2.0.0/16 dev dummy0"));
+	CHECK_EQ_INT(routes_sync(now), 0);
+	routes_del(&a, NULL);		/* not the blackhole any more: stays */
+	CHECK(sh_has("ip route show table 150", "10.2.0.0/16 dev dummy0"));
+	CHECK_EQ_INT(routes_add(&a, 0, NULL, 0, 0), 0);
+	routes_del(&a, "dummy0");	/* the blackhole stays */
+	CHECK(sh_has("ip route show table 150", "blackhole 10.2.0.0/16"));
+	routes_del(&a, NULL);
+	CHECK(!sh_has("ip route show table 150", "10.2.0.0/16"));
+	CHECK_EQ_INT(routes_sync(now), 0);
 
 	/* two users; the last one leaves nothing, wanted or not */
 	REQUIRE(routes_init() == 0);
