@@ -98,11 +98,12 @@ for t in tests/lint/test_*.sh tests/lab/test_*.sh tests/e2e/test_*.sh tests/depl
 done
 
 # One VM boot for all of them (tests/vm/run-suites.sh; each suite's log in build/vm-logs/).
-# The default keeps make test near half an hour on a quiet machine: ipsec_cable and gateway
-# exercise XFRM (route-based SAs, MTU, the capture on the wire), trust the certificates and
-# the trust checks on it; failover, globalnet, vxlan_cable and election can be added (see
+# The default runs every suite whose behaviour depends on the data path: ipsec_cable (+ _cert:
+# certificate IKE) the cable alone, gateway, failover and faults the agents on route-based
+# XFRM (sa-xfrm0, MTU, the capture on the wire, failover, repairs), globalnet the BPF
+# translation on sa-xfrm0. trust, vxlan_cable and election can be added (see
 # tests/vm/README.md for their time and results).
-VM_SUITES=${VM_SUITES-ipsec_cable gateway trust}
+VM_SUITES=${VM_SUITES-ipsec_cable ipsec_cable_cert gateway globalnet failover faults}
 if [ -n "$VM_SUITES" ] && { [ -z "$FILTER" ] || [[ vm/kernel-suites == *$FILTER* ]]; }; then
 	echo "== end-to-end suites in the VM test bed (kernel XFRM): $VM_SUITES"
 	# shellcheck disable=SC2086  # one word per suite
