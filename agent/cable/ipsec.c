@@ -96,7 +96,8 @@ static void remove_routes(struct cable_driver *d, const struct peer *p)
 		return;
 	for (uint32_t i = 0; i < p->remote.n_subnets; i++) {
 		routes_del(&p->remote.subnets[i], d->dev);
-		routes_del(&p->remote.subnets[i], NULL);	/* or its blackhole */
+		if (!d->libipsec)	/* or its blackhole (ipsec_install_routes) */
+			routes_del(&p->remote.subnets[i], NULL);
 	}
 	ipsec_dev_policies(d, p, false);
 }
@@ -213,9 +214,11 @@ static void on_vici_event(void *ctx, const char *name, const struct vici_node *m
 			(unsigned long long)(child ? child_uid : ike_uid), up ? "up" : "down",
 			n->name, vici_get_str(n, "remote-host") ?: "?",
 			stale ? ": not the current one" : "");
-		if (was != (p->ike_up && p->child_up) && p->loaded && !d->libipsec)
+		if (was == (p->ike_up && p->child_up))
+			continue;
+		if (p->loaded && !d->libipsec)
 			ipsec_install_routes(d, p);	/* the device, or the blackhole */
-		if (was != (p->ike_up && p->child_up) && d->on_event)
+		if (d->on_event)
 			d->on_event(d->ctx, n->name, p->ike_up && p->child_up);
 	}
 }
