@@ -220,9 +220,15 @@ check verify_from_c1 lx c1-n1 -- "$SUBAGENT" verify --config-dir "$SA_RUN/c1" --
 
 # An agent restart keeps an established TCP connection (pinned flow table): a connection
 # opened before the restart still carries data after it.
+# The lab's echo server ends a connection after 10 s without traffic, which an agent restart
+# under emulation outlasts: this flow gets a server of its own without that timeout.
 fifo=$SA_RUN/tcp.in out=$SA_RUN/tcp.out
 rm -f "$fifo" "$out"; mkfifo "$fifo"
-lx c1-n1-p1 -- socat -T"$(ts 60)" - "TCP4:$C2P1:8080,connect-timeout=$(ts 3)" <"$fifo" >"$out" 2>"$out.err" &
+lx c2-n1-p1 -- setsid -f socat -T"$(ts 120)" TCP4-LISTEN:8090,reuseaddr SYSTEM:"echo c2-n1-p1; cat" \
+	</dev/null >/dev/null 2>&1
+listening() { lx c2-n1-p1 -- ss -tln 'sport = :8090' | grep -q LISTEN; }
+wait_until 5 listening
+lx c1-n1-p1 -- socat -T"$(ts 60)" - "TCP4:$C2P1:8090,connect-timeout=$(ts 3)" <"$fifo" >"$out" 2>"$out.err" &
 spid=$!
 exec 7>"$fifo"
 # in a subshell: a client that already ended makes the write fail, not this script
