@@ -127,6 +127,15 @@ agent_role() { jq -r .role "$SA_RUN/state/$1/status.json" 2>/dev/null; }
 agent_epoch() { jq -r .epoch "$SA_RUN/state/$1/status.json" 2>/dev/null; }
 active_of() { jq -r .active_gateway "$SA_RUN/state/$1/status.json" 2>/dev/null; }
 
+# own_echo_server POD PORT: a TCP server of the test's own in POD, for one connection: it
+# says "<POD>" and echoes. The lab's echo server (port 8080) ends a connection after 10 s
+# without traffic, which an agent restart under emulation outlasts; this one waits (ts 120).
+own_echo_server() {
+	"$LAB" exec "$1" -- setsid -f socat -T"$(ts 120)" "TCP4-LISTEN:$2,reuseaddr" \
+		SYSTEM:"echo $1; cat" </dev/null >/dev/null 2>&1
+	wait_until 5 bash -c "'$LAB' exec '$1' -- ss -tln 'sport = :$2' | grep -q LISTEN"
+}
+
 # kill_node NODE: the node dies: kill -9 of its agent and its charon
 kill_node() {
 	local a c

@@ -34,7 +34,14 @@ placements() {	# label: every ordered pair of {gateway pod, non-gateway pod} acr
 	for pair in "$n1 $N2" "$n1 $G2" "$g1 $N2" "$g1 $G2" "$N2 $n1" "$G2 $n1" "$N2 $g1" "$G2 $g1"; do
 		set -- $pair; s=$1 d=$2
 		a=$(tcp_echo "$s" "$(pod_ip "$d")")
-		[ "$a" = "$d $(pod_ip "$s")" ] && t_pass "${tag}_${s}_to_${d}" || t_fail "${tag}_${s}_to_${d}" "got '$a'"
+		if [ "$a" = "$d $(pod_ip "$s")" ]; then t_pass "${tag}_${s}_to_${d}"; else
+			# for the reader of a failure: a lasting fault or a passing one, and the
+			# routes the packet met on both clusters' gateways
+			t_fail "${tag}_${s}_to_${d}" "got '$a', again: '$(tcp_echo "$s" "$(pod_ip "$d")")'"
+			for n in ${g1%-p1} ${G2%-p1}; do
+				echo "$n table 150: $(lx "$n" -- ip route show table 150 | tr '\n' ';')" >&2
+			done
+		fi
 	done
 }
 placements placement "$G1" "$N1"
@@ -71,8 +78,9 @@ done
 # carries on through it.
 e0=$(agent_epoch c1-n1)
 out=$SA_RUN/stream.out
+own_echo_server "$N2" 8090
 (for i in $(seq 40); do echo "line$i"; sleep 0.25; done) |
-	lx "$N1" -- socat -T20 - "TCP4:$(pod_ip $N2):8080,connect-timeout=3" >"$out" 2>/dev/null &
+	lx "$N1" -- socat -T"$(ts 20)" - "TCP4:$(pod_ip $N2):8090,connect-timeout=$(ts 3)" >"$out" 2>/dev/null &
 spid=$!
 sleep 2
 args=$(node_agent_args c1-n1)

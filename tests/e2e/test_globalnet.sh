@@ -220,14 +220,9 @@ check verify_from_c1 lx c1-n1 -- "$SUBAGENT" verify --config-dir "$SA_RUN/c1" --
 
 # An agent restart keeps an established TCP connection (pinned flow table): a connection
 # opened before the restart still carries data after it.
-# The lab's echo server ends a connection after 10 s without traffic, which an agent restart
-# under emulation outlasts: this flow gets a server of its own without that timeout.
 fifo=$SA_RUN/tcp.in out=$SA_RUN/tcp.out
 rm -f "$fifo" "$out"; mkfifo "$fifo"
-lx c2-n1-p1 -- setsid -f socat -T"$(ts 120)" TCP4-LISTEN:8090,reuseaddr SYSTEM:"echo c2-n1-p1; cat" \
-	</dev/null >/dev/null 2>&1
-listening() { lx c2-n1-p1 -- ss -tln 'sport = :8090' | grep -q LISTEN; }
-wait_until 5 listening
+own_echo_server c2-n1-p1 8090
 lx c1-n1-p1 -- socat -T"$(ts 60)" - "TCP4:$C2P1:8090,connect-timeout=$(ts 3)" <"$fifo" >"$out" 2>"$out.err" &
 spid=$!
 exec 7>"$fifo"
@@ -255,8 +250,9 @@ rm -f "$SA_RUN/state/c2-n1/status.json"
 start_agent c2-n1 --bpf-dir "$BPFFS/c2-n1"
 wait_until 60 status_connected c2-n1 1
 to_c2() { echo x | lx c1-n1-p1 -- socat -T"$(ts 2)" - "TCP4:$C2P1:8080,connect-timeout=$(ts 2)" 2>/dev/null | grep -q c2-n1-p1; }
+from_c2() { a=$(echo_from c2-n1-p1 "$C1P1" tcp); [ "${a%% *}" = c1-n1-p1 ]; }
 if wait_until 30 to_c2; then
-	a=$(echo_from c2-n1-p1 "$C1P1" tcp); ip=${a#* }
+	a= && wait_until 30 from_c2; ip=${a#* }	# a: from_c2's last answer
 	[ "${a%% *}" = c1-n1-p1 ] && in_egress "$ip" c2 && t_pass restart_while_broker_down ||
 		t_fail restart_while_broker_down "c2 -> c1 got '$a'"
 else
