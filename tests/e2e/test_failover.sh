@@ -35,9 +35,12 @@ placements() {	# label: every ordered pair of {gateway pod, non-gateway pod} acr
 		set -- $pair; s=$1 d=$2
 		a=$(tcp_echo "$s" "$(pod_ip "$d")")
 		if [ "$a" = "$d $(pod_ip "$s")" ]; then t_pass "${tag}_${s}_to_${d}"; else
-			# for the reader of a failure: a lasting fault or a passing one, and the
-			# routes the packet met on both clusters' gateways
-			t_fail "${tag}_${s}_to_${d}" "got '$a', again: '$(tcp_echo "$s" "$(pod_ip "$d")")'"
+			# for the reader of a failure: a lasting fault or a passing one, a false
+			# failover or not, and the routes the packet met on both clusters' gateways
+			local again takeovers
+			again=$(tcp_echo "$s" "$(pod_ip "$d")")
+			takeovers=$(cat "$SA_RUN"/logs/agent-c*-n[12].log | grep -c 'becomes the active gateway')
+			t_fail "${tag}_${s}_to_${d}" "got '$a', again: '$again', elections won so far: $takeovers (2 at the start, 3 after the failover)"
 			for n in ${g1%-p1} ${G2%-p1}; do
 				echo "$n table 150: $(lx "$n" -- ip route show table 150 | tr '\n' ';')" >&2
 			done
