@@ -13,7 +13,9 @@ done
 
 lx() { "$LAB" exec "$@"; }
 pod_ip() { lab_json | jq -r --arg p "$1" '.clusters[].nodes[].pods[] | select(.name == $p) | .ip'; }
-tcp_echo() { echo x | lx "$1" -- socat -T"$(ts 3)" - "TCP4:$2:8080,connect-timeout=$(ts 3)" 2>/dev/null | head -1; }
+tcp_echo() {	# (socat's error, if any, in $SA_RUN/tcp_echo.err)
+	echo x | lx "$1" -- socat -T"$(ts 3)" - "TCP4:$2:8080,connect-timeout=$(ts 3)" 2>"$SA_RUN/tcp_echo.err" | head -1
+}
 ping_ok() { lx "$1" -- ping -c1 -W"$(ts 1)" "$2" >/dev/null 2>&1; }
 role_is() { [ "$(agent_role "$1")" = "$2" ]; }
 follows() { [ "$(active_of "$1")" = "$2" ]; }
@@ -37,10 +39,11 @@ placements() {	# label: every ordered pair of {gateway pod, non-gateway pod} acr
 		if [ "$a" = "$d $(pod_ip "$s")" ]; then t_pass "${tag}_${s}_to_${d}"; else
 			# for the reader of a failure: a lasting fault or a passing one, a false
 			# failover or not, and the routes the packet met on both clusters' gateways
-			local again takeovers
+			local err again takeovers
+			err=$(sed 's/^.* E //' "$SA_RUN/tcp_echo.err" | tr '\n' ' ')
 			again=$(tcp_echo "$s" "$(pod_ip "$d")")
 			takeovers=$(cat "$SA_RUN"/logs/agent-c*-n[12].log | grep -c 'becomes the active gateway')
-			t_fail "${tag}_${s}_to_${d}" "got '$a', again: '$again', elections won so far: $takeovers (2 at the start, 3 after the failover)"
+			t_fail "${tag}_${s}_to_${d}" "got '$a' ${err:+[$err]}, again: '$again', elections won so far: $takeovers (2 at the start, 3 after the failover)"
 			for n in ${g1%-p1} ${G2%-p1}; do
 				echo "$n table 150: $(lx "$n" -- ip route show table 150 | tr '\n' ';')" >&2
 			done
