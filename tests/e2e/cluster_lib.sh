@@ -128,8 +128,9 @@ agent_epoch() { jq -r .epoch "$SA_RUN/state/$1/status.json" 2>/dev/null; }
 active_of() { jq -r .active_gateway "$SA_RUN/state/$1/status.json" 2>/dev/null; }
 
 # own_echo_server POD PORT: a TCP server of the test's own in POD, for one connection: it
-# says "<POD>" and echoes. The lab's echo server (port 8080) ends a connection after 10 s
-# without traffic, which an agent restart under emulation outlasts; this one waits (ts 120).
+# says "<POD>" and echoes. For a flow held open across an agent restart: the lab's echo
+# server (port 8080) ends a connection after 10 s x SA_TIME_SCALE without traffic, which a
+# restart on a loaded host can come close to; this one waits ts 120.
 own_echo_server() {
 	"$LAB" exec "$1" -- setsid -f socat -T"$(ts 120)" "TCP4-LISTEN:$2,reuseaddr" \
 		SYSTEM:"echo $1; cat" </dev/null >/dev/null 2>&1
